@@ -1,0 +1,1 @@
+"""OMS platform runtime."""
