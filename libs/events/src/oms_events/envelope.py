@@ -1,0 +1,34 @@
+"""The envelope every OMS event travels in, in the store and on Kafka."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Envelope(BaseModel):
+    """Metadata plus a JSON payload; the payload's shape is given by ``type`` and ``version``.
+
+    ``stream_id``/``stream_version`` place the event in its aggregate's stream (versions start
+    at 1). ``correlation_id`` is the order id for order flows and is the Kafka key, so every
+    event of one order lands on one partition, in order. ``causation_id`` is the event id
+    (or request id) that caused this one. ``actor`` is who asked for it: a platform app,
+    a staff user or a service. ``producer`` is the service that wrote it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str = Field(min_length=1, max_length=200)
+    version: int = Field(default=1, ge=1)
+    stream_id: str = Field(min_length=1, max_length=200)
+    stream_version: int = Field(ge=1)
+    occurred_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str = Field(min_length=1, max_length=200)
+    causation_id: str | None = None
+    actor: str = Field(min_length=1, max_length=200)
+    producer: str = Field(min_length=1, max_length=100)
+    payload: dict[str, Any]

@@ -1,0 +1,63 @@
+"""What every event store offers; the PostgreSQL store and the in-memory fake both do."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from oms_events.envelope import Envelope
+
+from oms_platform.eventstore.model import Finding, Position, RecordedEvent
+
+
+class DuplicateDelivery(Exception):
+    """This consumer already processed this event (possibly concurrently): drop the work."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction: appends, inbox marks and checkpoints commit together or not at all.
+
+    ``connection`` is the SQLAlchemy ``AsyncConnection`` of the transaction on the
+    PostgreSQL store, for a handler's own effects (read models); ``None`` on the fake.
+    """
+
+    connection: Any
+
+    async def append(self, events: Sequence[Envelope]) -> None:
+        """Stage an append in this transaction; see ``EventStore.append`` for the rules."""
+
+    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]: ...
+
+    async def already_processed(self, consumer: str, event_id: uuid.UUID) -> bool: ...
+
+    async def mark_processed(self, consumer: str, event_id: uuid.UUID) -> None:
+        """Record the inbox row; raises ``DuplicateDelivery`` if it is there already."""
+
+    async def save_checkpoint(self, name: str, position: Position) -> None: ...
+
+    async def load_checkpoint(self, name: str) -> Position: ...
+
+
+class EventStore(Protocol):
+    """An append-only store of envelopes, grouped in streams, read in commit order."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+    async def append(self, events: Sequence[Envelope]) -> list[RecordedEvent]:
+        """Append atomically in a unit of work of its own.
+
+        Each envelope carries its ``stream_version``; a stream must stand at the version
+        just before its first new event, else ``ConcurrencyConflict`` and nothing is stored.
+        """
+
+    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]: ...
+
+    async def read_all(self, after: Position = ..., limit: int = 1000) -> list[RecordedEvent]:
+        """Committed events after ``after`` in commit order, never skipping a late commit."""
+
+    async def load_checkpoint(self, name: str) -> Position: ...
+
+    async def verify(self, stream_ids: Sequence[str] | None = None) -> list[Finding]:
+        """Recompute every hash chain; report altered, missing and truncated events."""

@@ -1,0 +1,1 @@
+"""Test helpers shared by the platform and the services: contract suites, builders."""
