@@ -18,6 +18,6 @@ def create_engine(dsn: str, *, pool_size: int = 10, application_name: str = "oms
         async_url(dsn),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args={"application_name": application_name},
     )

@@ -12,7 +12,7 @@ from oms_events.envelope import Envelope
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms_platform.eventstore.base import DuplicateDelivery
-from oms_platform.eventstore.hashing import GENESIS, canonical_payload, chain
+from oms_platform.eventstore.hashing import canonical_payload, content_digest
 from oms_platform.eventstore.model import (
     START,
     ConcurrencyConflict,
@@ -70,30 +70,75 @@ _COLUMNS = (
     "stream_version, occurred_at, correlation_id, causation_id, actor, producer, payload"
 )
 
-# Lock the heads of the streams being written, in one order for every writer. A stream
-# whose last writer has a higher transaction id than ours must not get our events: readers
-# order by transaction id, and would see our later version before its earlier one.
-_LOCK_HEADS = """
-SELECT stream_id, version, head, head_tx < pg_current_xact_id()
-FROM streams WHERE stream_id = ANY(%s) ORDER BY stream_id FOR UPDATE
+# One round trip per append: the function locks each stream's head (streams sorted, so
+# writers lock in one order), checks its version, chains the hashes and inserts. A stream
+# whose last writer has a higher transaction id than ours must not get our events:
+# readers order by transaction id, and would see our later version before its earlier one.
+APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION oms_append(
+    p_event_ids uuid[], p_stream_ids text[], p_versions int[], p_types text[],
+    p_type_versions int[], p_occurred timestamptz[], p_correlations text[],
+    p_causations text[], p_actors text[], p_producers text[], p_payloads text[],
+    p_digests bytea[]
+) RETURNS TABLE (o_position bigint, o_tx bigint, o_recorded_at timestamptz, o_hash bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+    i int;
+    cur_stream text := NULL;
+    head_version int;
+    head_hash bytea;
+    head_tx_id xid8;
+    me xid8 := pg_current_xact_id();
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_event_ids, 1), 0) LOOP
+        IF cur_stream IS DISTINCT FROM p_stream_ids[i] THEN
+            IF cur_stream IS NOT NULL THEN
+                INSERT INTO streams AS s (stream_id, version, head, head_tx)
+                VALUES (cur_stream, head_version, head_hash, me)
+                ON CONFLICT (stream_id) DO UPDATE
+                    SET version = EXCLUDED.version, head = EXCLUDED.head, head_tx = me;
+            END IF;
+            cur_stream := p_stream_ids[i];
+            SELECT s.version, s.head, s.head_tx INTO head_version, head_hash, head_tx_id
+            FROM streams s WHERE s.stream_id = cur_stream FOR UPDATE;
+            IF NOT FOUND THEN
+                head_version := 0;
+                head_hash := '\\x0000000000000000000000000000000000000000000000000000000000000000';
+            ELSIF head_tx_id > me THEN
+                RAISE EXCEPTION USING ERRCODE = 'OMS01', MESSAGE = cur_stream,
+                    DETAIL = head_version::text,
+                    HINT = 'a newer transaction wrote this stream first; retry';
+            END IF;
+            IF head_version <> p_versions[i] - 1 THEN
+                RAISE EXCEPTION USING ERRCODE = 'OMS01', MESSAGE = cur_stream,
+                    DETAIL = head_version::text, HINT = 'stale expected version';
+            END IF;
+        END IF;
+        head_version := p_versions[i];
+        head_hash := sha256(head_hash || p_digests[i]);
+        INSERT INTO events (event_id, stream_id, stream_version, type, version, occurred_at,
+                            correlation_id, causation_id, actor, producer, payload, hash)
+        VALUES (p_event_ids[i], cur_stream, p_versions[i], p_types[i], p_type_versions[i],
+                p_occurred[i], p_correlations[i], p_causations[i], p_actors[i], p_producers[i],
+                p_payloads[i]::jsonb, head_hash)
+        RETURNING position, tx_id::text::bigint, recorded_at, hash
+        INTO o_position, o_tx, o_recorded_at, o_hash;
+        RETURN NEXT;
+    END LOOP;
+    IF cur_stream IS NOT NULL THEN
+        INSERT INTO streams AS s (stream_id, version, head, head_tx)
+        VALUES (cur_stream, head_version, head_hash, me)
+        ON CONFLICT (stream_id) DO UPDATE
+            SET version = EXCLUDED.version, head = EXCLUDED.head, head_tx = me;
+    END IF;
+END
+$$;
 """
 
-_INSERT = """
-WITH new_events AS (
-    INSERT INTO events (event_id, stream_id, stream_version, type, version, occurred_at,
-                        correlation_id, causation_id, actor, producer, payload, hash)
-    SELECT * FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::text[], %s::int[],
-                         %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[],
-                         %s::text[]::jsonb[], %s::bytea[])
-    RETURNING position, tx_id::text::bigint, recorded_at
-), new_heads AS (
-    INSERT INTO streams (stream_id, version, head, head_tx)
-    SELECT s, v, h, pg_current_xact_id() FROM unnest(%s::text[], %s::int[], %s::bytea[]) AS t(s, v, h)
-    ON CONFLICT (stream_id) DO UPDATE
-        SET version = EXCLUDED.version, head = EXCLUDED.head, head_tx = EXCLUDED.head_tx
+_APPEND = (
+    "SELECT * FROM oms_append(%s::uuid[], %s::text[], %s::int[], %s::text[], %s::int[], "
+    "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])"
 )
-SELECT * FROM new_events ORDER BY position
-"""
 
 # Only transactions below the oldest one still running are certainly all committed: a
 # bigserial alone lets a reader pass a position a slow writer has yet to commit.
@@ -146,32 +191,7 @@ class PostgresUnitOfWork:
         await self.append_recorded(events)
 
     async def append_recorded(self, events: Sequence[Envelope]) -> list[RecordedEvent]:
-        batches = group_by_stream(events)
-        cur = self._raw.cursor()
-        await cur.execute(_LOCK_HEADS, ([b.stream_id for b in batches],))
-        heads = {row[0]: (row[1], bytes(row[2]), row[3]) for row in await cur.fetchall()}
-        ordered: list[Envelope] = []
-        payloads: list[str] = []
-        hashes: list[bytes] = []
-        head_ids, head_versions, head_hashes = [], [], []
-        for batch in batches:
-            version, previous, in_order = heads.get(batch.stream_id, (0, GENESIS, True))
-            if version != batch.expected_version:
-                raise ConcurrencyConflict(batch.stream_id, batch.expected_version, version)
-            if not in_order:
-                raise ConcurrencyConflict(
-                    batch.stream_id, batch.expected_version, version,
-                    "a newer transaction wrote this stream first; retry in a new transaction",
-                )
-            for env in batch.events:
-                text = canonical_payload(env.payload)
-                previous = chain(previous, env, text)
-                ordered.append(env)
-                payloads.append(text)
-                hashes.append(previous)
-            head_ids.append(batch.stream_id)
-            head_versions.append(batch.events[-1].stream_version)
-            head_hashes.append(previous)
+        ordered = [e for batch in group_by_stream(events) for e in batch.events]
         params = (
             [e.event_id for e in ordered],
             [e.stream_id for e in ordered],
@@ -183,20 +203,29 @@ class PostgresUnitOfWork:
             [e.causation_id for e in ordered],
             [e.actor for e in ordered],
             [e.producer for e in ordered],
-            payloads,
-            hashes,
-            head_ids,
-            head_versions,
-            head_hashes,
+            [canonical_payload(e.payload) for e in ordered],
+            [content_digest(e) for e in ordered],
         )
         try:
-            await cur.execute(_INSERT, params)
+            cur = await self._raw.execute(_APPEND, params)
         except psycopg.errors.UniqueViolation as err:
             raise _conflict_from(err, ordered) from err
+        except psycopg.Error as err:
+            if err.sqlstate == "OMS01" and err.diag.message_primary:
+                actual = int(err.diag.message_detail or 0)
+                expected = next(
+                    e.stream_version - 1
+                    for e in ordered
+                    if e.stream_id == err.diag.message_primary
+                )
+                raise ConcurrencyConflict(
+                    err.diag.message_primary, expected, actual, err.diag.message_hint or ""
+                ) from err
+            raise
         rows = await cur.fetchall()
         return [
-            RecordedEvent(env, pos, tx, at, h)
-            for env, (pos, tx, at), h in zip(ordered, rows, hashes, strict=True)
+            RecordedEvent(env, pos, tx, at, bytes(h))
+            for env, (pos, tx, at, h) in zip(ordered, rows, strict=True)
         ]
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
@@ -262,6 +291,7 @@ class PostgresEventStore:
             # on CREATE ... IF NOT EXISTS (it is not safe against concurrent creators).
             await raw.execute("SELECT pg_advisory_xact_lock(hashtext('oms.eventstore.schema'))")
             await raw.execute(SCHEMA)
+            await raw.execute(APPEND_FUNCTION)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
@@ -271,8 +301,12 @@ class PostgresEventStore:
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         async with self.engine.connect() as conn:
-            yield await _driver(conn)
-            await conn.rollback()
+            try:
+                yield await _driver(conn)
+            finally:
+                # End the read's implicit transaction at once: an open one holds back the
+                # commit-order horizon of every reader on the server.
+                await conn.rollback()
 
     async def append(self, events: Sequence[Envelope]) -> list[RecordedEvent]:
         if not events:
