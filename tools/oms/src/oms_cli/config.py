@@ -1,0 +1,169 @@
+"""Configuration of the local, Docker-free OMS stack (PostgreSQL + Kafka).
+
+Every field can be overridden with an ``OMS_``-prefixed environment variable, e.g.
+``OMS_PG_PORT=55433`` or ``OMS_HOME=/var/tmp/oms``.
+
+Other packages import ``StackConfig`` and ``SERVICES`` from here; keep those names stable.
+
+Credentials in this module are *local-development defaults only*: the admin password
+defaults to ``oms-admin`` and every service role ``oms_<service>`` has the password
+``oms_<service>``. The servers listen on 127.0.0.1 only. Never reuse these in a shared or
+production environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from oms_cli.proc import StackError
+
+SERVICES: tuple[str, ...] = (
+    "order",
+    "inventory",
+    "payments",
+    "fulfilment",
+    "shipping",
+    "returns",
+    "operations",
+)
+
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _walk_up_for(marker: str, start: Path) -> Path | None:
+    for candidate in (start, *start.parents):
+        if (candidate / marker).exists():
+            return candidate
+    return None
+
+
+def find_repo_root() -> Path | None:
+    """The workspace root (the directory holding ``uv.lock``), or None.
+
+    Looks upwards from the current directory first (so running ``oms`` anywhere inside a
+    checkout uses that checkout), then upwards from this file (so an editable install
+    still finds its own checkout when invoked from elsewhere, e.g. from /tmp).
+    """
+    found = _walk_up_for("uv.lock", Path.cwd().resolve())
+    if found is not None:
+        return found
+    return _walk_up_for("uv.lock", Path(__file__).resolve().parent)
+
+
+def deploy_dir() -> Path:
+    """``deploy/local`` of the checkout that holds this package (pom.xml, log4j2 configs)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here, *here.parents):
+        if (candidate / "deploy" / "local" / "kafka" / "pom.xml").is_file():
+            return candidate / "deploy" / "local"
+    root = find_repo_root()
+    if root is not None and (root / "deploy" / "local" / "kafka" / "pom.xml").is_file():
+        return root / "deploy" / "local"
+    raise StackError("cannot find deploy/local/kafka/pom.xml; run oms from an OMS checkout")
+
+
+def _default_home() -> Path:
+    # Robust choice: <repo root>/.oms found by walking up to uv.lock, so `oms up` run from
+    # any sub-directory (tests, libs/...) shares one stack. Falls back to ./.oms.
+    root = find_repo_root()
+    return (root if root is not None else Path.cwd()) / ".oms"
+
+
+def _default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "oms"
+
+
+class StackConfig(BaseSettings):
+    """Where the local stack lives and which ports it uses."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    """State directory (PostgreSQL cluster, Kafka log dirs, pid files, logs)."""
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    """Machine-wide cache outside the git tree (Kafka jars resolved from Maven Central)."""
+    pg_port: int = 55432
+    kafka_port: int = 59092
+    kafka_controller_port: int = 59093
+    kafka_version: str = "4.1.1"
+    pg_admin_password: SecretStr = SecretStr("oms-admin")
+    host: str = "127.0.0.1"
+    pg_bindir: Path | None = None
+    """PostgreSQL server bin dir; default: pg_config --bindir, then /usr/lib/postgresql/*/bin."""
+
+    @field_validator("home", "cache_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return Path(os.path.abspath(value.expanduser()))
+
+    # -- Kafka -----------------------------------------------------------------------
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    # -- PostgreSQL ------------------------------------------------------------------
+    @property
+    def admin_dsn(self) -> str:
+        pw = quote(self.pg_admin_password.get_secret_value(), safe="")
+        return f"postgresql://postgres:{pw}@{self.host}:{self.pg_port}/postgres"
+
+    def service_dsn(self, service: str) -> str:
+        """DSN of ``oms_<service>`` on its own database (local-dev password = role name)."""
+        role = service_role(service)
+        return f"postgresql://{role}:{quote(role, safe='')}@{self.host}:{self.pg_port}/{role}"
+
+    # -- Paths -----------------------------------------------------------------------
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def pg_data(self) -> Path:
+        return self.pg_dir / "data"
+
+    @property
+    def pg_run(self) -> Path:
+        return self.pg_dir / "run"
+
+    @property
+    def pg_log(self) -> Path:
+        return self.pg_dir / "postgres.log"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.home / "kafka"
+
+    @property
+    def kafka_data(self) -> Path:
+        return self.kafka_dir / "data"
+
+    @property
+    def kafka_logs(self) -> Path:
+        return self.kafka_dir / "logs"
+
+    @property
+    def kafka_pid_file(self) -> Path:
+        return self.kafka_dir / "kafka.pid"
+
+    @property
+    def kafka_properties(self) -> Path:
+        return self.kafka_dir / "server.properties"
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.cache_dir / f"kafka-{self.kafka_version}" / "libs"
+
+
+def service_role(service: str) -> str:
+    """``order`` -> ``oms_order`` (role and database name)."""
+    if not _SERVICE_NAME.match(service):
+        raise ValueError(f"invalid service name {service!r}")
+    return f"oms_{service}"
