@@ -1,0 +1,5 @@
+"""`python -m oms_cli ...` == `oms ...`."""
+
+from oms_cli.main import app
+
+app()

@@ -1,0 +1,105 @@
+"""`oms up` / `oms down` / `oms status` as importable functions (tests, Makefile, bench)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+from oms_cli import kafka, postgres, services
+from oms_cli.config import StackConfig
+from oms_cli.proc import StackError, file_lock
+
+STARTED = "started"
+ALREADY_RUNNING = "already-running"
+
+
+def _lock(config: StackConfig) -> AbstractContextManager[None]:
+    return file_lock(config.home / ".lock")
+
+
+def ensure_up(config: StackConfig | None = None) -> dict[str, Any]:
+    """Start PostgreSQL and Kafka (and, later, services) unless already running.
+
+    Idempotent. Returns::
+
+        {"postgres": {"action": "started"|"already-running", "dsn": ...,
+                      "created_databases": [...]},
+         "kafka": {"action": ..., "bootstrap": ..., "downloaded_jars": bool},
+         "services": {...}}
+
+    Raises ``StackError`` with a readable message on failure.
+    """
+    config = config or StackConfig()
+    with _lock(config):
+        pg_started = postgres.start(config)
+        if not postgres.healthy(config):
+            raise StackError(
+                f"PostgreSQL in {config.pg_data} is running but does not answer on "
+                f"{config.host}:{config.pg_port} with the admin password; "
+                f"see {config.pg_log} (or run `oms down` and `oms up` again)"
+            )
+        created = postgres.ensure_databases(config)
+
+        downloaded = kafka.ensure_libs(config)
+        kafka_started = kafka.start(config)
+        if not kafka_started and not kafka.wait_healthy(config):
+            raise StackError(
+                f"the OMS Kafka broker is running but not answering on {config.kafka_bootstrap};"
+                f" see {config.kafka_logs} (or run `oms down` and `oms up` again)"
+            )
+        svc = services.ensure_services(config)
+    return {
+        "postgres": {
+            "action": STARTED if pg_started else ALREADY_RUNNING,
+            "dsn": config.admin_dsn,
+            "created_databases": created,
+        },
+        "kafka": {
+            "action": STARTED if kafka_started else ALREADY_RUNNING,
+            "bootstrap": config.kafka_bootstrap,
+            "downloaded_jars": downloaded,
+        },
+        "services": svc,
+    }
+
+
+def ensure_down(config: StackConfig | None = None) -> dict[str, Any]:
+    """Stop what `oms up` started (services, Kafka, PostgreSQL). Idempotent.
+
+    Only our own processes are touched: the broker named by ``<home>/kafka/kafka.pid`` (whose
+    command line must reference our server.properties) and the postmaster of ``<home>/pg/data``.
+    """
+    config = config or StackConfig()
+    with _lock(config):
+        stopped_services = services.stop_services(config)
+        kafka_stopped = kafka.stop(config)
+        pg_stopped = postgres.stop(config)
+    return {
+        "services": stopped_services,
+        "kafka": "stopped" if kafka_stopped else "not-running",
+        "postgres": "stopped" if pg_stopped else "not-running",
+    }
+
+
+def status(config: StackConfig | None = None) -> dict[str, Any]:
+    """The `oms status --json` document::
+
+    {"kafka": {"bootstrap": "127.0.0.1:59092", "healthy": true},
+     "postgres": {"dsn": "postgresql://postgres:...@127.0.0.1:55432/postgres",
+                  "healthy": true},
+     "services": {}}
+    """
+    config = config or StackConfig()
+    return {
+        "kafka": {"bootstrap": config.kafka_bootstrap, "healthy": kafka.healthy(config)},
+        "postgres": {"dsn": config.admin_dsn, "healthy": postgres.healthy(config)},
+        "services": services.services_status(config),
+    }
+
+
+def all_healthy(doc: dict[str, Any]) -> bool:
+    return bool(
+        doc["kafka"]["healthy"]
+        and doc["postgres"]["healthy"]
+        and all(bool(s.get("healthy")) for s in doc["services"].values())
+    )
