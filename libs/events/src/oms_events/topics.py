@@ -1,0 +1,111 @@
+"""Kafka topic names and which topic each event type is published on.
+
+Each service publishes only to its own topic, ``oms.<service>.events``; orders from sales
+platforms arrive on ``oms.platform.ingress``. Every topic has a dead-letter twin,
+``<topic>.dlq``, where consumers park messages they cannot read (see
+:class:`oms_events.errors.EventContractError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from oms_events.errors import UnknownEventType
+
+
+class Service(StrEnum):
+    """The OMS services that publish events; the value is also the ``producer`` name."""
+
+    ORDER = "order"
+    INVENTORY = "inventory"
+    PAYMENTS = "payments"
+    FULFILMENT = "fulfilment"
+    SHIPPING = "shipping"
+    RETURNS = "returns"
+
+
+def events_topic(service: Service) -> str:
+    """The topic a service publishes its events to: ``oms.<service>.events``."""
+    return f"oms.{service.value}.events"
+
+
+ORDER_EVENTS = events_topic(Service.ORDER)
+INVENTORY_EVENTS = events_topic(Service.INVENTORY)
+PAYMENTS_EVENTS = events_topic(Service.PAYMENTS)
+FULFILMENT_EVENTS = events_topic(Service.FULFILMENT)
+SHIPPING_EVENTS = events_topic(Service.SHIPPING)
+RETURNS_EVENTS = events_topic(Service.RETURNS)
+PLATFORM_INGRESS = "oms.platform.ingress"
+"""Orders (and later other requests) submitted by sales platforms, keyed by platform ref."""
+
+ALL_TOPICS: tuple[str, ...] = (
+    PLATFORM_INGRESS,
+    ORDER_EVENTS,
+    INVENTORY_EVENTS,
+    PAYMENTS_EVENTS,
+    FULFILMENT_EVENTS,
+    SHIPPING_EVENTS,
+    RETURNS_EVENTS,
+)
+"""Every event topic (without the dead-letter topics)."""
+
+
+def dlq(topic: str) -> str:
+    """The dead-letter topic of ``topic``."""
+    return f"{topic}.dlq"
+
+
+# Written out rather than derived from the contracts so that the routing of the whole
+# system can be read in one place; a contract test checks it matches the registry.
+TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
+    {
+        "OrderSubmitted": PLATFORM_INGRESS,
+        # order
+        "OrderPlaced": ORDER_EVENTS,
+        "OrderRejected": ORDER_EVENTS,
+        "OrderConfirmed": ORDER_EVENTS,
+        "OrderCancelled": ORDER_EVENTS,
+        # inventory
+        "StockReserved": INVENTORY_EVENTS,
+        "StockReservationFailed": INVENTORY_EVENTS,
+        "StockReleased": INVENTORY_EVENTS,
+        "StockShipped": INVENTORY_EVENTS,
+        "StockRestocked": INVENTORY_EVENTS,
+        "StockWrittenOff": INVENTORY_EVENTS,
+        # payments
+        "PaymentAuthorized": PAYMENTS_EVENTS,
+        "PaymentDeclined": PAYMENTS_EVENTS,
+        "PaymentVoided": PAYMENTS_EVENTS,
+        "PaymentCaptured": PAYMENTS_EVENTS,
+        "RefundIssued": PAYMENTS_EVENTS,
+        # fulfilment
+        "FulfilmentRequested": FULFILMENT_EVENTS,
+        "OrderPicked": FULFILMENT_EVENTS,
+        "OrderPacked": FULFILMENT_EVENTS,
+        # shipping
+        "ShipmentDispatched": SHIPPING_EVENTS,
+        "ShipmentDelivered": SHIPPING_EVENTS,
+        # returns
+        "ReturnRequested": RETURNS_EVENTS,
+        "ReturnAuthorized": RETURNS_EVENTS,
+        "ReturnReceived": RETURNS_EVENTS,
+    }
+)
+"""Event type name -> the topic of the service that produces it."""
+
+
+def topic_for(type_name: str) -> str:
+    """The topic ``type_name`` events are published on (raises :class:`UnknownEventType`)."""
+    try:
+        return TOPIC_BY_EVENT_TYPE[type_name]
+    except KeyError:
+        raise UnknownEventType(
+            f"no topic is defined for event type {type_name!r}", type_name=type_name
+        ) from None
+
+
+def types_on(topic: str) -> list[str]:
+    """The event types published on ``topic``, sorted (what a subscriber may receive)."""
+    return sorted(name for name, t in TOPIC_BY_EVENT_TYPE.items() if t == topic)
