@@ -1,0 +1,124 @@
+"""Contracts published by the order service on ``oms.order.events``.
+
+Stream: one per order (``stream_id`` is the order id, which is also the correlation id).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from oms_events.base import ContractModel, Event
+from oms_events.contracts.common import (
+    Address,
+    Allocation,
+    Customer,
+    Id,
+    Name,
+    OrderLine,
+    Payment,
+    Text,
+    check_order_currency,
+    order_total,
+)
+from oms_events.money import Money
+from oms_events.registry import registry
+
+
+@registry.register
+class OrderPlaced(Event, type_name="OrderPlaced", version=1):
+    """The order service accepted a submitted order and gave it an OMS order id.
+
+    Inventory reserves stock and payments authorise each :class:`Payment` in reaction.
+    """
+
+    order_id: Id
+    platform_order_ref: Id
+    sales_channel: Name
+    customer: Customer
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    shipping_address: Address
+    shipping_charge: Money
+    payments: tuple[Payment, ...] = Field(min_length=1)
+    placed_at: AwareDatetime = Field(description="When the customer placed the order.")
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> OrderPlaced:
+        check_order_currency(self.lines, self.shipping_charge, self.payments)
+        return self
+
+    @property
+    def total(self) -> Money:
+        """What the customer owes: all lines plus the shipping charge."""
+        return order_total(self.lines, self.shipping_charge)
+
+
+class RejectionCode(StrEnum):
+    """Why a submitted order was not accepted."""
+
+    DUPLICATE_ORDER = "duplicate_order"
+    UNKNOWN_SKU = "unknown_sku"
+    UNSUPPORTED_COUNTRY = "unsupported_country"
+    UNSUPPORTED_PAYMENT_METHOD = "unsupported_payment_method"
+    PAYMENT_TOTAL_MISMATCH = "payment_total_mismatch"
+    INVALID_ORDER = "invalid_order"
+
+
+class RejectionReason(ContractModel):
+    """One reason for rejecting an order; ``detail`` is for the people reading it."""
+
+    code: RejectionCode
+    detail: Text
+
+
+@registry.register
+class OrderRejected(Event, type_name="OrderRejected", version=1):
+    """A submitted order was refused and no order was created (so there is no order id)."""
+
+    platform_order_ref: Id
+    sales_channel: Name
+    reasons: tuple[RejectionReason, ...] = Field(min_length=1)
+
+
+@registry.register
+class OrderConfirmed(Event, type_name="OrderConfirmed", version=1):
+    """Stock is reserved and every payment authorised: the order will be fulfilled.
+
+    Carries the allocations and address so fulfilment can act on this event alone.
+    """
+
+    order_id: Id
+    allocations: tuple[Allocation, ...] = Field(min_length=1)
+    shipping_address: Address
+
+
+class CancellationReason(StrEnum):
+    """Why an order was cancelled."""
+
+    STOCK_UNAVAILABLE = "stock_unavailable"
+    PAYMENT_DECLINED = "payment_declined"
+    CUSTOMER_REQUEST = "customer_request"
+    MERCHANT_REQUEST = "merchant_request"
+    FRAUD_SUSPECTED = "fraud_suspected"
+
+
+class CancelledBy(StrEnum):
+    """Which party cancelled; the envelope's ``actor`` names the exact user or service."""
+
+    SYSTEM = "system"
+    CUSTOMER = "customer"
+    STAFF = "staff"
+
+
+@registry.register
+class OrderCancelled(Event, type_name="OrderCancelled", version=1):
+    """The order will not be fulfilled; inventory releases stock, payments void.
+
+    Only possible before dispatch; afterwards the way back is a return.
+    """
+
+    order_id: Id
+    reason: CancellationReason
+    cancelled_by: CancelledBy
+    detail: Text | None = None

@@ -1,0 +1,261 @@
+"""One realistic, valid example instance of every registered contract.
+
+For tests anywhere in the OMS: ``example(OrderPlaced)`` gives an :class:`OrderPlaced` that
+validates and round-trips. All examples describe one consistent story: order
+``ord-1001`` (platform ref ``WEB-55012``) paid with a gift card plus iDEAL, shipped from
+Amsterdam, partly returned. Values are fixed, so examples are equal across calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar, cast
+
+from oms_events.base import Event
+from oms_events.contracts import (
+    Address,
+    Allocation,
+    AllocationStrategy,
+    CancellationReason,
+    CancelledBy,
+    Customer,
+    DeclineReason,
+    FulfilmentRequested,
+    ItemCondition,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderLine,
+    OrderPacked,
+    OrderPicked,
+    OrderPlaced,
+    OrderRejected,
+    OrderSubmitted,
+    OrderSubmittedV1,
+    Payment,
+    PaymentAuthorized,
+    PaymentCaptured,
+    PaymentDeclined,
+    PaymentMethod,
+    PaymentVoided,
+    RefundIssued,
+    RejectionCode,
+    RejectionReason,
+    ReturnAuthorized,
+    ReturnedLine,
+    ReturnReason,
+    ReturnReceived,
+    ReturnRequested,
+    ReturnRequestLine,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    Shortage,
+    SkuQuantity,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+    StockRestocked,
+    StockShipped,
+    StockWrittenOff,
+)
+from oms_events.errors import RegistryError
+from oms_events.money import Money
+from oms_events.registry import Registry, registry
+
+E = TypeVar("E", bound=Event)
+
+ORDER_ID = "ord-1001"
+PLATFORM_ORDER_REF = "WEB-55012"
+SALES_CHANNEL = "webshop-nl"
+WAREHOUSE_ID = "wh-ams-1"
+PLACED_AT = datetime(2026, 3, 2, 9, 15, 0, tzinfo=UTC)
+
+
+def eur(amount: str) -> Money:
+    """``Money`` in euros, for brevity in examples and tests."""
+    return Money.of(amount, "EUR")
+
+
+CUSTOMER = Customer(customer_id="cus-778", email="noor.jansen@example.com")
+ADDRESS = Address(
+    recipient="Noor Jansen",
+    line1="Prinsengracht 263",
+    postal_code="1016 GV",
+    city="Amsterdam",
+    country="NL",
+    phone="+31 20 555 0101",
+)
+LINES = (
+    OrderLine(line_id="1", sku="TSHIRT-BLU-M", quantity=2, unit_price=eur("19.95")),
+    OrderLine(line_id="2", sku="MUG-ENAMEL-WHT", quantity=1, unit_price=eur("12.50")),
+)
+SHIPPING_CHARGE = eur("4.95")
+# 2 x 19.95 + 12.50 + 4.95 = 57.35: 20.00 on a gift card, the rest by iDEAL.
+GIFT_CARD = Payment(payment_id="pay-1", method=PaymentMethod.GIFT_CARD, amount=eur("20.00"))
+IDEAL = Payment(payment_id="pay-2", method=PaymentMethod.IDEAL, amount=eur("37.35"))
+ALLOCATIONS = (
+    Allocation(line_id="1", sku="TSHIRT-BLU-M", warehouse_id=WAREHOUSE_ID, quantity=2),
+    Allocation(line_id="2", sku="MUG-ENAMEL-WHT", warehouse_id=WAREHOUSE_ID, quantity=1),
+)
+SHIPPED = (
+    SkuQuantity(sku="TSHIRT-BLU-M", quantity=2),
+    SkuQuantity(sku="MUG-ENAMEL-WHT", quantity=1),
+)
+_submitted = {
+    "platform_order_ref": PLATFORM_ORDER_REF,
+    "sales_channel": SALES_CHANNEL,
+    "lines": LINES,
+    "shipping_address": ADDRESS,
+    "shipping_charge": SHIPPING_CHARGE,
+    "payments": (GIFT_CARD, IDEAL),
+    "placed_at": PLACED_AT,
+}
+_payment = {"order_id": ORDER_ID, "payment_id": "pay-2", "method": "ideal", "amount": eur("37.35")}
+_fulfilment = {
+    "fulfilment_id": "ful-1",
+    "order_id": ORDER_ID,
+    "warehouse_id": WAREHOUSE_ID,
+    "lines": SHIPPED,
+}
+_returned = {"return_id": "ret-1", "order_id": ORDER_ID}
+
+_BUILDERS: dict[type[Event], Callable[[], Event]] = {
+    OrderSubmittedV1: lambda: OrderSubmittedV1(
+        **_submitted, customer_id=CUSTOMER.customer_id, customer_email=CUSTOMER.email
+    ),
+    OrderSubmitted: lambda: OrderSubmitted(**_submitted, customer=CUSTOMER),
+    OrderPlaced: lambda: OrderPlaced(**_submitted, order_id=ORDER_ID, customer=CUSTOMER),
+    OrderRejected: lambda: OrderRejected(
+        platform_order_ref="WEB-55013",
+        sales_channel=SALES_CHANNEL,
+        reasons=[
+            RejectionReason(
+                code=RejectionCode.UNKNOWN_SKU, detail="line 3: SKU 'POSTER-A2' is not sold"
+            )
+        ],
+    ),
+    OrderConfirmed: lambda: OrderConfirmed(
+        order_id=ORDER_ID, allocations=ALLOCATIONS, shipping_address=ADDRESS
+    ),
+    OrderCancelled: lambda: OrderCancelled(
+        order_id=ORDER_ID,
+        reason=CancellationReason.PAYMENT_DECLINED,
+        cancelled_by=CancelledBy.SYSTEM,
+        detail="iDEAL payment pay-2 was declined",
+    ),
+    StockReserved: lambda: StockReserved(
+        order_id=ORDER_ID,
+        reservation_id="res-1",
+        allocations=ALLOCATIONS,
+        strategy=AllocationStrategy.SINGLE_WAREHOUSE,
+        reasoning="wh-ams-1 holds every line and is 12 km from the delivery address",
+    ),
+    StockReservationFailed: lambda: StockReservationFailed(
+        order_id=ORDER_ID,
+        shortages=[Shortage(sku="MUG-ENAMEL-WHT", requested=1, available=0)],
+    ),
+    StockReleased: lambda: StockReleased(
+        order_id=ORDER_ID, reservation_id="res-1", allocations=ALLOCATIONS
+    ),
+    StockShipped: lambda: StockShipped(
+        order_id=ORDER_ID, shipment_id="shp-1", warehouse_id=WAREHOUSE_ID, lines=SHIPPED
+    ),
+    StockRestocked: lambda: StockRestocked(
+        **_returned,
+        warehouse_id=WAREHOUSE_ID,
+        lines=[SkuQuantity(sku="TSHIRT-BLU-M", quantity=1)],
+    ),
+    StockWrittenOff: lambda: StockWrittenOff(
+        **_returned,
+        warehouse_id=WAREHOUSE_ID,
+        lines=[ReturnedLine(sku="MUG-ENAMEL-WHT", quantity=1, condition=ItemCondition.DAMAGED)],
+    ),
+    PaymentAuthorized: lambda: PaymentAuthorized(
+        **_payment, provider="adyen", provider_reference="PSP-8815403021"
+    ),
+    PaymentDeclined: lambda: PaymentDeclined(
+        **_payment, reason=DeclineReason.AUTHENTICATION_FAILED, provider_message="cancelled"
+    ),
+    PaymentVoided: lambda: PaymentVoided(**_payment, provider_reference="PSP-8815403021"),
+    PaymentCaptured: lambda: PaymentCaptured(
+        **_payment, shipment_id="shp-1", provider_reference="PSP-8815403021"
+    ),
+    RefundIssued: lambda: RefundIssued(
+        **{**_payment, "amount": eur("32.45")},
+        refund_id="rfd-1",
+        return_id="ret-1",
+        provider_reference="PSP-8815409977",
+    ),
+    FulfilmentRequested: lambda: FulfilmentRequested(**_fulfilment, shipping_address=ADDRESS),
+    OrderPicked: lambda: OrderPicked(**_fulfilment),
+    OrderPacked: lambda: OrderPacked(**_fulfilment, weight_grams=780, shipping_address=ADDRESS),
+    ShipmentDispatched: lambda: ShipmentDispatched(
+        shipment_id="shp-1",
+        order_id=ORDER_ID,
+        fulfilment_id="ful-1",
+        warehouse_id=WAREHOUSE_ID,
+        carrier="postnl",
+        service="standard",
+        tracking_number="3SABCD0123456789",
+        weight_grams=780,
+        shipping_cost=eur("3.85"),
+        lines=SHIPPED,
+    ),
+    ShipmentDelivered: lambda: ShipmentDelivered(
+        shipment_id="shp-1",
+        order_id=ORDER_ID,
+        carrier="postnl",
+        tracking_number="3SABCD0123456789",
+        delivered_at=datetime(2026, 3, 3, 14, 2, 0, tzinfo=UTC),
+    ),
+    ReturnRequested: lambda: ReturnRequested(
+        **_returned,
+        lines=[
+            ReturnRequestLine(sku="TSHIRT-BLU-M", quantity=1, reason=ReturnReason.NO_LONGER_NEEDED),
+            ReturnRequestLine(
+                sku="MUG-ENAMEL-WHT",
+                quantity=1,
+                reason=ReturnReason.DAMAGED,
+                comment="chipped on arrival",
+            ),
+        ],
+    ),
+    ReturnAuthorized: lambda: ReturnAuthorized(
+        **_returned,
+        warehouse_id=WAREHOUSE_ID,
+        lines=[
+            SkuQuantity(sku="TSHIRT-BLU-M", quantity=1),
+            SkuQuantity(sku="MUG-ENAMEL-WHT", quantity=1),
+        ],
+    ),
+    ReturnReceived: lambda: ReturnReceived(
+        **_returned,
+        warehouse_id=WAREHOUSE_ID,
+        lines=[
+            ReturnedLine(sku="TSHIRT-BLU-M", quantity=1, condition=ItemCondition.RESELLABLE),
+            ReturnedLine(sku="MUG-ENAMEL-WHT", quantity=1, condition=ItemCondition.DAMAGED),
+        ],
+        refund_amount=eur("32.45"),
+    ),
+}
+
+
+def example(cls: type[E]) -> E:
+    """A valid instance of contract ``cls`` (raises :class:`RegistryError` if there is none)."""
+    try:
+        builder = _BUILDERS[cls]
+    except KeyError:
+        raise RegistryError(f"no example for {cls.__qualname__}") from None
+    return cast(E, builder())
+
+
+def all_examples(of: Registry = registry) -> list[Event]:
+    """One example per contract registered in ``of``, in registry order.
+
+    Raises :class:`RegistryError` naming any registered contract without an example, so a
+    new contract cannot silently escape the round-trip tests.
+    """
+    missing = [f"{c.event_type} v{c.event_version}" for c in of if c not in _BUILDERS]
+    if missing:
+        raise RegistryError(f"oms_events.examples has no example for: {', '.join(missing)}")
+    return [_BUILDERS[c]() for c in of]
