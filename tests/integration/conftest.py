@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 import pytest
+
 from oms_cli.config import StackConfig
 
 

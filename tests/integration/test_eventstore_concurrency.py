@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncIterator
 
 import pytest
+
 from oms_platform.db import create_engine
 from oms_platform.eventstore import START, ConcurrencyConflict, PostgresEventStore, RecordedEvent
 from oms_platform.testing.builders import envelope

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from oms_platform.db import create_engine
 from oms_platform.eventstore import PostgresEventStore
 from oms_platform.testing.eventstore_contract import EventStoreContract
@@ -21,7 +22,8 @@ class SqlTamper:
         async with store.unit_of_work() as uow:
             raw = await uow.connection.get_raw_connection()
             await raw.driver_connection.execute(
-                "UPDATE events SET payload = %s::jsonb WHERE stream_id = %s AND stream_version = %s",
+                "UPDATE events SET payload = %s::jsonb "
+                "WHERE stream_id = %s AND stream_version = %s",
                 (json.dumps(payload), stream_id, version),
             )
 

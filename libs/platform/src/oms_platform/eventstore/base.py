@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from oms_events.envelope import Envelope
-
 from oms_platform.eventstore.model import Finding, Position, RecordedEvent
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from oms_events.envelope import Envelope
-
 from oms_platform.eventstore.base import DuplicateDelivery
 from oms_platform.eventstore.hashing import GENESIS, chain
 from oms_platform.eventstore.model import (
@@ -63,8 +62,12 @@ class InMemoryUnitOfWork:
                 raise ConcurrencyConflict(batch.stream_id, batch.expected_version, actual)
         for env in events:
             if env.event_id in self._state.event_ids:
-                raise ConcurrencyConflict(env.stream_id, env.stream_version - 1, None,
-                                          f"event id {env.event_id} already stored")
+                raise ConcurrencyConflict(
+                    env.stream_id,
+                    env.stream_version - 1,
+                    None,
+                    f"event id {env.event_id} already stored",
+                )
         self._staged.extend(e for b in batches for e in b.events)
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
@@ -107,8 +110,12 @@ class InMemoryUnitOfWork:
                 raise DuplicateDelivery(f"{key[0]} already processed {key[1]}")
         for env in self._staged:
             if env.event_id in state.event_ids:
-                raise ConcurrencyConflict(env.stream_id, env.stream_version - 1, None,
-                                          f"event id {env.event_id} already stored")
+                raise ConcurrencyConflict(
+                    env.stream_id,
+                    env.stream_version - 1,
+                    None,
+                    f"event id {env.event_id} already stored",
+                )
         tx_id = state.next_tx
         state.next_tx += 1
         now = datetime.now(UTC)
@@ -174,7 +181,10 @@ class InMemoryEventStore:
         old = events[i]
         forged = RecordedEvent(
             old.envelope.model_copy(update={"payload": payload}),
-            old.position, old.tx_id, old.recorded_at, old.hash,
+            old.position,
+            old.tx_id,
+            old.recorded_at,
+            old.hash,
         )
         events[i] = forged
         self._state.log = [forged if r is old else r for r in self._state.log]

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from oms_events.envelope import Envelope
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from oms_events.envelope import Envelope
 from oms_platform.eventstore.base import DuplicateDelivery
 from oms_platform.eventstore.hashing import canonical_payload, content_digest
 from oms_platform.eventstore.model import (
@@ -214,9 +214,7 @@ class PostgresUnitOfWork:
             if err.sqlstate == "OMS01" and err.diag.message_primary:
                 actual = int(err.diag.message_detail or 0)
                 expected = next(
-                    e.stream_version - 1
-                    for e in ordered
-                    if e.stream_id == err.diag.message_primary
+                    e.stream_version - 1 for e in ordered if e.stream_id == err.diag.message_primary
                 )
                 raise ConcurrencyConflict(
                     err.diag.message_primary, expected, actual, err.diag.message_hint or ""

@@ -34,9 +34,16 @@ class EventStoreContract:
 
     async def test_read_back_keeps_every_envelope_field(self, store: Any) -> None:
         env = envelope(
-            "order-9", 1, type="OrderPlaced", payload={"total": {"amount": "10.50", "c": "EUR"},
-            "lines": [{"sku": "A-1", "qty": 2}], "note": "zoë ✓"},
-            correlation_id="corr-9", causation_id="cause-1",
+            "order-9",
+            1,
+            type="OrderPlaced",
+            payload={
+                "total": {"amount": "10.50", "c": "EUR"},
+                "lines": [{"sku": "A-1", "qty": 2}],
+                "note": "zoë ✓",
+            },
+            correlation_id="corr-9",
+            causation_id="cause-1",
         )
         await store.append([env])
         [rec] = await store.read_stream("order-9")

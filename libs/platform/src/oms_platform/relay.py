@@ -1,0 +1,151 @@
+"""The outbox relay: publishes a service's events table to Kafka in commit order.
+
+The events table is the outbox. One relay per service holds a PostgreSQL advisory lock
+(the lease) on a connection of its own; a second relay waits as a standby and takes over
+when the first one's connection goes. Each batch is sent with an idempotent producer
+(``acks=all``) and the checkpoint moves only after the broker acknowledged every message,
+so a crash republishes at most the last batch: at-least-once, in order per key, with the
+event id in the headers for consumers to drop duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from aiokafka import AIOKafkaProducer
+
+from oms_events.codec import encode_envelope
+from oms_events.envelope import Envelope
+from oms_platform.eventstore.model import Position, RecordedEvent
+from oms_platform.eventstore.postgres import PostgresEventStore
+from oms_platform.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def message_headers(env: Envelope) -> list[tuple[str, bytes]]:
+    """Headers every OMS message carries, so routing and dedupe need not parse the body."""
+    return [
+        ("event_id", str(env.event_id).encode()),
+        ("event_type", env.type.encode()),
+        ("event_version", str(env.version).encode()),
+        ("correlation_id", env.correlation_id.encode()),
+        ("producer", env.producer.encode()),
+    ]
+
+
+def create_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
+    """The idempotent, acks=all producer used for the outbox and the dead-letter topics."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 5,
+        "max_batch_size": 1 << 20,
+        "request_timeout_ms": 30_000,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+class LeaseLost(Exception):
+    """The relay's lease connection went away; another relay may be publishing now."""
+
+
+class OutboxRelay:
+    """Publish everything after the relay's checkpoint, forever, while holding the lease."""
+
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        bootstrap: str,
+        *,
+        name: str,
+        topic_for: Callable[[Envelope], str],
+        dsn: str,
+        batch_size: int = 500,
+        idle_sleep_s: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.bootstrap = bootstrap
+        self.name = name
+        self.topic_for = topic_for
+        self.dsn = dsn
+        self.batch_size = batch_size
+        self.idle_sleep_s = idle_sleep_s
+        self.checkpoint_name = f"relay:{name}"
+        self.published = 0
+        self._lease_key = zlib.crc32(f"oms.relay.{name}".encode())
+        self._position: Position | None = None  # cached: only the lease holder moves it
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Wait for the lease, then relay until ``stop`` is set or the lease is lost."""
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as lease:
+            while not stop.is_set():
+                cur = await lease.execute("SELECT pg_try_advisory_lock(%s)", (self._lease_key,))
+                row = await cur.fetchone()
+                if row and row[0]:
+                    break
+                await _sleep_or_stop(stop, 0.5)
+            else:
+                return
+            log.info("relay.lease_acquired", relay=self.name)
+            self._position = None  # another relay may have moved it while we waited
+            producer = create_producer(self.bootstrap)
+            await producer.start()
+            try:
+                while not stop.is_set():
+                    sent = await self.publish_batch(producer)
+                    if sent == 0:
+                        await _check_lease(lease)
+                        await _sleep_or_stop(stop, self.idle_sleep_s)
+            finally:
+                await producer.stop()
+                if not lease.closed:
+                    await lease.execute("SELECT pg_advisory_unlock(%s)", (self._lease_key,))
+
+    async def publish_batch(self, producer: AIOKafkaProducer) -> int:
+        """Send one batch after the checkpoint; move the checkpoint once all are acked."""
+        if self._position is None:
+            self._position = await self.store.load_checkpoint(self.checkpoint_name)
+        batch = await self.store.read_all(self._position, limit=self.batch_size)
+        if not batch:
+            return 0
+        await self.send(producer, batch)
+        async with self.store.unit_of_work() as uow:
+            await uow.save_checkpoint(self.checkpoint_name, batch[-1].commit_position)
+        self._position = batch[-1].commit_position
+        self.published += len(batch)
+        return len(batch)
+
+    async def send(self, producer: AIOKafkaProducer, batch: Sequence[RecordedEvent]) -> None:
+        futures = []
+        for rec in batch:
+            env = rec.envelope
+            futures.append(
+                await producer.send(
+                    self.topic_for(env),
+                    value=encode_envelope(env),
+                    key=env.correlation_id.encode(),
+                    headers=message_headers(env),
+                )
+            )
+        # Raises if any message was not acknowledged; then nothing is checkpointed.
+        await asyncio.gather(*futures)
+
+
+async def _check_lease(lease: psycopg.AsyncConnection[Any]) -> None:
+    try:
+        await lease.execute("SELECT 1")
+    except psycopg.Error as err:
+        raise LeaseLost(str(err)) from err
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

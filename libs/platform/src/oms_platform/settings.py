@@ -1,0 +1,43 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_KAFKA_", extra="ignore")
+
+    bootstrap: str = "127.0.0.1:59092"
+
+
+class RetrySettings(BaseSettings):
+    """Bounded retry with exponential backoff for transient handler errors."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_RETRY_", extra="ignore")
+
+    max_attempts: int = Field(default=5, ge=1)
+    initial_backoff_s: float = Field(default=0.1, gt=0)
+    max_backoff_s: float = Field(default=5.0, gt=0)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return float(min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1)))
+
+
+class ServiceSettings(BaseSettings):
+    """What every service process needs; subclass with ``env_prefix="OMS_<SERVICE>_"``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service: str
+    database_dsn: SecretStr
+    kafka_bootstrap: str = "127.0.0.1:59092"
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    log_json: bool | None = None
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    relay_batch_size: int = 500
+    retry: RetrySettings = Field(default_factory=RetrySettings)
