@@ -52,12 +52,12 @@ class CurrencyMismatchError(ValueError):
 
 
 class Money(BaseModel):
-    """An exact amount of money in one currency.
+    """An exact amount of money in one currency; the amount is a decimal string on the wire."""
 
-    Supports ``+``, ``-``, unary ``-``, ``*`` by an ``int`` quantity and ordering
-    comparisons; mixing currencies raises :class:`CurrencyMismatchError`. Equality follows
-    the decimal value, so ``12.5 EUR == 12.50 EUR``.
-    """
+    # In Python: ``+``, ``-``, unary ``-``, ``*`` by an int quantity and ordering comparisons;
+    # mixing currencies raises CurrencyMismatchError. Equality follows the decimal value, so
+    # 12.5 EUR == 12.50 EUR. (Kept out of the docstring, which becomes the wire schema's
+    # description and should not talk about Python.)
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -56,7 +56,10 @@ class _SubmittedOrder(Event):
 
 @registry.register
 class OrderSubmittedV1(_SubmittedOrder, type_name="OrderSubmitted", version=1):
-    """Superseded by :class:`OrderSubmitted` v2; kept so that v1 messages stay readable."""
+    """Version 1 of OrderSubmitted, superseded by version 2 (which nests the customer).
+
+    No longer produced; kept so that v1 messages stay readable (they are upcast to v2).
+    """
 
     customer_id: Id
     customer_email: Email

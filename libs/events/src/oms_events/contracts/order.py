@@ -30,7 +30,7 @@ from oms_events.registry import registry
 class OrderPlaced(Event, type_name="OrderPlaced", version=1):
     """The order service accepted a submitted order and gave it an OMS order id.
 
-    Inventory reserves stock and payments authorise each :class:`Payment` in reaction.
+    In reaction, inventory reserves stock and payments authorises each payment.
     """
 
     order_id: Id
