@@ -46,14 +46,15 @@ def _walk_up_for(marker: str, start: Path) -> Path | None:
 def find_repo_root() -> Path | None:
     """The workspace root (the directory holding ``uv.lock``), or None.
 
-    Looks upwards from the current directory first (so running ``oms`` anywhere inside a
-    checkout uses that checkout), then upwards from this file (so an editable install
-    still finds its own checkout when invoked from elsewhere, e.g. from /tmp).
+    Looks upwards from this file first: the stack belongs to the checkout whose code is
+    running (editable workspace install, or a .venv inside the checkout), whatever the
+    current directory is (tests, libs/..., /tmp). Falls back to looking upwards from the
+    current directory (e.g. a non-editable install used inside a checkout).
     """
-    found = _walk_up_for("uv.lock", Path.cwd().resolve())
+    found = _walk_up_for("uv.lock", Path(__file__).resolve().parent)
     if found is not None:
         return found
-    return _walk_up_for("uv.lock", Path(__file__).resolve().parent)
+    return _walk_up_for("uv.lock", Path.cwd().resolve())
 
 
 def deploy_dir() -> Path:
@@ -69,8 +70,8 @@ def deploy_dir() -> Path:
 
 
 def _default_home() -> Path:
-    # Robust choice: <repo root>/.oms found by walking up to uv.lock, so `oms up` run from
-    # any sub-directory (tests, libs/...) shares one stack. Falls back to ./.oms.
+    # Robust choice: <repo root>/.oms (see find_repo_root), so `oms` run from any directory
+    # shares the checkout's one stack. Falls back to ./.oms outside a checkout.
     root = find_repo_root()
     return (root if root is not None else Path.cwd()) / ".oms"
 

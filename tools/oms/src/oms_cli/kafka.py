@@ -267,7 +267,8 @@ def _log_tails(config: StackConfig) -> str:
     )
 
 
-def _check_ports_free(config: StackConfig) -> None:
+def check_ports_free(config: StackConfig) -> None:
+    """Raise if a configured Kafka port is taken by something that is not our broker."""
     for port, var in (
         (config.kafka_port, "OMS_KAFKA_PORT"),
         (config.kafka_controller_port, "OMS_KAFKA_CONTROLLER_PORT"),
@@ -298,7 +299,7 @@ def start(config: StackConfig) -> bool:
     """Start the broker if it is not running. Returns True if we started it."""
     if running_pid(config) is not None:
         return False
-    _check_ports_free(config)
+    check_ports_free(config)
     ensure_libs(config)
     for d in (config.kafka_dir, config.kafka_data, config.kafka_logs):
         d.mkdir(parents=True, exist_ok=True)

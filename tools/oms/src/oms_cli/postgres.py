@@ -29,7 +29,15 @@ import psycopg
 from psycopg import sql
 
 from oms_cli.config import SERVICES, StackConfig, service_role
-from oms_cli.proc import StackError, is_root, pid_alive, port_is_free, read_pid, tail
+from oms_cli.proc import (
+    StackError,
+    is_root,
+    pid_alive,
+    pid_cmdline,
+    port_is_free,
+    read_pid,
+    tail,
+)
 
 PG_OS_USER = "postgres"
 _SOCKET_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
@@ -75,6 +83,8 @@ def find_bindir(config: StackConfig) -> Path | None:
 
 def ensure_bindir(config: StackConfig) -> Path:
     """Find the server binaries; install Debian's ``postgresql`` package if root."""
+    if config.pg_bindir is not None and not _has_server(config.pg_bindir):
+        raise StackError(f"OMS_PG_BINDIR={config.pg_bindir} has no initdb/pg_ctl/postgres")
     bindir = find_bindir(config)
     if bindir is not None:
         return bindir
@@ -257,9 +267,12 @@ def _locale() -> str:
 def running_pid(config: StackConfig) -> int | None:
     """PID of the postmaster serving ``<home>/pg/data``, if it is running."""
     pid = read_pid(config.pg_data / "postmaster.pid")
-    if pid is not None and pid_alive(pid):
-        return pid
-    return None
+    if pid is None or not pid_alive(pid):
+        return None
+    cmdline = pid_cmdline(pid)
+    if cmdline and "postgres" not in Path(cmdline[0]).name:
+        return None  # stale postmaster.pid whose pid was reused by an unrelated process
+    return pid
 
 
 def healthy(config: StackConfig, timeout: int = 3) -> bool:
@@ -272,17 +285,26 @@ def healthy(config: StackConfig, timeout: int = 3) -> bool:
         return False
 
 
-def start(config: StackConfig) -> bool:
-    """Start the cluster (initdb on first use). Returns True if we started it."""
-    if running_pid(config) is not None:
-        return False
+def check_port_free(config: StackConfig) -> None:
+    """Raise if the configured port is taken by something that is not our cluster."""
     if not port_is_free(config.host, config.pg_port):
         raise StackError(
             f"port {config.host}:{config.pg_port} is already in use by another process "
             "(not the OMS PostgreSQL). Stop it or choose another port with OMS_PG_PORT."
         )
+
+
+def start(config: StackConfig) -> bool:
+    """Start the cluster (initdb on first use). Returns True if we started it."""
+    if running_pid(config) is not None:
+        return False
+    check_port_free(config)
     bindir = ensure_bindir(config)
     _prepare_dirs(config)
+    stale = config.pg_data / "postmaster.pid"
+    if stale.exists():
+        # running_pid() said no postmaster of ours is alive, so this lock file is stale.
+        stale.unlink()
     if not is_initialized(config):
         _initdb(config, bindir)
     else:

@@ -31,6 +31,11 @@ def ensure_up(config: StackConfig | None = None) -> dict[str, Any]:
     """
     config = config or StackConfig()
     with _lock(config):
+        # Pre-flight: fail before starting anything if a port we need is taken by a stranger.
+        if postgres.running_pid(config) is None:
+            postgres.check_port_free(config)
+        if kafka.running_pid(config) is None:
+            kafka.check_ports_free(config)
         pg_started = postgres.start(config)
         if not postgres.healthy(config):
             raise StackError(
