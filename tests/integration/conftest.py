@@ -43,3 +43,14 @@ async def clean_db(scratch_dsn: str) -> AsyncIterator[str]:
     async with await psycopg.AsyncConnection.connect(scratch_dsn, autocommit=True) as conn:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     yield scratch_dsn
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(stack: StackConfig) -> str:
+    return stack.kafka_bootstrap
+
+
+@pytest.fixture
+def topic() -> str:
+    """A fresh topic name per test (auto-created by the broker with 3 partitions)."""
+    return f"oms.test.{uuid.uuid4().hex[:10]}"
