@@ -156,7 +156,7 @@ async def test_conflicts_are_retried_without_using_up_attempts() -> None:
             raise ConcurrencyConflict("stock-SKU-1", 3, 4)
         await append_effect(uow, env, event)
 
-    proc, sub, sink, store = make(contended, max_attempts=2)
+    proc, sub, sink, _ = make(contended, max_attempts=2)
     assert await proc.process(sub, delivery(placed())) is Outcome.HANDLED
     assert calls == 11 and sink.messages == []
 
