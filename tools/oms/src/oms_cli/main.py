@@ -114,7 +114,11 @@ def kafka_tool(
         ),
     ],
 ) -> None:
-    """Run a Kafka Java tool with the cached Kafka jars; extra args go to the tool."""
+    """Run a Kafka Java tool with the cached Kafka jars; extra args go to the tool.
+
+    Put `--` before the tool's arguments if they clash with oms options, e.g.
+    `oms kafka-tool ProducerPerformance -- --help`.
+    """
     if "." not in main_class:
         main_class = f"org.apache.kafka.tools.{main_class}"
     try:
