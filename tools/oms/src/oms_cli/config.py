@@ -13,6 +13,7 @@ production environment.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -69,6 +70,17 @@ def deploy_dir() -> Path:
     raise StackError("cannot find deploy/local/kafka/pom.xml; run oms from an OMS checkout")
 
 
+def _searchable_by_others(path: Path) -> bool:
+    """True when every folder down to ``path`` lets any user traverse it."""
+    for folder in (*reversed(path.parents), path):
+        try:
+            if not folder.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def _default_home() -> Path:
     # Robust choice: <repo root>/.oms (see find_repo_root), so `oms` run from any directory
     # shares the checkout's one stack. Falls back to ./.oms outside a checkout.
@@ -122,9 +134,25 @@ class StackConfig(BaseSettings):
         return f"postgresql://{role}:{quote(role, safe='')}@{self.host}:{self.pg_port}/{role}"
 
     # -- Paths -----------------------------------------------------------------------
+    pg_home: Path | None = None
+    """Where the PostgreSQL cluster lives; default ``<home>/pg`` (see ``pg_dir``)."""
+
     @property
     def pg_dir(self) -> Path:
-        return self.home / "pg"
+        """``<home>/pg``, unless root runs us in a folder the ``postgres`` user cannot reach.
+
+        PostgreSQL refuses to run as root, so as root the server runs as ``postgres``,
+        which must be able to traverse every parent folder. A checkout under /root is
+        not; then the cluster goes to a folder of its own under /var/tmp, named after
+        the checkout's state dir so that two checkouts never share one.
+        """
+        if self.pg_home is not None:
+            return self.pg_home
+        default = self.home / "pg"
+        if os.geteuid() == 0 and not _searchable_by_others(self.home.parent):
+            digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
+            return Path("/var/tmp") / f"oms-pg-{digest}"
+        return default
 
     @property
     def pg_data(self) -> Path:

@@ -1,0 +1,57 @@
+# The two commands a new user needs: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+UV_VERSION ?= 0.13.8
+# uv on PATH if there is one; else the copy `make deps` installs with pip.
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+OMS := $(UV) run --no-sync oms
+
+.PHONY: run test bench deps lint typecheck pytest up down status clean
+
+## Install Python deps (uv itself first, if missing), bring the stack up, show its health.
+run: deps
+	$(OMS) up
+	$(OMS) status
+
+## Everything CI checks, from a clean clone: deps, lint, types, all test tiers against
+## real PostgreSQL and Kafka. Starts the stack if it is not running and stops it after.
+test: deps lint typecheck
+	@if $(OMS) status --json >/dev/null 2>&1; then started=0; else started=1; $(OMS) up; fi; \
+	rc=0; $(UV) run --no-sync pytest -q --durations=10 || rc=$$?; \
+	if [ "$$started" = 1 ]; then $(OMS) down; fi; \
+	exit $$rc
+
+## Benchmarks (results in bench/results/); starts the stack if needed.
+bench: deps
+	$(OMS) up
+	$(UV) run --no-sync python bench/run.py
+
+deps:
+	@if ! $(UV) --version >/dev/null 2>&1; then \
+		echo "installing uv $(UV_VERSION) with pip"; \
+		python3 -m pip install --quiet "uv==$(UV_VERSION)"; \
+	fi
+	$(UV) sync --all-packages --locked
+
+lint:
+	$(UV) run --no-sync ruff check .
+	$(UV) run --no-sync ruff format --check .
+
+typecheck:
+	$(UV) run --no-sync mypy
+
+pytest:
+	$(UV) run --no-sync pytest -q
+
+up:
+	$(OMS) up
+
+down:
+	$(OMS) down
+
+status:
+	$(OMS) status
+
+## Stop the stack and delete its state (databases, Kafka logs). Jars stay cached.
+clean: down
+	rm -rf .oms
