@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
+from asyncio.subprocess import Process
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,7 +20,7 @@ from oms_events.registry import envelope_for
 from oms_events.topics import dlq
 from oms_platform.consumer import Subscription, header_value
 from oms_platform.db import create_engine
-from oms_platform.eventstore import PostgresEventStore, UnitOfWork
+from oms_platform.eventstore import START, Position, PostgresEventStore, UnitOfWork
 from oms_platform.relay import OutboxRelay, create_producer, message_headers
 from oms_platform.runtime import ConsumerRuntime
 from oms_platform.settings import RetrySettings
@@ -82,30 +84,29 @@ async def test_relay_killed_mid_stream_resumes_and_consumers_apply_each_event_on
         await store.append([env])
         all_events.append(env)
 
-    def relay() -> OutboxRelay:
-        return OutboxRelay(
-            store,
-            kafka_bootstrap,
-            name="order",
-            topic_for=lambda _: topic,
-            dsn=clean_db,
-            batch_size=100,
+    recorded = await store.read_all(START, limit=10_000)
+    last = recorded[-1].commit_position
+
+    async def checkpoint() -> Position:
+        return await store.load_checkpoint("relay:order")
+
+    async def passed(target: Position) -> bool:
+        return await checkpoint() >= target
+
+    # First relay, in a process of its own: SIGKILLed part-way, wherever it happens to be
+    # (between the broker's ack and the checkpoint, possibly).
+    first = await start_relay_process(clean_db, kafka_bootstrap, topic)
+    try:
+        await eventually(
+            lambda: passed(recorded[400].commit_position), what="first relay to pass 400"
         )
+    finally:
+        first.kill()
+        await first.wait()
+    assert await checkpoint() < last
 
-    # First relay: killed (cancelled) part-way, possibly between broker ack and checkpoint.
-    first = relay()
-    task = asyncio.create_task(first.run(asyncio.Event()))
-    await eventually(lambda: _at_least(first, 400), what="first relay to publish 400")
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert first.published < len(all_events)
-
-    # A fresh relay picks up from the checkpoint and finishes.
-    stop = asyncio.Event()
-    second = relay()
-    task = asyncio.create_task(second.run(stop))
-
+    # A fresh relay process picks up from the checkpoint and finishes.
+    second = await start_relay_process(clean_db, kafka_bootstrap, topic)
     runtime = ConsumerRuntime(service="test", bootstrap=kafka_bootstrap, store=store)
     runtime.subscribe(Subscription("apply", (topic,), {"OrderPlaced": record_applied}))
     await runtime.start()
@@ -115,11 +116,12 @@ async def test_relay_killed_mid_stream_resumes_and_consumers_apply_each_event_on
             return len(await applied_rows(store)) >= len(all_events)
 
         await eventually(all_applied, timeout_s=90, what="every event applied")
+        await eventually(lambda: passed(last), what="the relay's checkpoint at the end")
         await asyncio.sleep(1.0)  # let any duplicate deliveries arrive too
     finally:
         await runtime.stop()
-        stop.set()
-        await task
+        second.terminate()
+        await second.wait()
 
     records = await read_topic(kafka_bootstrap, topic, expect=len(all_events))
     on_topic = [decode_envelope(r.value) for r in records]
@@ -146,6 +148,28 @@ async def test_relay_killed_mid_stream_resumes_and_consumers_apply_each_event_on
     for order_id, seq, _ in rows:
         per_order.setdefault(order_id, []).append(seq)
     assert per_order == {o: list(range(1, n + 1)) for o, n in versions.items()}
+
+
+RELAY_PROCESS = """
+import asyncio, sys
+from oms_platform.db import create_engine
+from oms_platform.eventstore import PostgresEventStore
+from oms_platform.relay import OutboxRelay
+
+async def main(dsn: str, bootstrap: str, topic: str) -> None:
+    store = PostgresEventStore(create_engine(dsn))
+    relay = OutboxRelay(store, bootstrap, name="order", topic_for=lambda _: topic, dsn=dsn,
+                        batch_size=50)
+    await relay.run(asyncio.Event())
+
+asyncio.run(main(*sys.argv[1:4]))
+"""
+
+
+async def start_relay_process(dsn: str, bootstrap: str, topic: str) -> Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", RELAY_PROCESS, dsn, bootstrap, topic
+    )
 
 
 async def _at_least(relay: OutboxRelay, n: int) -> bool:
