@@ -4,6 +4,7 @@ import json
 
 import pytest
 import structlog
+
 from oms_platform.logging import configure_logging, event_context, get_logger
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.builders import envelope

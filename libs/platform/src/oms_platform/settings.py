@@ -40,4 +40,6 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = 10
     relay_batch_size: int = 500
+    topic_prefix: str = ""
+    """Prepended to every topic and consumer group: isolates test runs on a shared broker."""
     retry: RetrySettings = Field(default_factory=RetrySettings)

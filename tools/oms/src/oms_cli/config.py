@@ -133,7 +133,15 @@ class StackConfig(BaseSettings):
         role = service_role(service)
         return f"postgresql://{role}:{quote(role, safe='')}@{self.host}:{self.pg_port}/{role}"
 
+    def service_port(self, service: str) -> int:
+        return self.services_base_port + 1 + SERVICES.index(service)
+
+    def service_url(self, service: str) -> str:
+        return f"http://{self.host}:{self.service_port(service)}"
+
     # -- Paths -----------------------------------------------------------------------
+    services_base_port: int = 58080
+    """Service ``SERVICES[i]`` listens on ``services_base_port + 1 + i`` (order: 58081)."""
     pg_home: Path | None = None
     """Where the PostgreSQL cluster lives; default ``<home>/pg`` (see ``pg_dir``)."""
 
@@ -165,6 +173,10 @@ class StackConfig(BaseSettings):
     @property
     def pg_log(self) -> Path:
         return self.pg_dir / "postgres.log"
+
+    @property
+    def services_dir(self) -> Path:
+        return self.home / "services"
 
     @property
     def kafka_dir(self) -> Path:

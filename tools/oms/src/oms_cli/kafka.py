@@ -14,11 +14,9 @@ copy finished). Per-checkout state lives in ``<home>/kafka``::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -34,6 +32,8 @@ from oms_cli.proc import (
     port_accepts,
     port_is_free,
     read_pid,
+    spawn_detached,
+    stop_pid,
     tail,
 )
 
@@ -280,21 +280,6 @@ def check_ports_free(config: StackConfig) -> None:
             )
 
 
-def _spawn_detached(cmd: list[str], cwd: Path, out: Path) -> int:
-    """Start ``cmd`` in a new session via a short-lived shell so that the JVM is re-parented
-    to init (never our zombie child) and survives this CLI. Returns the JVM's pid."""
-    script = 'out="$1"; shift; "$@" >"$out" 2>&1 </dev/null & echo $!'
-    proc = subprocess.run(
-        ["/bin/sh", "-c", script, "oms-kafka", str(out), *cmd],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        start_new_session=True,
-        check=True,
-    )
-    return int(proc.stdout.strip())
-
-
 def start(config: StackConfig) -> bool:
     """Start the broker if it is not running. Returns True if we started it."""
     if running_pid(config) is not None:
@@ -323,7 +308,7 @@ def start(config: StackConfig) -> bool:
         MAIN_CLASS,
         str(config.kafka_properties),
     ]
-    pid = _spawn_detached(cmd, config.kafka_dir, stdout_log)
+    pid = spawn_detached(cmd, config.kafka_dir, stdout_log)
     config.kafka_pid_file.write_text(f"{pid}\n")
     _wait_ready(config, pid, offset)
     return True
@@ -378,15 +363,6 @@ def stop(config: StackConfig) -> bool:
     if pid is None:
         config.kafka_pid_file.unlink(missing_ok=True)
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        while pid_alive(pid):
-            time.sleep(0.05)
+    stop_pid(pid, STOP_TIMEOUT_S)
     config.kafka_pid_file.unlink(missing_ok=True)
     return True

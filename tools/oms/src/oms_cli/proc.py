@@ -6,7 +6,10 @@ import contextlib
 import errno
 import fcntl
 import os
+import signal
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +103,36 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def spawn_detached(cmd: list[str], cwd: Path, out: Path, env: dict[str, str] | None = None) -> int:
+    """Start ``cmd`` in a new session via a short-lived shell, output to ``out``.
+
+    The process is re-parented to init (never our zombie child) and outlives this CLI.
+    Returns its pid.
+    """
+    script = 'out="$1"; shift; "$@" >"$out" 2>&1 </dev/null & echo $!'
+    proc = subprocess.run(
+        ["/bin/sh", "-c", script, "oms-spawn", str(out), *cmd],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        check=True,
+        env=env,
+    )
+    return int(proc.stdout.strip())
+
+
+def stop_pid(pid: int, timeout_s: float) -> None:
+    """SIGTERM ``pid``, wait up to ``timeout_s`` for it to exit, then SIGKILL it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while pid_alive(pid):
+            time.sleep(0.05)

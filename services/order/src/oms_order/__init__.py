@@ -1,0 +1,1 @@
+"""The OMS order service."""
