@@ -35,7 +35,12 @@ STOP_TIMEOUT_S = 15.0
 
 def implemented() -> list[str]:
     """The services that exist in this checkout (their package has a ``__main__``)."""
-    return [s for s in SERVICES if importlib.util.find_spec(f"oms_{s}.__main__") is not None]
+    return [
+        s
+        for s in SERVICES
+        if importlib.util.find_spec(f"oms_{s}") is not None
+        and importlib.util.find_spec(f"oms_{s}.__main__") is not None
+    ]
 
 
 def service_env(
