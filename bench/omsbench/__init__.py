@@ -1,0 +1,1 @@
+"""Helpers of the OMS benchmark harness (bench/run.py)."""

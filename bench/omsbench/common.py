@@ -1,0 +1,257 @@
+"""Workload, payloads, scratch databases and timing shared by every measurement.
+
+Every system under test gets the same workload: ``writers`` concurrent writers, each
+owning ``streams_per_writer`` streams and cycling over them, appending ``batch`` events
+with contiguous versions to one stream per transaction. The payload of every event is
+the same realistic ~400-byte order document (one per stream, money as strings).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+EVENT_TYPE = "OrderPlaced"
+PRODUCER = "order"
+ACTOR = "platform:shopify"
+STREAMS_PER_WRITER = 64
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def order_payload(rng: random.Random, order_id: str) -> dict[str, Any]:
+    """An order-ish document: three lines, money as decimal strings (~400 bytes as JSON)."""
+    lines = []
+    subtotal = 0
+    for _ in range(3):
+        qty = rng.randint(1, 4)
+        cents = rng.randint(199, 12999)
+        subtotal += qty * cents
+        lines.append(
+            {
+                "sku": f"SKU-{rng.randint(0, 99999):05d}",
+                "qty": qty,
+                "unit_price": f"{cents / 100:.2f}",
+                "line_total": f"{qty * cents / 100:.2f}",
+            }
+        )
+    shipping = 495
+    tax = subtotal * 19 // 100
+    placed = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 30_000_000))
+    return {
+        "order_id": order_id,
+        "customer_id": f"cus_{rng.getrandbits(40):010x}",
+        "channel": "shopify",
+        "currency": "EUR",
+        "lines": lines,
+        "subtotal": f"{subtotal / 100:.2f}",
+        "shipping": f"{shipping / 100:.2f}",
+        "tax": f"{tax / 100:.2f}",
+        "total": f"{(subtotal + shipping + tax) / 100:.2f}",
+        "ship_to": {"country": "DE", "postcode": f"{rng.randint(10000, 99999)}", "city": "Berlin"},
+        "placed_at": placed.isoformat(),
+    }
+
+
+# --------------------------------------------------------------------------- workload
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    order_id: str  # also the correlation id (the Kafka key)
+    stream_id: str  # text id used by the OMS store and the raw ceiling
+    uuid: uuid.UUID  # eventsourcing's originator ids are UUIDs
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """One transaction: ``count`` events on ``stream``, versions first..first+count-1."""
+
+    stream: Stream
+    first_version: int
+    count: int
+
+
+def plan(events: int, writers: int, batch: int, seed: int = 7) -> list[list[Append]]:
+    """Each writer's appends, in order. ``events`` is rounded down to a multiple of
+    ``writers * batch``."""
+    rng = random.Random(seed)
+    per_writer = events // (writers * batch)
+    out: list[list[Append]] = []
+    for _ in range(writers):
+        streams = []
+        for _ in range(STREAMS_PER_WRITER):
+            sid = uuid.UUID(int=rng.getrandbits(128), version=4)
+            order_id = f"ord_{sid.hex[:16]}"
+            streams.append(Stream(order_id, f"order-{sid}", sid, order_payload(rng, order_id)))
+        versions = [0] * STREAMS_PER_WRITER
+        appends = []
+        for k in range(per_writer):
+            i = k % STREAMS_PER_WRITER
+            appends.append(Append(streams[i], versions[i] + 1, batch))
+            versions[i] += batch
+        out.append(appends)
+    return out
+
+
+def planned_events(work: list[list[Append]]) -> int:
+    return sum(a.count for appends in work for a in appends)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Result:
+    """Throughput of one measured run (events per second of wall-clock time)."""
+
+    name: str
+    events: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "events": self.events,
+            "seconds": round(self.seconds, 4),
+            "events_per_s": round(self.rate, 1),
+        }
+        if self.latencies:
+            lat = sorted(self.latencies)
+            doc["append_latency_ms"] = {
+                "p50": round(statistics.median(lat) * 1000, 3),
+                "p99": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 3),
+                "max": round(lat[-1] * 1000, 3),
+            }
+        doc.update(self.extra)
+        return doc
+
+
+# The PostgreSQL postmaster's pid when the server runs on this machine (set by run.py):
+# then the CPU time of the server's processes is measured beside the client's.
+PG_POSTMASTER: int | None = None
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _server_ticks() -> dict[int, int] | None:
+    """utime+stime (clock ticks) of the postmaster and each of its children, by pid."""
+    if PG_POSTMASTER is None:
+        return None
+    ticks: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        if pid == PG_POSTMASTER or int(fields[1]) == PG_POSTMASTER:
+            ticks[pid] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+class Meter:
+    """Wall clock, this process's CPU time and the PostgreSQL server's CPU time.
+
+    Server CPU counts every server process (backends, WAL writer, checkpointer...), so
+    other clients of the same server during the window count too: an approximation.
+    """
+
+    def __init__(self) -> None:
+        self._server = _server_ticks()
+        self._cpu = time.process_time()
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        self.client_cpu = 0.0
+        self.server_cpu: float | None = None
+
+    def stop(self) -> Meter:
+        self.seconds = time.perf_counter() - self.start
+        self.client_cpu = time.process_time() - self._cpu
+        after = _server_ticks()
+        if self._server is not None and after is not None:
+            before = self._server
+            delta = sum(t - before.get(pid, 0) for pid, t in after.items())
+            self.server_cpu = max(delta, 0) / _TICK
+        return self
+
+    def result(self, name: str, events: int, latencies: list[float] | None = None) -> Result:
+        extra: dict[str, Any] = {
+            "client_cpu_us_per_event": round(self.client_cpu / events * 1e6, 1),
+        }
+        if self.server_cpu is not None:
+            extra["server_cpu_us_per_event"] = round(self.server_cpu / events * 1e6, 1)
+        return Result(name, events, self.seconds, latencies or [], extra)
+
+
+# --------------------------------------------------------------------------- databases
+
+
+def with_db(dsn: str, dbname: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+class ScratchDatabases:
+    """Creates databases named ``oms_bench_<run>_<label>`` and drops every one of them."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        self.admin_dsn = admin_dsn
+        self.run_id = uuid.uuid4().hex[:8]
+        self.created: list[str] = []
+
+    def create(self, label: str) -> str:
+        name = f"oms_bench_{self.run_id}_{label}"
+        with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.created.append(name)
+        return with_db(self.admin_dsn, name)
+
+    def drop(self, dsn: str) -> None:
+        name = dsn.rpartition("/")[2]
+        with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        if name in self.created:
+            self.created.remove(name)
+
+    def drop_all(self) -> list[str]:
+        """Drop everything still there; returns the names that could not be dropped."""
+        failed = []
+        for name in list(self.created):
+            try:
+                self.drop(with_db(self.admin_dsn, name))
+            except psycopg.Error:
+                failed.append(name)
+        return failed
+
+    @contextmanager
+    def database(self, label: str, *, keep: bool = False) -> Iterator[str]:
+        dsn = self.create(label)
+        try:
+            yield dsn
+        finally:
+            if not keep:
+                self.drop(dsn)

@@ -1,0 +1,134 @@
+"""Where an OMS append spends its time: from the raw INSERT up to ``store.append``.
+
+Each rung adds one thing the store does on top of the previous rung, with the same
+workload and concurrency, on its own fresh database:
+
+1. ``raw INSERT``: the ceiling (one autocommit statement, see append.raw_append).
+2. ``oms_append() SQL``: the store's PL/pgSQL function, parameters computed before the
+   clock starts, one autocommit statement: the server-side cost of the function (stream
+   head lock and upsert, hash chaining, per-row INSERT in a loop).
+3. ``+ Python params``: the store's own ``PostgresUnitOfWork.append_recorded`` on a plain
+   psycopg connection in autocommit: adds grouping, canonical JSON and digests.
+4. ``+ BEGIN/COMMIT``: the same inside an explicit transaction, as the store runs it
+   (psycopg sends BEGIN and COMMIT as two more round trips).
+5. ``store.append``: adds SQLAlchemy's engine, pool checkout and ``begin()``.
+
+Rung 2 rebuilds the store's parameters with the store's own helpers (``group_by_stream``,
+``canonical_payload``, ``content_digest``) and calls its ``_APPEND`` statement; if the
+store changes its parameters, this rung must follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+
+from oms_events.envelope import Envelope
+from oms_platform.eventstore.hashing import canonical_payload, content_digest
+from oms_platform.eventstore.model import group_by_stream
+from oms_platform.eventstore.postgres import (
+    _APPEND,
+    APPEND_FUNCTION,
+    SCHEMA,
+    PostgresUnitOfWork,
+)
+
+from .append import envelopes_for
+from .common import Append, Meter, Result, planned_events
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+def store_params(events: list[Envelope]) -> tuple[list[Any], ...]:
+    ordered = [e for batch in group_by_stream(events) for e in batch.events]
+    return (
+        [e.event_id for e in ordered],
+        [e.stream_id for e in ordered],
+        [e.stream_version for e in ordered],
+        [e.type for e in ordered],
+        [e.version for e in ordered],
+        [e.occurred_at for e in ordered],
+        [e.correlation_id for e in ordered],
+        [e.causation_id for e in ordered],
+        [e.actor for e in ordered],
+        [e.producer for e in ordered],
+        [canonical_payload(e.payload) for e in ordered],
+        [content_digest(e) for e in ordered],
+    )
+
+
+async def _create_store_schema(dsn: str) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute(SCHEMA)
+        await conn.execute(APPEND_FUNCTION)
+
+
+async def _run(
+    dsn: str,
+    name: str,
+    events: int,
+    items: list[list[Any]],
+    op: Callable[[Conn, Any], Awaitable[None]],
+) -> Result:
+    await _create_store_schema(dsn)
+    conns = await asyncio.gather(
+        *(psycopg.AsyncConnection.connect(dsn, autocommit=True) for _ in items)
+    )
+    latencies: list[float] = []
+
+    async def writer(conn: Conn, mine: list[Any]) -> None:
+        for item in mine:
+            t0 = time.perf_counter()
+            await op(conn, item)
+            latencies.append(time.perf_counter() - t0)
+
+    try:
+        meter = Meter()
+        await asyncio.gather(*(writer(c, m) for c, m in zip(conns, items, strict=True)))
+        meter.stop()
+    finally:
+        for conn in conns:
+            await conn.close()
+    return meter.result(name, events, latencies)
+
+
+async def function_only(dsn: str, work: list[list[Append]], name: str) -> Result:
+    params = [[store_params(envs) for envs in envelopes_for(w)] for w in work]
+
+    async def op(conn: Conn, p: tuple[list[Any], ...]) -> None:
+        cur = await conn.execute(_APPEND, p)
+        await cur.fetchall()
+
+    return await _run(dsn, name, planned_events(work), params, op)
+
+
+async def unit_of_work_autocommit(dsn: str, work: list[list[Append]], name: str) -> Result:
+    batches = [envelopes_for(w) for w in work]
+
+    async def op(conn: Conn, envs: list[Envelope]) -> None:
+        await PostgresUnitOfWork(None, conn).append_recorded(envs)  # type: ignore[arg-type]
+
+    return await _run(dsn, name, planned_events(work), batches, op)
+
+
+async def unit_of_work_transaction(dsn: str, work: list[list[Append]], name: str) -> Result:
+    batches = [envelopes_for(w) for w in work]
+
+    async def op(conn: Conn, envs: list[Envelope]) -> None:
+        async with conn.transaction():
+            await PostgresUnitOfWork(None, conn).append_recorded(envs)  # type: ignore[arg-type]
+
+    return await _run(dsn, name, planned_events(work), batches, op)
+
+
+def params_cpu_us_per_event(work: list[list[Append]]) -> float:
+    """CPU time of the store's parameter building alone (no database), per event."""
+    batches = [envs for w in work for envs in envelopes_for(w)]
+    t0 = time.process_time()
+    for envs in batches:
+        store_params(envs)
+    return (time.process_time() - t0) / sum(len(b) for b in batches) * 1e6

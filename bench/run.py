@@ -1,0 +1,438 @@
+"""OMS benchmark: event store append and read-all, outbox relay, against their ceilings.
+
+    uv run python bench/run.py            # full run (~3-5 minutes on 2 cores)
+    uv run python bench/run.py --quick    # smoke run (~1 minute)
+    uv run python bench/run.py --events 50000 --profile
+
+Needs the local stack (`uv run oms up`). Creates scratch databases and topics, drops them
+at the end (also on failure), prints the results and writes bench/results/latest.{json,md}
+plus a timestamped JSON copy. It is a report: it exits 0 whatever the figures are, and
+non-zero only when something crashed. See bench/README.md for what is measured and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import pstats
+import signal
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from omsbench import common, ladder
+from omsbench.append import es_append, oms_append, open_store, raw_append
+from omsbench.common import Append, Result, ScratchDatabases, plan
+from omsbench.kafka import (
+    create_topics,
+    delete_topics,
+    message_size,
+    producer_performance,
+    relay_rate,
+)
+from omsbench.read import oms_read_all, raw_read_all
+from omsbench.report import (
+    APPEND_VS_ES,
+    APPEND_VS_RAW,
+    READ_ALL_MIN,
+    Row,
+    details_table,
+    ladder_table,
+    machine_info,
+    machine_lines,
+    markdown_table,
+)
+
+from oms_cli.config import StackConfig
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+DEFAULT_EVENTS = 30_000
+QUICK_EVENTS = 4_000
+READ_PASSES = 5
+# (label, writers, events per transaction)
+SCENARIOS = [("1w x 1ev", 1, 1), ("8w x 1ev", 8, 1), ("8w x 10ev", 8, 10)]
+DATASET = "8w x 1ev"  # the OMS database kept for the read-all and relay measurements
+
+AsyncRunner = Callable[[str, list[list[Append]], str], Awaitable[Result]]
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def slug(label: str) -> str:
+    return label.replace(" ", "").replace("x", "_")
+
+
+class Bench:
+    def __init__(self, config: StackConfig, dbs: ScratchDatabases, events: int) -> None:
+        self.config = config
+        self.dbs = dbs
+        self.events = events
+        self.topics: list[str] = []
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, Result] = {}
+        self.ladder: dict[str, dict[str, dict[str, Any]]] = {}
+        self.dataset_dsn: str | None = None
+        self.dataset_events = 0
+
+    def checkpoint(self) -> None:
+        """Start every measurement right after a checkpoint: no full-page writes of a
+        checkpoint that another run started, no checkpoint in the middle of a short run."""
+        with psycopg.connect(self.config.admin_dsn, autocommit=True) as admin:
+            admin.execute("CHECKPOINT")
+
+    def record(self, key: str, result: Result) -> Result:
+        self.results[key] = result
+        self.runs[key] = result.as_dict()
+        doc = self.runs[key]
+        lat = doc.get("append_latency_ms", {})
+        log(
+            f"  {key:<42} {result.rate:>10,.0f} events/s  ({result.events:,} in "
+            f"{result.seconds:.2f}s; p50 {lat.get('p50', '-')} ms; client CPU "
+            f"{doc.get('client_cpu_us_per_event', '-')} µs/ev; server CPU "
+            f"{doc.get('server_cpu_us_per_event', '-')} µs/ev)"
+        )
+        return result
+
+    async def measure(
+        self, key: str, label: str, runner: AsyncRunner, work: list[list[Append]], keep: bool
+    ) -> Result:
+        dsn = self.dbs.create(label)
+        try:
+            self.checkpoint()
+            result = self.record(key, await runner(dsn, work, key))
+        except BaseException:
+            self.dbs.drop(dsn)
+            raise
+        if keep:
+            self.dataset_dsn, self.dataset_events = dsn, result.events
+        else:
+            self.dbs.drop(dsn)
+        return result
+
+    async def appends(self, with_ladder: bool) -> None:
+        for label, writers, batch in SCENARIOS:
+            work = plan(self.events, writers, batch)
+            log(f"append, {label} per transaction ({writers} writers, batch {batch})")
+            s = slug(label)
+            keep = label == DATASET
+            await self.measure(f"oms append {label}", f"oms_{s}", oms_append, work, keep)
+            await self.measure(f"raw psycopg append {label}", f"raw_{s}", raw_append, work, False)
+
+            async def es(dsn: str, w: list[list[Append]], key: str) -> Result:
+                return await asyncio.to_thread(es_append, dsn, w, key)
+
+            await self.measure(f"eventsourcing append {label}", f"es_{s}", es, work, False)
+            if with_ladder:
+                await self.ladder_for(label, work)
+
+    async def ladder_for(self, label: str, work: list[list[Append]]) -> None:
+        s = slug(label)
+        rungs: list[tuple[str, AsyncRunner]] = [
+            ("oms_append() SQL, params precomputed, autocommit", ladder.function_only),
+            ("+ store's Python params (UnitOfWork, autocommit)", ladder.unit_of_work_autocommit),
+            ("+ BEGIN/COMMIT (UnitOfWork in a transaction)", ladder.unit_of_work_transaction),
+        ]
+        steps: dict[str, dict[str, Any]] = {
+            "raw INSERT (ceiling)": dict(self.runs[f"raw psycopg append {label}"])
+        }
+        for i, (rung, runner) in enumerate(rungs):
+            key = f"ladder {label}: {rung}"
+            result = await self.measure(key, f"lad{i}_{s}", runner, work, False)
+            steps[rung] = result.as_dict()
+        steps["+ SQLAlchemy engine (store.append)"] = dict(self.runs[f"oms append {label}"])
+        params_us = ladder.params_cpu_us_per_event(work)
+        steps["+ store's Python params (UnitOfWork, autocommit)"][
+            "params_cpu_us_per_event_alone"
+        ] = round(params_us, 1)
+        log(f"  store's parameter building alone: {params_us:.1f} µs CPU per event")
+        self.ladder[label] = steps
+
+    async def reads(self) -> None:
+        assert self.dataset_dsn is not None
+        log(f"read-all of {self.dataset_events:,} events, pages of 1,000, {READ_PASSES} passes")
+        engine, store = await open_store(self.dataset_dsn, 2)
+        oms: list[Result] = []
+        raw: list[Result] = []
+        try:
+            for _ in range(READ_PASSES):
+                oms.append(await oms_read_all(store, self.dataset_events, "oms read_all"))
+                raw.append(await raw_read_all(self.dataset_dsn, self.dataset_events, "raw"))
+        finally:
+            await engine.dispose()
+        for key, passes in (("oms read_all", oms), ("raw psycopg keyset read", raw)):
+            median = sorted(passes, key=lambda r: r.rate)[len(passes) // 2]
+            median.extra["passes_events_per_s"] = [round(r.rate) for r in passes]
+            self.record(key, median)
+
+    async def relay(self) -> None:
+        assert self.dataset_dsn is not None
+        run = uuid.uuid4().hex[:8]
+        relay_topic, perf_topic = f"oms.bench.{run}.relay", f"oms.bench.{run}.perf"
+        await create_topics(self.config.kafka_bootstrap, [relay_topic, perf_topic])
+        self.topics += [relay_topic, perf_topic]
+        engine, store = await open_store(self.dataset_dsn, 2)
+        try:
+            sample = [r.envelope for r in await store.read_all(limit=1000)]
+            size = message_size(sample)
+            log(f"outbox relay of {self.dataset_events:,} events to Kafka ({size} B/message)")
+            self.checkpoint()
+            result = await relay_rate(
+                store,
+                self.dataset_dsn,
+                self.config.kafka_bootstrap,
+                relay_topic,
+                self.dataset_events,
+                "oms outbox relay",
+            )
+            result.extra["message_bytes"] = size
+            self.record("oms outbox relay", result)
+        finally:
+            await engine.dispose()
+        log("Kafka ProducerPerformance, same record count and size, acks=all, idempotent")
+        perf = await asyncio.to_thread(
+            producer_performance,
+            self.config,
+            perf_topic,
+            self.dataset_events,
+            size,
+            "kafka ProducerPerformance",
+        )
+        self.record("kafka ProducerPerformance", perf)
+
+    async def profile(self) -> str:
+        """cProfile one OMS append run (8 writers x 1 event) and one read-all pass."""
+        work = plan(self.events, 8, 1)
+        sections = []
+        for what, fn in (
+            ("store.append, 8 writers x 1 event", self._profiled_append),
+            ("store.read_all, pages of 1,000", self._profiled_read),
+        ):
+            profiler = cProfile.Profile()
+            result = await fn(work, profiler)
+            text = io.StringIO()
+            stats = pstats.Stats(profiler, stream=text)
+            stats.sort_stats("tottime").print_stats(35)
+            stats.sort_stats("cumulative").print_stats(45)
+            sections.append(
+                f"### {what}: {result.rate:,.0f} events/s under the profiler\n\n{text.getvalue()}"
+            )
+        return "\n\n".join(sections)
+
+    async def _profiled_append(self, work: list[list[Append]], prof: cProfile.Profile) -> Result:
+        dsn = self.dbs.create("prof_append")
+        try:
+            prof.enable()
+            return await oms_append(dsn, work, "profiled oms append")
+        finally:
+            prof.disable()
+            self.dbs.drop(dsn)
+
+    async def _profiled_read(self, work: list[list[Append]], prof: cProfile.Profile) -> Result:
+        assert self.dataset_dsn is not None
+        engine, store = await open_store(self.dataset_dsn, 2)
+        try:
+            prof.enable()
+            return await oms_read_all(store, self.dataset_events, "profiled read_all")
+        finally:
+            prof.disable()
+            await engine.dispose()
+
+    # -------------------------------------------------------------------- report
+
+    def rows(self) -> list[Row]:
+        rows: list[Row] = []
+        for label, _, _ in SCENARIOS:
+            oms = self.results[f"oms append {label}"].rate
+            raw = self.results[f"raw psycopg append {label}"].rate
+            es = self.results[f"eventsourcing append {label}"].rate
+            rows.append(
+                Row(
+                    f"append, {label}/tx",
+                    oms,
+                    "raw psycopg INSERT",
+                    raw,
+                    f"≥ {APPEND_VS_RAW:.0%} of raw",
+                    oms >= APPEND_VS_RAW * raw,
+                )
+            )
+            rows.append(
+                Row(
+                    f"append, {label}/tx",
+                    oms,
+                    "eventsourcing 9.5 (DB functions)",
+                    es,
+                    f"≥ {APPEND_VS_ES:g}x eventsourcing",
+                    oms >= APPEND_VS_ES * es,
+                )
+            )
+        if "oms read_all" in self.results:
+            read = self.results["oms read_all"].rate
+            rows.append(
+                Row(
+                    "read-all, pages of 1,000",
+                    read,
+                    "raw psycopg keyset SELECT",
+                    self.results["raw psycopg keyset read"].rate,
+                    f"≥ {READ_ALL_MIN:,.0f} events/s",
+                    read >= READ_ALL_MIN,
+                )
+            )
+        if "oms outbox relay" in self.results:
+            rows.append(
+                Row(
+                    "outbox relay → Kafka (acks, checkpoints)",
+                    self.results["oms outbox relay"].rate,
+                    "Kafka ProducerPerformance",
+                    self.results["kafka ProducerPerformance"].rate,
+                    "(reported, no target)",
+                    None,
+                )
+            )
+        return rows
+
+
+def markdown(info: dict[str, Any], rows: list[Row], bench: Bench, when: str) -> str:
+    parts = [
+        "# OMS benchmark results",
+        "",
+        f"Run {when} with `uv run python bench/run.py {' '.join(info['argv'])}`".rstrip()
+        + f"; {bench.events:,} events per append measurement. See bench/README.md.",
+        "",
+        "## Machine",
+        "",
+        machine_lines(info),
+        "",
+        "## Figures against ceilings and targets",
+        "",
+        markdown_table(rows),
+        "",
+        "## Every run",
+        "",
+        details_table(bench.runs),
+    ]
+    if bench.ladder:
+        parts += [
+            "",
+            "## Where an append's time goes (each rung adds one thing the store does)",
+            "",
+            ladder_table(bench.ladder),
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=f"smoke run, {QUICK_EVENTS:,} events")
+    p.add_argument("--events", type=int, help=f"events per measurement ({DEFAULT_EVENTS:,})")
+    p.add_argument("--no-ladder", action="store_true", help="skip the append time breakdown")
+    p.add_argument("--no-kafka", action="store_true", help="skip the relay and Kafka runs")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also cProfile store.append and read_all into bench/results/profile.txt",
+    )
+    p.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="output dir")
+    args = p.parse_args(argv)
+    if args.events is None:
+        args.events = QUICK_EVENTS if args.quick else DEFAULT_EVENTS
+    if args.events < 80:
+        p.error("--events must be at least 80 (8 writers x batches of 10)")
+    return args
+
+
+async def run(bench: Bench, args: argparse.Namespace) -> str | None:
+    await bench.appends(with_ladder=not args.no_ladder)
+    await bench.reads()
+    if not args.no_kafka:
+        await bench.relay()
+    return await bench.profile() if args.profile else None
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    config = StackConfig()
+    started = time.perf_counter()
+    pid_file = config.pg_data / "postmaster.pid"
+    if pid_file.is_file():
+        common.PG_POSTMASTER = int(pid_file.read_text().split()[0])
+    info = machine_info(config, REPO)
+    log(
+        f"OMS bench: {args.events:,} events per measurement; PostgreSQL {info['postgresql']}, "
+        f"Kafka {info['kafka']}, {info['nproc']} CPUs"
+    )
+    signal.signal(signal.SIGTERM, _terminate)
+    dbs = ScratchDatabases(config.admin_dsn)
+    bench = Bench(config, dbs, args.events)
+    try:
+        profile = asyncio.run(run(bench, args))
+    finally:
+        left = dbs.drop_all()
+        if left:
+            log(f"could not drop scratch databases: {', '.join(left)}")
+        if bench.topics:
+            try:
+                asyncio.run(delete_topics(config.kafka_bootstrap, bench.topics))
+            except Exception as exc:  # a report must still come out; topics are scratch
+                log(f"could not delete bench topics {bench.topics}: {exc}")
+
+    now = datetime.now(UTC)
+    when = now.strftime("%Y-%m-%d %H:%M UTC")
+    rows = bench.rows()
+    elapsed = time.perf_counter() - started
+    doc = {
+        "generated_at": now.isoformat(timespec="seconds"),
+        "duration_s": round(elapsed, 1),
+        "events_per_measurement": args.events,
+        "machine": info,
+        "targets": [r.as_dict() for r in rows],
+        "runs": bench.runs,
+        "append_breakdown": bench.ladder,
+        "summary": {
+            "targets_met": sum(1 for r in rows if r.met),
+            "targets_total": sum(1 for r in rows if r.met is not None),
+            "median_append_ratio_vs_raw": round(
+                statistics.median(r.ratio or 0 for r in rows if "raw psycopg" in r.ceiling_name),
+                3,
+            ),
+        },
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    (args.results / "latest.json").write_text(text)
+    (args.results / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json").write_text(text)
+    if profile is not None:
+        (args.results / "profile.txt").write_text(profile)
+        log(f"profile written to {args.results / 'profile.txt'}")
+    md = markdown(info, rows, bench, when)
+    (args.results / "latest.md").write_text(md)
+    print()
+    print(markdown_table(rows))
+    print()
+    print(details_table(bench.runs))
+    if bench.ladder:
+        print()
+        print(ladder_table(bench.ladder))
+    print()
+    met, total = doc["summary"]["targets_met"], doc["summary"]["targets_total"]
+    log(f"{met}/{total} targets met; took {elapsed:.0f}s; wrote {args.results}/latest.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
