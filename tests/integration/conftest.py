@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from oms_cli.config import StackConfig
+from oms_platform.testing.databases import scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -20,21 +21,10 @@ def stack() -> StackConfig:
     return StackConfig()
 
 
-def _with_db(dsn: str, dbname: str) -> str:
-    base, _, _ = dsn.rpartition("/")
-    return f"{base}/{dbname}"
-
-
 @pytest.fixture(scope="module")
 def scratch_dsn(stack: StackConfig) -> Iterator[str]:
-    name = f"oms_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(stack.admin_dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_db(stack.admin_dsn, name)
-    finally:
-        with psycopg.connect(stack.admin_dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(stack.admin_dsn) as dsn:
+        yield dsn
 
 
 @pytest.fixture
