@@ -1,0 +1,140 @@
+"""The three services as real processes, on scratch databases and their own topic prefix.
+
+Used by the e2e tests: the same launcher `oms up` uses (``oms_cli.services``), with settings
+that isolate one test module from the running demo and from other modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from oms_cli.config import StackConfig
+from oms_cli.proc import pid_alive, stop_pid
+from oms_cli.services import service_env, spawn_service, wait_healthy
+from oms_events.codec import encode_envelope
+from oms_events.envelope import Envelope
+from oms_platform.relay import create_producer, message_headers
+from oms_platform.testing.databases import scratch_database
+
+SERVICES = ("inventory", "payments", "order")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    env: dict[str, str]
+    url: str
+    log: Path
+    pid: int = 0
+
+    def start(self) -> None:
+        self.pid = spawn_service(self.name, self.env, self.log)
+        wait_healthy(self.url, self.pid, self.log, timeout_s=90)
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, whatever it was doing."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        while pid_alive(self.pid):
+            pass
+
+    def stop(self) -> None:
+        if self.pid and pid_alive(self.pid):
+            stop_pid(self.pid, 15)
+
+
+@dataclass
+class System:
+    stack: StackConfig
+    prefix: str
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return self.processes[service].url
+
+    def client(self, service: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url(service), timeout=30)
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    async def publish(self, topic: str, env: Envelope | bytes, key: bytes) -> None:
+        """Send to a (prefixed) topic as the platform or another service would."""
+        producer = create_producer(self.stack.kafka_bootstrap)
+        await producer.start()
+        try:
+            value = env if isinstance(env, bytes) else encode_envelope(env)
+            headers = [] if isinstance(env, bytes) else message_headers(env)
+            await producer.send_and_wait(self.topic(topic), value=value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+
+    def log_tails(self) -> str:
+        parts = []
+        for proc in self.processes.values():
+            text = proc.log.read_text(errors="replace") if proc.log.exists() else ""
+            parts.append(f"--- {proc.name} ---\n" + "\n".join(text.splitlines()[-40:]))
+        return "\n".join(parts)
+
+
+@contextmanager
+def running_system(stack: StackConfig, logs: Path, **extra_env: str) -> Iterator[System]:
+    """Start inventory, payments and order as processes; stop them and drop their DBs after."""
+    system = System(stack, prefix=f"e2e{uuid.uuid4().hex[:8]}.")
+    with ExitStack() as cleanup:
+        for name in SERVICES:
+            system.databases[name] = cleanup.enter_context(
+                scratch_database(stack.admin_dsn, label=f"e2e_{name}")
+            )
+        try:
+            for name in SERVICES:
+                port = free_port()
+                env = service_env(
+                    stack,
+                    name,
+                    database_dsn=system.databases[name],
+                    port=port,
+                    topic_prefix=system.prefix,
+                    extra={"OMS_RETRY_INITIAL_BACKOFF_S": "0.05", **extra_env},
+                )
+                proc = ServiceProcess(name, env, f"http://127.0.0.1:{port}", logs / f"{name}.log")
+                system.processes[name] = proc
+                proc.start()
+            yield system
+        finally:
+            for proc in system.processes.values():
+                proc.stop()
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[Any]], *, timeout_s: float = 120, what: str = "condition"
+) -> Any:
+    """Poll ``check`` until it returns something truthy; return that."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
