@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def status_cmd(
     table.add_row("postgres", mark(doc["postgres"]["healthy"]), doc["postgres"]["dsn"])
     table.add_row("kafka", mark(doc["kafka"]["healthy"]), doc["kafka"]["bootstrap"])
     for name, info in doc["services"].items():
-        table.add_row(name, mark(info.get("healthy")), str(info.get("endpoint", "")))
+        table.add_row(name, mark(info.get("healthy")), str(info.get("url", "")))
     console.print(table)
     raise typer.Exit(0 if ok else 1)
 
@@ -127,6 +128,26 @@ def kafka_tool(
         raise _fail(exc) from None
     sys.stdout.flush()
     raise typer.Exit(subprocess.call(cmd))
+
+
+@app.command()
+def demo(
+    orders: Annotated[int, typer.Option(help="How many orders to place.")] = 60,
+    rate: Annotated[float, typer.Option(help="Orders per second.")] = 2.0,
+    seed: Annotated[bool, typer.Option(help="Seed warehouses, SKUs, stock, gift cards.")] = True,
+) -> None:
+    """Seed the services and place realistic orders; print what happens to each."""
+    from oms_cli.demo import run_demo  # imports the event contracts: only when needed
+
+    config = StackConfig()
+    doc = status(config)
+    if not all_healthy(doc) or not doc["services"]:
+        err_console.print("[bold red]error:[/] the stack is not up with its services; run `oms up`")
+        raise typer.Exit(1)
+    outcomes = asyncio.run(run_demo(config, console, orders=orders, rate=rate, seed_data=seed))
+    summary = ", ".join(f"{n} {status}" for status, n in outcomes.most_common())
+    console.print(f"[bold]{sum(outcomes.values())} orders:[/] {summary}")
+    console.print(f"order API: {config.service_url('order')}/v1/orders/<order_id>")
 
 
 if __name__ == "__main__":
