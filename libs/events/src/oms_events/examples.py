@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TypeVar, cast
 
 from oms_events.base import Event
@@ -57,6 +58,21 @@ from oms_events.contracts import (
     StockRestocked,
     StockShipped,
     StockWrittenOff,
+)
+from oms_events.contracts.inventory import (
+    LineDecision,
+    LowStockDetected,
+    LowStockThresholdSet,
+    PromotionPlanned,
+    SkuRegistered,
+    StockAdjusted,
+    StockAllocated,
+    StockDeallocated,
+    StockIssued,
+    StockReceived,
+    StockReservationCancelled,
+    StockTransferred,
+    WarehouseRegistered,
 )
 from oms_events.errors import RegistryError
 from oms_events.money import Money
@@ -149,10 +165,15 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
         allocations=ALLOCATIONS,
         strategy=AllocationStrategy.SINGLE_WAREHOUSE,
         reasoning="wh-ams-1 holds every line and is 12 km from the delivery address",
+        decisions=(
+            LineDecision(line_id="1", sku="TSHIRT-BLU-M", reason="wh-ams-1 is in NL"),
+            LineDecision(line_id="2", sku="MUG-ENAMEL-WHT", reason="wh-ams-1 is in NL"),
+        ),
     ),
     StockReservationFailed: lambda: StockReservationFailed(
         order_id=ORDER_ID,
         shortages=[Shortage(sku="MUG-ENAMEL-WHT", requested=1, available=0)],
+        reason="MUG-ENAMEL-WHT: 1 requested, 0 available in active warehouses",
     ),
     StockReleased: lambda: StockReleased(
         order_id=ORDER_ID, reservation_id="res-1", allocations=ALLOCATIONS
@@ -169,6 +190,60 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
         **_returned,
         warehouse_id=WAREHOUSE_ID,
         lines=[ReturnedLine(sku="MUG-ENAMEL-WHT", quantity=1, condition=ItemCondition.DAMAGED)],
+    ),
+    WarehouseRegistered: lambda: WarehouseRegistered(
+        warehouse_id=WAREHOUSE_ID, name="Amsterdam DC", country="NL", priority=1, active=True
+    ),
+    SkuRegistered: lambda: SkuRegistered(
+        sku="TSHIRT-BLU-M",
+        name="T-shirt blue M",
+        weight_grams=180,
+        length_mm=300,
+        width_mm=250,
+        height_mm=20,
+    ),
+    StockReceived: lambda: StockReceived(
+        sku="TSHIRT-BLU-M", warehouse_id=WAREHOUSE_ID, quantity=40, reference="PO-2026-0042"
+    ),
+    StockAdjusted: lambda: StockAdjusted(
+        sku="TSHIRT-BLU-M",
+        warehouse_id=WAREHOUSE_ID,
+        delta=-2,
+        counted_quantity=38,
+        reason="cycle count: two found damaged",
+    ),
+    StockTransferred: lambda: StockTransferred(
+        sku="TSHIRT-BLU-M", from_warehouse_id=WAREHOUSE_ID, to_warehouse_id="wh-ber-1", quantity=10
+    ),
+    LowStockThresholdSet: lambda: LowStockThresholdSet(
+        sku="TSHIRT-BLU-M", warehouse_id=WAREHOUSE_ID, threshold=5
+    ),
+    LowStockDetected: lambda: LowStockDetected(
+        sku="TSHIRT-BLU-M", warehouse_id=WAREHOUSE_ID, available=4, threshold=5
+    ),
+    StockAllocated: lambda: StockAllocated(
+        order_id=ORDER_ID, reservation_id="res-1", sku="TSHIRT-BLU-M", allocations=ALLOCATIONS[:1]
+    ),
+    StockDeallocated: lambda: StockDeallocated(
+        order_id=ORDER_ID, reservation_id="res-1", sku="TSHIRT-BLU-M", allocations=ALLOCATIONS[:1]
+    ),
+    StockIssued: lambda: StockIssued(
+        order_id=ORDER_ID,
+        shipment_id="shp-1",
+        sku="TSHIRT-BLU-M",
+        warehouse_id=WAREHOUSE_ID,
+        quantity=2,
+    ),
+    StockReservationCancelled: lambda: StockReservationCancelled(
+        order_id=ORDER_ID, reason="order cancelled (payment_declined) before stock was reserved"
+    ),
+    PromotionPlanned: lambda: PromotionPlanned(
+        promotion_id="promo-1",
+        name="Spring sale",
+        skus=("TSHIRT-BLU-M",),
+        starts_at=datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 4, 8, 0, 0, 0, tzinfo=UTC),
+        expected_uplift=Decimal("2.5"),
     ),
     PaymentAuthorized: lambda: PaymentAuthorized(
         **_payment, provider="adyen", provider_reference="PSP-8815403021"

@@ -1,19 +1,29 @@
 """Contracts published by the inventory service on ``oms.inventory.events``.
 
-Reservations live in a stream per order; stock movements caused by shipments and returns
-are keyed by the shipment or return they belong to.
+Reservations live in a stream per order (``reservation-<order id>``). Everything that
+moves the stock of one SKU, in any warehouse, is also recorded in that SKU's stream
+(``stock-<sku>``): registration, receipts, adjustments, transfers, thresholds, and the
+per-SKU side of each reservation, release and shipment (``StockAllocated``,
+``StockDeallocated``, ``StockIssued``). Appending a reservation to every SKU stream it
+touches in one atomic append is what makes concurrent reservations unable to oversell.
+Warehouses live in one stream (``warehouses``), promotions in ``promotion-<id>``.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from oms_events.base import ContractModel, Event
 from oms_events.contracts.common import (
     Allocation,
+    CountryCode,
+    Grams,
     Id,
+    Name,
     Quantity,
     ReturnedLine,
     Sku,
@@ -33,6 +43,20 @@ class AllocationStrategy(StrEnum):
     LOWEST_COST = "lowest_cost"
     SPLIT = "split"
     """No single warehouse had everything: lines are spread over several."""
+    BY_PRIORITY = "by_priority"
+    """Warehouses in order of their configured priority (1 first)."""
+    NEAREST = "nearest"
+    """Warehouses in the delivery country first, then by distance to it."""
+    FEWEST_PARCELS = "fewest_parcels"
+    """As few warehouses (so parcels) as possible; ties go to the nearest."""
+
+
+class LineDecision(ContractModel):
+    """Why one order line is served from the warehouse(s) it was allocated to."""
+
+    line_id: Id
+    sku: Sku
+    reason: Text
 
 
 @registry.register
@@ -45,6 +69,9 @@ class StockReserved(Event, type_name="StockReserved", version=1):
     strategy: AllocationStrategy
     reasoning: Text = Field(
         description="Why this allocation was chosen, for people investigating an order."
+    )
+    decisions: tuple[LineDecision, ...] = Field(
+        default=(), description="Per order line: which warehouse(s) and why."
     )
 
 
@@ -62,6 +89,7 @@ class StockReservationFailed(Event, type_name="StockReservationFailed", version=
 
     order_id: Id
     shortages: tuple[Shortage, ...] = Field(min_length=1)
+    reason: Text | None = Field(default=None, description="The shortages in words.")
 
 
 @registry.register
@@ -101,3 +129,152 @@ class StockWrittenOff(Event, type_name="StockWrittenOff", version=1):
     order_id: Id
     warehouse_id: Id
     lines: tuple[ReturnedLine, ...] = Field(min_length=1)
+
+
+Millimetres = Annotated[int, Field(strict=True, gt=0)]
+"""A length in whole millimetres."""
+
+UPLIFT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+Uplift = Annotated[
+    Decimal,
+    Field(gt=0),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": UPLIFT_PATTERN, "examples": ["2.5"]}),
+]
+"""A sales multiplier as a decimal string: ``"2.5"`` means 2.5 times the normal rate."""
+
+
+@registry.register
+class WarehouseRegistered(Event, type_name="WarehouseRegistered", version=1):
+    """A warehouse that can hold stock; ``priority`` 1 is the most preferred."""
+
+    warehouse_id: Id = Field(description="The warehouse code, e.g. 'AMS'.")
+    name: Name
+    country: CountryCode
+    priority: Annotated[int, Field(strict=True, ge=0)]
+    active: bool = Field(description="Inactive warehouses keep their stock but never ship.")
+
+
+@registry.register
+class SkuRegistered(Event, type_name="SkuRegistered", version=1):
+    """A stock keeping unit the shop sells, with its shipping weight and box dimensions."""
+
+    sku: Sku
+    name: Name
+    weight_grams: Grams
+    length_mm: Millimetres
+    width_mm: Millimetres
+    height_mm: Millimetres
+
+
+@registry.register
+class StockReceived(Event, type_name="StockReceived", version=1):
+    """Goods arrived in a warehouse (a purchase delivery, a return put back on the shelf)."""
+
+    sku: Sku
+    warehouse_id: Id
+    quantity: Quantity
+    reference: Id | None = Field(default=None, description="Delivery note or purchase order.")
+
+
+@registry.register
+class StockAdjusted(Event, type_name="StockAdjusted", version=1):
+    """A count (cycle count, damage found) set the units on hand to ``counted_quantity``."""
+
+    sku: Sku
+    warehouse_id: Id
+    delta: Annotated[int, Field(strict=True)] = Field(description="counted - previous on hand")
+    counted_quantity: StockLevel
+    reason: Text
+
+
+@registry.register
+class StockTransferred(Event, type_name="StockTransferred", version=1):
+    """Units moved from one warehouse to another (booked in at once, no transit stock)."""
+
+    sku: Sku
+    from_warehouse_id: Id
+    to_warehouse_id: Id
+    quantity: Quantity
+
+    @model_validator(mode="after")
+    def _two_warehouses(self) -> StockTransferred:
+        if self.from_warehouse_id == self.to_warehouse_id:
+            raise ValueError("a transfer needs two different warehouses")
+        return self
+
+
+@registry.register
+class LowStockThresholdSet(Event, type_name="LowStockThresholdSet", version=1):
+    """Below ``threshold`` available units, this SKU is low in this warehouse (0: never)."""
+
+    sku: Sku
+    warehouse_id: Id
+    threshold: StockLevel
+
+
+@registry.register
+class LowStockDetected(Event, type_name="LowStockDetected", version=1):
+    """Available stock fell below the threshold (raised once per crossing)."""
+
+    sku: Sku
+    warehouse_id: Id
+    available: StockLevel
+    threshold: Quantity
+
+
+@registry.register
+class StockAllocated(Event, type_name="StockAllocated", version=1):
+    """The per-SKU side of a reservation: these units are now reserved for the order."""
+
+    order_id: Id
+    reservation_id: Id
+    sku: Sku
+    allocations: tuple[Allocation, ...] = Field(min_length=1)
+
+
+@registry.register
+class StockDeallocated(Event, type_name="StockDeallocated", version=1):
+    """The per-SKU side of a release: these reserved units are available again."""
+
+    order_id: Id
+    reservation_id: Id
+    sku: Sku
+    allocations: tuple[Allocation, ...] = Field(min_length=1)
+
+
+@registry.register
+class StockIssued(Event, type_name="StockIssued", version=1):
+    """The per-SKU side of a shipment: reserved units left the warehouse."""
+
+    order_id: Id
+    shipment_id: Id
+    sku: Sku
+    warehouse_id: Id
+    quantity: Quantity
+
+
+@registry.register
+class StockReservationCancelled(Event, type_name="StockReservationCancelled", version=1):
+    """The order was cancelled before inventory reserved anything: it never will."""
+
+    order_id: Id
+    reason: Text
+
+
+@registry.register
+class PromotionPlanned(Event, type_name="PromotionPlanned", version=1):
+    """A sale is coming: these SKUs are expected to sell ``expected_uplift`` times faster."""
+
+    promotion_id: Id
+    name: Name
+    skus: tuple[Sku, ...] = Field(min_length=1)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    expected_uplift: Uplift
+
+    @model_validator(mode="after")
+    def _window(self) -> PromotionPlanned:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
