@@ -67,6 +67,11 @@ TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         "OrderRejected": ORDER_EVENTS,
         "OrderConfirmed": ORDER_EVENTS,
         "OrderCancelled": ORDER_EVENTS,
+        "OrderIntakeKeyClaimed": ORDER_EVENTS,
+        "OrderStockRecorded": ORDER_EVENTS,
+        "OrderPaymentRecorded": ORDER_EVENTS,
+        "OrderShipped": ORDER_EVENTS,
+        "OrderDelivered": ORDER_EVENTS,
         # inventory
         "StockReserved": INVENTORY_EVENTS,
         "StockReservationFailed": INVENTORY_EVENTS,

@@ -18,10 +18,13 @@ from oms_events.contracts.common import (
     Name,
     OrderLine,
     Payment,
+    PaymentMethod,
+    SkuQuantity,
     Text,
     check_order_currency,
     order_total,
 )
+from oms_events.contracts.inventory import Shortage
 from oms_events.money import Money
 from oms_events.registry import registry
 
@@ -122,3 +125,107 @@ class OrderCancelled(Event, type_name="OrderCancelled", version=1):
     reason: CancellationReason
     cancelled_by: CancelledBy
     detail: Text | None = None
+
+
+# -- Order-side facts ------------------------------------------------------------------
+# The order service records what other services told it about an order in the order's own
+# stream, so the order (status, payments, allocations, timeline) can be rebuilt from the
+# order service's store alone. Each fact's envelope keeps the source event's id as its
+# causation id, its actor and its occurred_at.
+
+
+class IntakeKeyKind(StrEnum):
+    """What a submission was deduplicated by."""
+
+    PLATFORM_ORDER_REF = "platform_order_ref"
+    IDEMPOTENCY_KEY = "idempotency_key"
+
+
+@registry.register
+class OrderIntakeKeyClaimed(Event, type_name="OrderIntakeKeyClaimed", version=1):
+    """A submission key now belongs to an order: later submissions with it get that order.
+
+    Stream: one per key (the platform order reference per sales channel, or an HTTP
+    ``Idempotency-Key``), appended with the order's first event so that two concurrent
+    submissions of the same order cannot both create one.
+    """
+
+    order_id: Id
+    key_kind: IntakeKeyKind
+    platform_order_ref: Id
+    sales_channel: Name
+    idempotency_key: Id | None = None
+    request_fingerprint: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the canonical submission, to spot a key reused for another body.",
+    )
+
+
+class OrderStockStatus(StrEnum):
+    """The stock situation of an order as inventory reported it."""
+
+    RESERVED = "reserved"
+    UNAVAILABLE = "unavailable"
+    RELEASED = "released"
+    CANCELLED = "cancelled"
+    """The order was cancelled before inventory reserved anything."""
+
+
+@registry.register
+class OrderStockRecorded(Event, type_name="OrderStockRecorded", version=1):
+    """The order service recorded inventory's answer for an order (reserved/failed/released)."""
+
+    order_id: Id
+    status: OrderStockStatus
+    reservation_id: Id | None = None
+    allocations: tuple[Allocation, ...] = ()
+    shortages: tuple[Shortage, ...] = ()
+
+
+class OrderPaymentStatus(StrEnum):
+    """What happened to one payment of an order, as the payments service reported it."""
+
+    AUTHORIZED = "authorized"
+    DECLINED = "declined"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    REFUNDED = "refunded"
+
+
+@registry.register
+class OrderPaymentRecorded(Event, type_name="OrderPaymentRecorded", version=1):
+    """The order service recorded a payments event for one payment of an order.
+
+    ``amount`` is the amount of this step (the captured or refunded part, for those).
+    """
+
+    order_id: Id
+    payment_id: Id
+    method: PaymentMethod
+    amount: Money
+    status: OrderPaymentStatus
+    reason: Text | None = Field(default=None, description="Why a payment was declined.")
+    provider_reference: Id | None = None
+
+
+@registry.register
+class OrderShipped(Event, type_name="OrderShipped", version=1):
+    """A shipment of the order left a warehouse; customer service can no longer cancel it."""
+
+    order_id: Id
+    shipment_id: Id
+    warehouse_id: Id
+    carrier: Name
+    tracking_number: Id
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+
+
+@registry.register
+class OrderDelivered(Event, type_name="OrderDelivered", version=1):
+    """A shipment of the order was delivered."""
+
+    order_id: Id
+    shipment_id: Id
+    carrier: Name
+    tracking_number: Id
+    delivered_at: AwareDatetime
