@@ -18,13 +18,19 @@ from oms_events.contracts import (
     Address,
     Allocation,
     AllocationStrategy,
+    BilledPayment,
     CancellationReason,
     CancelledBy,
     Customer,
     DeclineReason,
     FulfilmentRequested,
+    GiftCardCredited,
+    GiftCardDebited,
+    GiftCardIssued,
     IntakeKeyKind,
     ItemCondition,
+    OrderBillingCancelled,
+    OrderBillingOpened,
     OrderCancelled,
     OrderConfirmed,
     OrderDelivered,
@@ -42,10 +48,15 @@ from oms_events.contracts import (
     OrderSubmitted,
     OrderSubmittedV1,
     Payment,
+    PaymentAuthorizationRequested,
     PaymentAuthorized,
+    PaymentCancellationRequested,
+    PaymentCancelled,
     PaymentCaptured,
+    PaymentCaptureRequested,
     PaymentDeclined,
     PaymentMethod,
+    PaymentRefundRequested,
     PaymentVoided,
     RefundIssued,
     RejectionCode,
@@ -56,6 +67,7 @@ from oms_events.contracts import (
     ReturnReceived,
     ReturnRequested,
     ReturnRequestLine,
+    ShipmentBilled,
     ShipmentDelivered,
     ShipmentDispatched,
     Shortage,
@@ -117,6 +129,7 @@ SHIPPING_CHARGE = eur("4.95")
 # 2 x 19.95 + 12.50 + 4.95 = 57.35: 20.00 on a gift card, the rest by iDEAL.
 GIFT_CARD = Payment(payment_id="pay-1", method=PaymentMethod.GIFT_CARD, amount=eur("20.00"))
 IDEAL = Payment(payment_id="pay-2", method=PaymentMethod.IDEAL, amount=eur("37.35"))
+GIFT_CARD_CODE = "GC-7Q4M-2291"
 ALLOCATIONS = (
     Allocation(line_id="1", sku="TSHIRT-BLU-M", warehouse_id=WAREHOUSE_ID, quantity=2),
     Allocation(line_id="2", sku="MUG-ENAMEL-WHT", warehouse_id=WAREHOUSE_ID, quantity=1),
@@ -299,6 +312,64 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
         refund_id="rfd-1",
         return_id="ret-1",
         provider_reference="PSP-8815409977",
+    ),
+    PaymentCancelled: lambda: PaymentCancelled(
+        **_payment, reason="order cancelled (customer_request) before authorisation"
+    ),
+    PaymentAuthorizationRequested: lambda: PaymentAuthorizationRequested(
+        **{**_payment, "payment_id": "pay-1", "method": "gift_card", "amount": eur("20.00")},
+        customer_email=CUSTOMER.email,
+        gift_card_code=GIFT_CARD_CODE,
+    ),
+    PaymentCaptureRequested: lambda: PaymentCaptureRequested(
+        **{**_payment, "payment_id": "pay-1", "method": "gift_card", "amount": eur("20.00")},
+        shipment_id="shp-1",
+    ),
+    PaymentCancellationRequested: lambda: PaymentCancellationRequested(
+        **_payment, reason="order cancelled: customer_request"
+    ),
+    PaymentRefundRequested: lambda: PaymentRefundRequested(
+        **{**_payment, "amount": eur("32.45")},
+        refund_id="rfd-1",
+        reason="return ret-1 received",
+        return_id="ret-1",
+    ),
+    OrderBillingOpened: lambda: OrderBillingOpened(
+        order_id=ORDER_ID,
+        customer_email=CUSTOMER.email,
+        lines=LINES,
+        shipping_charge=SHIPPING_CHARGE,
+        payments=(GIFT_CARD.model_copy(update={"gift_card_code": GIFT_CARD_CODE}), IDEAL),
+    ),
+    OrderBillingCancelled: lambda: OrderBillingCancelled(
+        order_id=ORDER_ID, reason="customer_request"
+    ),
+    ShipmentBilled: lambda: ShipmentBilled(
+        order_id=ORDER_ID,
+        shipment_id="shp-1",
+        lines=SHIPPED,
+        amount=eur("57.35"),
+        shipping_charge=SHIPPING_CHARGE,
+        payments=(
+            BilledPayment(payment_id="pay-2", method=PaymentMethod.IDEAL, amount=eur("37.35")),
+            BilledPayment(payment_id="pay-1", method=PaymentMethod.GIFT_CARD, amount=eur("20.00")),
+        ),
+    ),
+    GiftCardIssued: lambda: GiftCardIssued(code=GIFT_CARD_CODE, balance=eur("50.00")),
+    GiftCardDebited: lambda: GiftCardDebited(
+        code=GIFT_CARD_CODE,
+        amount=eur("20.00"),
+        balance=eur("30.00"),
+        order_id=ORDER_ID,
+        payment_id="pay-1",
+    ),
+    GiftCardCredited: lambda: GiftCardCredited(
+        code=GIFT_CARD_CODE,
+        amount=eur("20.00"),
+        balance=eur("50.00"),
+        order_id=ORDER_ID,
+        payment_id="pay-1",
+        reason="order cancelled: authorisation voided",
     ),
     FulfilmentRequested: lambda: FulfilmentRequested(**_fulfilment, shipping_address=ADDRESS),
     OrderPicked: lambda: OrderPicked(**_fulfilment),

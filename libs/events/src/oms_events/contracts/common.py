@@ -105,6 +105,9 @@ class Payment(ContractModel):
     payment_id: Id = Field(description="Identifies this payment in all payments events.")
     method: PaymentMethod
     amount: Money
+    gift_card_code: Id | None = Field(
+        default=None, description="The gift card to debit, for method gift_card."
+    )
 
 
 class SkuQuantity(ContractModel):

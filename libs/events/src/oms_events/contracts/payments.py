@@ -2,14 +2,35 @@
 
 An order may be paid with several payments (e.g. a gift card plus a card); each one has its
 own ``payment_id`` and its own authorisation, capture, void and refund events.
+
+Streams: one per payment (``payment-<payment id>``), one per order
+(``payments-order-<order id>``: what the order owes, how it is paid, what each shipment
+billed, whether it was cancelled) and one per gift card (``giftcard-<code>``: its balance).
+
+The ``...Requested`` events are the payments service's own work queue: it records what it
+must ask a payment provider, then acts on each request in order, with an idempotency key
+per provider call. Other services can ignore them; the outcomes (``PaymentAuthorized``,
+``PaymentDeclined``, ``PaymentCaptured``, ``PaymentVoided``, ``RefundIssued``,
+``PaymentCancelled``) are the facts to react to.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from oms_events.base import Event
-from oms_events.contracts.common import Id, Name, PaymentMethod, Text
+from pydantic import Field
+
+from oms_events.base import ContractModel, Event
+from oms_events.contracts.common import (
+    Email,
+    Id,
+    Name,
+    OrderLine,
+    Payment,
+    PaymentMethod,
+    SkuQuantity,
+    Text,
+)
 from oms_events.money import Money
 from oms_events.registry import registry
 
@@ -54,16 +75,23 @@ class PaymentDeclined(_PaymentEvent, type_name="PaymentDeclined", version=1):
 
 @registry.register
 class PaymentVoided(_PaymentEvent, type_name="PaymentVoided", version=1):
-    """An authorisation was released without capturing (the order was cancelled)."""
+    """An authorisation was released without capturing (the order was cancelled).
+
+    ``amount`` is the amount released: what was authorised and not captured.
+    """
 
     provider_reference: Id
 
 
 @registry.register
 class PaymentCaptured(_PaymentEvent, type_name="PaymentCaptured", version=1):
-    """Authorised money was collected, triggered by the dispatch of a shipment."""
+    """Authorised money was collected, triggered by the dispatch of a shipment.
 
-    shipment_id: Id
+    ``amount`` is the captured part. ``shipment_id`` names the shipment it pays for; it is
+    absent for methods paid up front (iDEAL, bank transfer), captured when the order is placed.
+    """
+
+    shipment_id: Id | None = None
     provider_reference: Id
 
 
@@ -71,9 +99,134 @@ class PaymentCaptured(_PaymentEvent, type_name="PaymentCaptured", version=1):
 class RefundIssued(_PaymentEvent, type_name="RefundIssued", version=1):
     """Money was paid back to the customer for a received return.
 
-    ``amount`` is the refunded amount, not the original payment's.
+    ``amount`` is the refunded amount, not the original payment's. ``return_id`` is absent
+    for refunds that are not for a return (a cancelled order, a goodwill refund).
     """
 
     refund_id: Id
-    return_id: Id
+    return_id: Id | None = None
     provider_reference: Id
+    reason: Text | None = None
+
+
+@registry.register
+class PaymentCancelled(_PaymentEvent, type_name="PaymentCancelled", version=1):
+    """The order was cancelled before this payment was authorised: nothing was reserved."""
+
+    reason: Text
+
+
+@registry.register
+class PaymentAuthorizationRequested(
+    _PaymentEvent, type_name="PaymentAuthorizationRequested", version=1
+):
+    """Payments accepted one payment of a placed order and will have it authorised.
+
+    Methods paid up front (iDEAL, bank transfer) are authorised and captured in one step.
+    """
+
+    customer_email: Email = Field(description="The shopper, as the provider is told.")
+    gift_card_code: Id | None = None
+
+
+@registry.register
+class PaymentCaptureRequested(_PaymentEvent, type_name="PaymentCaptureRequested", version=1):
+    """Part of an authorised payment is due: ``amount`` pays for shipment ``shipment_id``."""
+
+    shipment_id: Id
+
+
+@registry.register
+class PaymentCancellationRequested(
+    _PaymentEvent, type_name="PaymentCancellationRequested", version=1
+):
+    """The order was cancelled: release what is authorised and refund what was captured."""
+
+    reason: Text
+
+
+@registry.register
+class PaymentRefundRequested(_PaymentEvent, type_name="PaymentRefundRequested", version=1):
+    """A refund of ``amount`` was asked for (by staff over HTTP, or for a return)."""
+
+    refund_id: Id
+    reason: Text
+    return_id: Id | None = None
+
+
+@registry.register
+class OrderBillingOpened(Event, type_name="OrderBillingOpened", version=1):
+    """Payments took on a placed order: what it owes and which payments pay for it."""
+
+    order_id: Id
+    customer_email: Email
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    shipping_charge: Money
+    payments: tuple[Payment, ...] = Field(min_length=1)
+
+
+@registry.register
+class OrderBillingCancelled(Event, type_name="OrderBillingCancelled", version=1):
+    """The order was cancelled; none of its payments may be authorised or captured any more.
+
+    May come before ``OrderBillingOpened`` when the cancellation was handled first.
+    """
+
+    order_id: Id
+    reason: Text
+
+
+class BilledPayment(ContractModel):
+    """The part of a shipment's value that one payment pays."""
+
+    payment_id: Id
+    method: PaymentMethod
+    amount: Money
+
+
+@registry.register
+class ShipmentBilled(Event, type_name="ShipmentBilled", version=1):
+    """The value of a dispatched shipment and which payments pay for it.
+
+    ``amount`` is the value of the shipped lines plus, for the order's first shipment, its
+    shipping charge (``shipping_charge``). Payments paid up front cover a shipment first,
+    then gift cards, then the other methods in the order's sequence; cash on delivery last.
+    """
+
+    order_id: Id
+    shipment_id: Id
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+    amount: Money
+    shipping_charge: Money
+    payments: tuple[BilledPayment, ...] = ()
+
+
+@registry.register
+class GiftCardIssued(Event, type_name="GiftCardIssued", version=1):
+    """A gift card was issued with a starting balance."""
+
+    code: Id
+    balance: Money
+
+
+@registry.register
+class GiftCardDebited(Event, type_name="GiftCardDebited", version=1):
+    """``amount`` of a gift card's balance was taken for a payment; ``balance`` is what is left."""
+
+    code: Id
+    amount: Money
+    balance: Money
+    order_id: Id
+    payment_id: Id
+
+
+@registry.register
+class GiftCardCredited(Event, type_name="GiftCardCredited", version=1):
+    """``amount`` went back onto a gift card (a void or refund); ``balance`` is the new one."""
+
+    code: Id
+    amount: Money
+    balance: Money
+    order_id: Id
+    payment_id: Id
+    reason: Text
