@@ -1,0 +1,8 @@
+"""``python -m oms_order``: run the order service until SIGTERM."""
+
+from oms_order.app import create_app
+from oms_order.settings import OrderSettings
+from oms_platform.service import run
+
+if __name__ == "__main__":
+    run(create_app(OrderSettings()))

@@ -1,0 +1,1 @@
+"""The order domain: pure state, commands, ``decide`` and ``evolve``."""

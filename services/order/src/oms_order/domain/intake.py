@@ -1,0 +1,145 @@
+"""Reviewing a submitted order before it becomes one (pure).
+
+A submission that passed its contract can still be refused for business reasons: SKUs the
+shop does not sell, amounts that do not add up, duplicated line or payment ids. Each
+problem names the field it is about, so an HTTP client gets one entry per bad field and
+the ``OrderRejected`` event gets one reason per problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Set
+from dataclasses import dataclass
+
+from oms_events.contracts import OrderRejected, OrderSubmitted, RejectionCode, RejectionReason
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason to refuse a submission, tied to the field it concerns."""
+
+    code: RejectionCode
+    field: str
+    detail: str
+
+
+EMPTY_ORDER = Problem(RejectionCode.INVALID_ORDER, "lines", "the order has no lines")
+
+
+def review(submission: OrderSubmitted, unknown_skus: Set[str]) -> list[Problem]:
+    """Everything wrong with ``submission``; empty when it may be placed.
+
+    ``unknown_skus`` are the submission's SKUs that the catalogue does not know.
+    """
+    problems: list[Problem] = []
+    seen_lines: set[str] = set()
+    for i, line in enumerate(submission.lines):
+        where = f"lines[{i}]"
+        if line.sku in unknown_skus:
+            problems.append(
+                Problem(
+                    RejectionCode.UNKNOWN_SKU,
+                    f"{where}.sku",
+                    f"line {line.line_id}: SKU {line.sku!r} is not sold (unknown SKU)",
+                )
+            )
+        if line.line_id in seen_lines:
+            problems.append(
+                Problem(
+                    RejectionCode.INVALID_ORDER,
+                    f"{where}.line_id",
+                    f"line id {line.line_id!r} appears more than once",
+                )
+            )
+        seen_lines.add(line.line_id)
+        if line.unit_price.amount < 0:
+            problems.append(
+                Problem(
+                    RejectionCode.INVALID_ORDER,
+                    f"{where}.unit_price",
+                    f"line {line.line_id}: unit price must not be negative",
+                )
+            )
+    if submission.shipping_charge.amount < 0:
+        problems.append(
+            Problem(
+                RejectionCode.INVALID_ORDER,
+                "shipping_charge",
+                "the shipping charge must not be negative",
+            )
+        )
+    seen_payments: set[str] = set()
+    for i, payment in enumerate(submission.payments):
+        where = f"payments[{i}]"
+        if payment.payment_id in seen_payments:
+            problems.append(
+                Problem(
+                    RejectionCode.INVALID_ORDER,
+                    f"{where}.payment_id",
+                    f"payment id {payment.payment_id!r} appears more than once",
+                )
+            )
+        seen_payments.add(payment.payment_id)
+        if payment.amount.amount <= 0:
+            problems.append(
+                Problem(
+                    RejectionCode.INVALID_ORDER,
+                    f"{where}.amount",
+                    f"payment {payment.payment_id}: amount must be positive",
+                )
+            )
+    total = submission.total
+    paid = sum((p.amount.amount for p in submission.payments), start=0 * total.amount)
+    if paid != total.amount:
+        problems.append(
+            Problem(
+                RejectionCode.PAYMENT_TOTAL_MISMATCH,
+                "payments",
+                f"the payments add up to {paid} {total.currency} "
+                f"but the order totals {total.amount} {total.currency}",
+            )
+        )
+    return problems
+
+
+def rejection(
+    platform_order_ref: str, sales_channel: str, problems: list[Problem]
+) -> OrderRejected:
+    """The ``OrderRejected`` event for ``problems`` (at least one)."""
+    return OrderRejected(
+        platform_order_ref=platform_order_ref,
+        sales_channel=sales_channel,
+        reasons=tuple(RejectionReason(code=p.code, detail=p.detail) for p in problems),
+    )
+
+
+def fingerprint(submission: OrderSubmitted) -> str:
+    """SHA-256 of the canonical JSON of ``submission``: equal for equal orders.
+
+    Canonical means parsed first, so key order, whitespace and ``12.5`` vs ``12.50`` do
+    not make two copies of one order look different.
+    """
+    data = submission.model_dump(mode="json")
+    _normalise_amounts(data)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _normalise_amounts(node: object) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "amount" and isinstance(value, str):
+                node[key] = _plain(value)
+            else:
+                _normalise_amounts(value)
+    elif isinstance(node, list):
+        for item in node:
+            _normalise_amounts(item)
+
+
+def _plain(amount: str) -> str:
+    if "." in amount:
+        amount = amount.rstrip("0").rstrip(".")
+    return amount or "0"

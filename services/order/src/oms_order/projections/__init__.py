@@ -1,0 +1,1 @@
+"""Read models of the order service: the order document and the ``orders`` summary table."""
