@@ -222,7 +222,7 @@ class OrderHandlers:
             return state
         order_id = state.order_id
         envelopes = []
-        for offset, event in enumerate(events, start=1):
+        for event in events:
             # A recorded fact keeps its source's actor and time; what the order service
             # decided in reaction is its own, at the time it decided.
             is_fact = isinstance(event, _FACT_TYPES)
@@ -230,7 +230,7 @@ class OrderHandlers:
                 self._envelope(
                     event,
                     order_stream(order_id),
-                    state.version + offset,
+                    state.version + 1,
                     order_id,
                     source.event_id,
                     source.actor if is_fact else SERVICE_ACTOR,
