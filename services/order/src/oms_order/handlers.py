@@ -213,10 +213,16 @@ class OrderHandlers:
         """Cancel on request; raises ``OrderNotFound`` or ``CancellationRefused``."""
         state, _ = await self.load(uow, order_id)
         events = decide(command, state)
-        return await self._append(uow, state, events, Source(cause, actor, datetime.now(UTC)))
+        source = Source(cause, actor, datetime.now(UTC))
+        return await self._append(uow, state, events, source, decided_by=actor)
 
     async def _append(
-        self, uow: UnitOfWork, state: OrderState, events: Sequence[Event], source: Source
+        self,
+        uow: UnitOfWork,
+        state: OrderState,
+        events: Sequence[Event],
+        source: Source,
+        decided_by: str = SERVICE_ACTOR,
     ) -> OrderState:
         if not events:
             return state
@@ -233,7 +239,7 @@ class OrderHandlers:
                     state.version + 1,
                     order_id,
                     source.event_id,
-                    source.actor if is_fact else SERVICE_ACTOR,
+                    source.actor if is_fact else decided_by,
                     occurred_at=source.occurred_at if is_fact else None,
                 )
             )
