@@ -212,7 +212,7 @@ def _single(
     reasons = tuple(
         LineReason(x.line_id, x.sku, f"{x.quantity} from {chosen.code}: {why}") for x in lines
     )
-    return AllocationPlan(strategy, allocations, reasons, _clip(summary))
+    return AllocationPlan(strategy, allocations, reasons, clip(summary))
 
 
 def _fill(
@@ -244,7 +244,7 @@ def _fill(
             parts.append(f"{take} from {describe(w)}")
         assert remaining == 0, "feasibility was checked before filling"
         note = f" ({', '.join(empty)} had none left)" if empty else ""
-        reasons.append(LineReason(line.line_id, line.sku, _clip(" + ".join(parts) + note)))
+        reasons.append(LineReason(line.line_id, line.sku, clip(" + ".join(parts) + note)))
     plan_wh = list(dict.fromkeys(a.warehouse_id for a in allocations))
     order_text = {
         AllocationStrategy.BY_PRIORITY: "filled in priority order",
@@ -255,7 +255,7 @@ def _fill(
         f"{strategy.value}: split over {len(plan_wh)} warehouses ({', '.join(plan_wh)}) "
         f"because {why}; {order_text}"
     )
-    return AllocationPlan(strategy, tuple(allocations), tuple(reasons), _clip(summary))
+    return AllocationPlan(strategy, tuple(allocations), tuple(reasons), clip(summary))
 
 
 def _covers(
@@ -296,8 +296,9 @@ def _fewest_why(chosen: list[Warehouse], ranked: list[Warehouse]) -> str:
 
 def _shortage_text(shortages: Sequence[Shortfall], active: int) -> str:
     parts = [f"{s.sku}: {s.requested} requested, {s.available} available" for s in shortages]
-    return _clip(f"not enough stock in the {active} active warehouses: " + "; ".join(parts))
+    return clip(f"not enough stock in the {active} active warehouses: " + "; ".join(parts))
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """``text`` cut to what a contract's free-text field holds."""
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"

@@ -33,6 +33,7 @@ from oms_inventory.domain.allocation import (
     LineAllocation,
     Shortfall,
     allocate,
+    clip,
 )
 from oms_inventory.domain.commands import ReleaseStock, ReserveStock, ShipStock
 from oms_inventory.domain.errors import Conflict
@@ -147,15 +148,13 @@ def reserve(
     """Reserve every line, or fail with the shortages; an order is decided only once."""
     if state.status is not ReservationStatus.NONE:
         return Decision()
+    # A SKU that was never registered has no stock anywhere: it is simply short.
     unknown = sorted({ln.sku for ln in cmd.lines if stocks[ln.sku].info is None})
-    if unknown:
-        requested = {sku: sum(ln.quantity for ln in cmd.lines if ln.sku == sku) for sku in unknown}
-        shortages = tuple(Shortfall(sku, requested[sku], 0) for sku in unknown)
-        return _failed(cmd.order_id, shortages, f"not registered SKUs: {', '.join(unknown)}")
-    snapshot = {sku: s.available() for sku, s in stocks.items()}
+    snapshot = {sku: ({} if sku in unknown else s.available()) for sku, s in stocks.items()}
     result = allocate(snapshot, cmd.lines, cmd.delivery_country, warehouses.all(), cmd.strategy)
     if isinstance(result, AllocationFailure):
-        return _failed(cmd.order_id, result.shortages, result.summary)
+        note = f"; not registered: {', '.join(unknown)}" if unknown else ""
+        return _failed(cmd.order_id, result.shortages, result.summary + note)
     res_id = reservation_id(cmd.order_id)
     allocations = tuple(_to_contract(a) for a in result.allocations)
     reserved = StockReserved(
@@ -256,7 +255,7 @@ def _failed(order_id: str, shortages: Iterable[Shortfall], reason: str) -> Decis
         shortages=tuple(
             Shortage(sku=s.sku, requested=s.requested, available=s.available) for s in shortages
         ),
-        reason=reason,
+        reason=clip(reason),
     )
     return Decision([failed])
 
