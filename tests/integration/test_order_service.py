@@ -42,6 +42,7 @@ from oms_events.topics import (
     topic_for,
 )
 from oms_order.app import create_app
+from oms_order.projections.tables import rebuild_orders
 from oms_order.settings import OrderSettings
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
@@ -487,3 +488,31 @@ async def test_orders_reach_a_final_state_across_a_restart(order: Order) -> None
     confirmed = [e.correlation_id for e in out if e.type == "OrderConfirmed"]
     assert sorted(set(confirmed)) == sorted(ids)
     assert len(confirmed) == len(ids)  # each order confirmed exactly once
+
+
+async def test_concurrent_submissions_of_one_order_create_it_once(order: Order) -> None:
+    sub = submission()
+    results = await asyncio.gather(
+        *(order.client.post("/v1/orders", json=body(sub)) for _ in range(6)),
+        order.submit_on_ingress(sub),
+    )
+    answers = [r for r in results if isinstance(r, httpx.Response)]
+    assert sorted(r.status_code for r in answers) == [200] * 5 + [201]
+    assert len({r.json()["order_id"] for r in answers}) == 1
+    await asyncio.sleep(1)
+    assert len(await order.lookup(sub)) == 1
+
+
+async def test_the_orders_table_is_rebuilt_from_the_order_streams(order: Order) -> None:
+    order_id, sub = await confirmed_order(order)
+    other = submission()
+    await order.client.post("/v1/orders", json=body(other))
+    async with order.host.engine.begin() as conn:
+        await conn.execute(text("UPDATE orders SET status = 'garbage'"))
+    assert await rebuild_orders(order.host.store) == 2
+    assert [o["status"] for o in await order.lookup(sub)] == ["confirmed"]
+    assert [o["status"] for o in await order.lookup(other)] == ["placed"]
+    listed = await order.client.get("/v1/orders", params={"status": "confirmed"})
+    assert [o["order_id"] for o in listed.json()] == [order_id]
+    bad = await order.client.get("/v1/orders", params={"colour": "red"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query:colour"
