@@ -422,6 +422,9 @@ async def test_malformed_input_over_http_gets_each_bad_field(order: Order) -> No
     assert rejected["WEB-EMPTY"]["reasons"][0]["code"] == "invalid_order"
     assert "POSTER-A2" in rejected["WEB-UNKNOWN-SKU"]["reasons"][0]["detail"]
     assert not [e for e in out if e.type == "OrderPlaced"]
+    params = {"platform_order_ref": "WEB-UNKNOWN-SKU", "sales_channel": unknown_sku.sales_channel}
+    [recorded] = (await order.client.get("/v1/rejections", params=params)).json()
+    assert recorded["reasons"][0]["code"] == "unknown_sku"
 
 
 async def test_malformed_input_on_ingress_is_dead_lettered_or_rejected(order: Order) -> None:

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from oms_events.contracts import CancellationReason, CancelledBy, OrderSubmitted
+from oms_events.contracts import CancellationReason, CancelledBy, OrderRejected, OrderSubmitted
 from oms_events.contracts.common import Text
 from oms_events.registry import registry
 from oms_order.domain.commands import CancelOrder
@@ -28,7 +28,7 @@ from oms_order.domain.intake import EMPTY_ORDER, Problem
 from oms_order.handlers import IdempotencyKeyReused, Intake, OrderHandlers, Outcome
 from oms_order.projections.order_view import Recorded, order_document
 from oms_order.projections.tables import find_orders
-from oms_order.streams import order_stream
+from oms_order.streams import order_stream, platform_order_stream
 from oms_platform.commands import run_command
 from oms_platform.eventstore.postgres import PostgresEventStore
 
@@ -112,8 +112,10 @@ def parse_as_of(value: str) -> datetime:
 
 
 def create_router(store: PostgresEventStore, engine: Any, handlers: OrderHandlers) -> APIRouter:
-    """The ``/v1/orders`` API on the service's store, database and handlers."""
-    router = APIRouter(prefix="/v1/orders")
+    """``/v1/orders`` and ``/v1/rejections`` on the service's store, database and handlers."""
+    router = APIRouter()
+    orders = APIRouter(prefix="/v1/orders")
+    rejections = APIRouter(prefix="/v1/rejections")
 
     async def load_document(order_id: str, as_of: datetime | None = None) -> dict[str, Any] | None:
         records = [
@@ -123,7 +125,7 @@ def create_router(store: PostgresEventStore, engine: Any, handlers: OrderHandler
         ]
         return order_document(records) if records else None
 
-    @router.post("")
+    @orders.post("")
     async def submit_order(request: Request) -> JSONResponse:
         """Submit an order (the OrderSubmitted v2 fields as JSON)."""
         key = request.headers.get("idempotency-key")
@@ -181,7 +183,7 @@ def create_router(store: PostgresEventStore, engine: Any, handlers: OrderHandler
             headers={"Location": f"/v1/orders/{result.order_id}"},
         )
 
-    @router.get("")
+    @orders.get("")
     async def find(request: Request) -> JSONResponse:
         """Order summaries by ``platform_order_ref``, ``sales_channel``, ``status``..."""
         params = request.query_params
@@ -207,7 +209,7 @@ def create_router(store: PostgresEventStore, engine: Any, handlers: OrderHandler
             rows = await find_orders(conn, filters, limit)
         return JSONResponse(rows)
 
-    @router.get("/{order_id}")
+    @orders.get("/{order_id}")
     async def get_order(order_id: str, as_of: str | None = None) -> JSONResponse:
         """The order with its payments, allocations and timeline; ``as_of`` for the past.
 
@@ -241,7 +243,7 @@ def create_router(store: PostgresEventStore, engine: Any, handlers: OrderHandler
             doc["as_of"] = moment.isoformat()
         return JSONResponse(doc)
 
-    @router.post("/{order_id}/cancel")
+    @orders.post("/{order_id}/cancel")
     async def cancel_order(order_id: str, request: Request) -> JSONResponse:
         """Cancel on behalf of customer service; refused (409) once shipped or cancelled."""
         raw = await request.body()
@@ -267,6 +269,27 @@ def create_router(store: PostgresEventStore, engine: Any, handlers: OrderHandler
             return problem(409, "cancellation_refused", err.message)
         return JSONResponse(await load_document(order_id))
 
+    @rejections.get("")
+    async def find_rejections(platform_order_ref: str, sales_channel: str) -> JSONResponse:
+        """The rejected submissions of one platform order (oldest first), e.g. unknown SKUs."""
+        stream = platform_order_stream(sales_channel, platform_order_ref)
+        found = []
+        for rec in await store.read_stream(stream):
+            if rec.envelope.type != OrderRejected.event_type:
+                continue
+            event = registry.parse_as(rec.envelope, OrderRejected)
+            found.append(
+                {
+                    **event.model_dump(mode="json"),
+                    "recorded_at": rec.recorded_at.isoformat(),
+                    "actor": rec.envelope.actor,
+                    "cause": rec.envelope.causation_id,
+                }
+            )
+        return JSONResponse(found)
+
+    router.include_router(orders)
+    router.include_router(rejections)
     return router
 
 
