@@ -215,7 +215,7 @@ def _settle(state: OrderState) -> list[Event]:
                 order_id=order_id,
                 reason=CancellationReason.PAYMENT_DECLINED,
                 cancelled_by=CancelledBy.SYSTEM,
-                detail=detail,
+                detail=_fit(detail),
             )
         ]
     if state.stock is OrderStockStatus.RESERVED and all(
@@ -234,4 +234,9 @@ def _settle(state: OrderState) -> list[Event]:
 def shortage_detail(state: OrderState) -> str:
     """The shortages in words, e.g. ``"LIMITED-PRINT: requested 2, available 1"``."""
     parts = [f"{s.sku}: requested {s.requested}, available {s.available}" for s in state.shortages]
-    return "; ".join(parts) or "stock unavailable"
+    return _fit("; ".join(parts) or "stock unavailable")
+
+
+def _fit(text: str, limit: int = 2000) -> str:
+    """Cut ``text`` to what a contract's free-text field holds."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
