@@ -46,8 +46,9 @@ class ConsumerRuntime:
         self.service = service
         self.bootstrap = bootstrap
         self.broker = broker or KafkaBroker(bootstrap, client_id=f"oms-{service}")
-        self._dlq_producer = create_producer(bootstrap)
-        self.processor = MessageProcessor(store, producer_sink(self._dlq_producer), retry=retry)
+        # aiokafka clients need a running event loop: the producer is made in start().
+        self._dlq_producer: Any = None
+        self.processor = MessageProcessor(store, self._dead_letter, retry=retry)
         self.subscriptions: list[Subscription] = []
 
     def subscribe(self, sub: Subscription) -> None:
@@ -89,10 +90,20 @@ class ConsumerRuntime:
         )(on_message)
         self.subscriptions.append(sub)
 
+    async def _dead_letter(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
+        if self._dlq_producer is None:
+            raise RuntimeError("ConsumerRuntime.start() was not called")
+        await producer_sink(self._dlq_producer)(topic, key, value, headers)
+
     async def start(self) -> None:
+        self._dlq_producer = create_producer(self.bootstrap)
         await self._dlq_producer.start()
         await self.broker.start()
 
     async def stop(self) -> None:
         await self.broker.stop()
-        await self._dlq_producer.stop()
+        if self._dlq_producer is not None:
+            await self._dlq_producer.stop()
+            self._dlq_producer = None
