@@ -37,9 +37,12 @@ from oms_events.contracts import (
     AllocationStrategy,
     CancellationReason,
     CancelledBy,
+    ItemCondition,
     OrderCancelled,
     OrderLine,
     OrderPlaced,
+    ReturnedLine,
+    ReturnReceived,
     ShipmentDispatched,
     SkuQuantity,
 )
@@ -328,10 +331,25 @@ async def test_orders_are_reserved_released_and_shipped(inventory: Running) -> N
 
     stock = (await c.get("/v1/stock/TEE")).json()
     assert stock["totals"] == {"on_hand": 11, "reserved": 0, "available": 11}
+    returned = example(ReturnReceived).model_copy(
+        update={
+            "order_id": "ord-a",
+            "warehouse_id": "BER",
+            "lines": (
+                ReturnedLine(sku="TEE", quantity=1, condition=ItemCondition.RESELLABLE),
+                ReturnedLine(sku="MUG", quantity=1, condition=ItemCondition.DAMAGED),
+            ),
+        }
+    )
+    await k.publish(returned, key="ord-a")
+    await k.publish(returned, key="ord-a")  # the platform resent it: booked once all the same
+    await inventory.wait_for(1, "StockRestocked")
+    await inventory.wait_for(1, "StockWrittenOff")
+    assert (await c.get("/v1/stock/TEE")).json()["totals"]["on_hand"] == 12
     assert (await c.get("/v1/reservations/ord-a")).json()["status"] == "shipped"
     assert (await c.get("/v1/reservations/ord-b")).json()["status"] == "released"
 
-    out = await k.published(expect=21)
+    out = await k.published(expect=24)
     reserved = [e for e in out if e.type == "StockReserved" and e.correlation_id == "ord-a"]
     assert reserved and reserved[0].causation_id == str(placed.event_id)
     assert reserved[0].payload["decisions"][0]["reason"]

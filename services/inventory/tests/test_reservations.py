@@ -8,19 +8,25 @@ import pytest
 
 from oms_events.contracts import (
     AllocationStrategy,
+    ItemCondition,
     LowStockDetected,
+    ReturnedLine,
     StockAllocated,
     StockDeallocated,
     StockIssued,
+    StockReceived,
     StockReleased,
     StockReservationCancelled,
     StockReservationFailed,
     StockReserved,
+    StockRestocked,
     StockShipped,
+    StockWrittenOff,
 )
 from oms_inventory.domain.commands import ReleaseStock, SetLowStockThreshold, ShipStock
 from oms_inventory.domain.errors import Conflict
 from oms_inventory.domain.reservation import ReservationStatus
+from oms_inventory.domain.returns import BookReturn
 from oms_inventory.handlers import Cause
 
 from .conftest import World
@@ -134,3 +140,18 @@ async def test_reservation_crossing_the_threshold_raises_low_stock_once(world: W
     assert (low.available, low.threshold) == (4, 5)
     events = await world.reserve("ord-3", ("TEE", 1))
     assert not any(isinstance(e, LowStockDetected) for e in events)
+
+
+async def test_returns_restock_resellable_units_once_and_write_off_the_rest(world: World) -> None:
+    await world.sku("TEE", AMS=5)
+    await world.sku("MUG", AMS=5)
+    lines = (
+        ReturnedLine(sku="TEE", quantity=2, condition=ItemCondition.RESELLABLE),
+        ReturnedLine(sku="MUG", quantity=1, condition=ItemCondition.DAMAGED),
+    )
+    cmd = BookReturn("ret-1", "ord-1", "AMS", lines)
+    events = await world.run(lambda uow: world.inventory.book_return(uow, cmd, Cause("ord-1")))
+    assert [type(e) for e in events] == [StockRestocked, StockWrittenOff, StockReceived]
+    assert await world.run(lambda uow: world.inventory.book_return(uow, cmd, Cause("x"))) == []
+    assert await world.available("TEE") == {"AMS": 7}
+    assert await world.available("MUG") == {"AMS": 5}

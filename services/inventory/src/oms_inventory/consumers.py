@@ -1,4 +1,4 @@
-"""Subscriptions: order events reserve and release stock, dispatches book it out.
+"""Subscriptions: orders reserve and release stock, dispatches book it out, returns back in.
 
 ``OrderPlaced`` and ``OrderCancelled`` share one consumer so that, per order (the Kafka
 key), a cancellation is always handled after the placement it cancels. Should it come
@@ -9,12 +9,13 @@ placement reserves nothing.
 from __future__ import annotations
 
 from oms_events.base import Event
-from oms_events.contracts import OrderCancelled, OrderPlaced, ShipmentDispatched
+from oms_events.contracts import OrderCancelled, OrderPlaced, ReturnReceived, ShipmentDispatched
 from oms_events.envelope import Envelope
-from oms_events.topics import ORDER_EVENTS, SHIPPING_EVENTS
+from oms_events.topics import ORDER_EVENTS, RETURNS_EVENTS, SHIPPING_EVENTS
 from oms_inventory.domain.allocation import LineRequest
 from oms_inventory.domain.commands import ReleaseStock, ReserveStock, ShipStock
 from oms_inventory.domain.errors import Rejected
+from oms_inventory.domain.returns import BookReturn
 from oms_inventory.handlers import Cause, Inventory
 from oms_inventory.settings import InventorySettings
 from oms_platform.consumer import Handler, PermanentError
@@ -68,6 +69,15 @@ def ship_on_dispatched(inventory: Inventory) -> Handler:
     return handle
 
 
+def book_on_return_received(inventory: Inventory) -> Handler:
+    async def handle(uow: UnitOfWork, env: Envelope, event: Event) -> None:
+        assert isinstance(event, ReturnReceived)
+        cmd = BookReturn(event.return_id, event.order_id, event.warehouse_id, event.lines)
+        await inventory.book_return(uow, cmd, _cause(env))
+
+    return handle
+
+
 def subscribe(host: ServiceHost, inventory: Inventory, settings: InventorySettings) -> None:
     """Register the inventory's consumers on ``host``."""
     host.subscribe(
@@ -80,4 +90,7 @@ def subscribe(host: ServiceHost, inventory: Inventory, settings: InventorySettin
     )
     host.subscribe(
         "shipments", [SHIPPING_EVENTS], {"ShipmentDispatched": ship_on_dispatched(inventory)}
+    )
+    host.subscribe(
+        "returns", [RETURNS_EVENTS], {"ReturnReceived": book_on_return_received(inventory)}
     )

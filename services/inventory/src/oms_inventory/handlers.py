@@ -20,7 +20,7 @@ from oms_events.contracts import PromotionPlanned
 from oms_events.envelope import Envelope
 from oms_events.registry import envelope_for, registry
 from oms_events.topics import Service
-from oms_inventory.domain import promotions, reservation, stock, warehouses
+from oms_inventory.domain import promotions, reservation, returns, stock, warehouses
 from oms_inventory.domain.commands import (
     AdjustStock,
     PlanPromotion,
@@ -50,6 +50,10 @@ def stock_stream(sku: str) -> str:
 
 def reservation_stream(order_id: str) -> str:
     return f"reservation-{order_id}"
+
+
+def return_stream(return_id: str) -> str:
+    return f"return-{return_id}"
 
 
 def promotion_stream(promotion_id: str) -> str:
@@ -236,6 +240,18 @@ class Inventory:
         ]
         await self._append(uow, cause, batches)
         return decision.reservation + [e for events in decision.stock.values() for e in events]
+
+    async def book_return(
+        self, uow: UnitOfWork, cmd: returns.BookReturn, cause: Cause
+    ) -> list[Event]:
+        """Restock resellable returned units, write off the rest; each return once."""
+        version = len(await uow.read_stream(return_stream(cmd.return_id)))
+        own, per_sku = returns.book(cmd, already_booked=version > 0)
+        loaded = {sku: await self.load_stock(uow, sku) for sku in sorted(per_sku)}
+        batches = [(return_stream(cmd.return_id), version, own)]
+        batches += [(stock_stream(sku), loaded[sku][1], events) for sku, events in per_sku.items()]
+        await self._append(uow, cause, batches)
+        return own + [e for events in per_sku.values() for e in events]
 
     # -- promotions -------------------------------------------------------------------------------
 
