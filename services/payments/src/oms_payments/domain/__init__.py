@@ -1,0 +1,1 @@
+"""The payments domain: pure state, evolve and decide functions (no I/O, no clock)."""

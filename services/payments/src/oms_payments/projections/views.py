@@ -1,0 +1,130 @@
+"""JSON views of a payment, an order's payments and a gift card, folded from their streams.
+
+A payment's stream holds a handful of events, so the views are computed on request from
+the event store: always current (read-your-writes for the HTTP API), nothing to rebuild.
+Pure functions over recorded events; the API does the reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from oms_events.registry import registry
+from oms_payments.domain import billing, giftcard, payment
+from oms_payments.domain.billing import Billing
+from oms_payments.domain.giftcard import GiftCard
+from oms_payments.domain.payment import PaymentState, Phase
+from oms_platform.eventstore import RecordedEvent
+
+Doc = dict[str, Any]
+_IDS = ("order_id", "payment_id", "method")
+
+
+def money(amount: Decimal, currency: str) -> dict[str, str]:
+    return {"amount": format(amount, "f"), "currency": currency}
+
+
+def status(p: PaymentState) -> str:
+    """One word for where a payment stands (its amounts tell the detail)."""
+    if p.phase is not Phase.AUTHORISED:
+        return {Phase.REQUESTED: "pending"}.get(p.phase, p.phase.value)
+    if p.refunded > 0:
+        return "refunded" if p.refunded == p.captured else "partially_refunded"
+    if p.captured > 0:
+        return "captured" if p.open_authorisation == 0 else "partially_captured"
+    if p.voided > 0:
+        return "voided"
+    return "authorised"
+
+
+def payment_view(payment_id: str, records: Sequence[RecordedEvent]) -> Doc | None:
+    """A payment's amounts, status, provider and history; None if there is no such payment."""
+    if not records:
+        return None
+    state = PaymentState(payment_id=payment_id)
+    for rec in records:
+        state = payment.evolve(state, registry.parse(rec.envelope))
+    c = state.currency
+    pending_refunds = sum(state.refunds_requested.values(), Decimal(0)) - state.refunded
+    return {
+        "payment_id": state.payment_id,
+        "order_id": state.order_id,
+        "method": state.method.value,
+        "status": status(state),
+        "amount": money(state.amount, c),
+        "authorised": money(state.authorised, c),
+        "captured": money(state.captured, c),
+        "voided": money(state.voided, c),
+        "refunded": money(state.refunded, c),
+        "refund_pending": money(pending_refunds, c),
+        "capturable": money(state.open_authorisation, c),
+        "refundable": money(state.refundable, c),
+        "provider": state.provider,
+        "provider_reference": state.reference,
+        "decline_reason": state.decline,
+        "cancellation": state.cancellation,
+        "gift_card_code": state.gift_card_code,
+        "history": _history(records, skip=_IDS),
+    }
+
+
+def order_payments_view(
+    order_id: str, billing_records: Sequence[RecordedEvent], payments: Iterable[Doc]
+) -> Doc | None:
+    """What an order owes, how each shipment was billed, and each payment's view."""
+    if not billing_records:
+        return None
+    order = Billing(order_id)
+    for rec in billing_records:
+        order = billing.evolve(order, registry.parse(rec.envelope))
+    c = order.currency
+    docs = list(payments)
+    due = sum((line.line_total.amount for line in order.lines), order.shipping_charge)
+
+    def total(field: str) -> dict[str, str]:
+        return money(sum((Decimal(d[field]["amount"]) for d in docs), Decimal(0)), c)
+
+    return {
+        "order_id": order_id,
+        "cancelled": order.cancelled,
+        "total": money(due, c) if order.opened else None,
+        "billed": money(order.billed_total, c),
+        "shipments": [
+            {
+                "shipment_id": s.shipment_id,
+                "amount": s.amount.model_dump(mode="json"),
+                "shipping_charge": s.shipping_charge.model_dump(mode="json"),
+                "payments": [p.model_dump(mode="json") for p in s.payments],
+            }
+            for s in order.shipments.values()
+        ],
+        "totals": {f: total(f) for f in ("authorised", "captured", "voided", "refunded")},
+        "payments": docs,
+    }
+
+
+def gift_card_view(code: str, records: Sequence[RecordedEvent]) -> Doc | None:
+    if not records:
+        return None
+    card = GiftCard(code)
+    for rec in records:
+        card = giftcard.evolve(card, registry.parse(rec.envelope))
+    return {
+        "code": card.code,
+        "balance": money(card.balance, card.currency),
+        "history": _history(records, skip=("code",)),
+    }
+
+
+def _history(records: Sequence[RecordedEvent], skip: Sequence[str]) -> list[Doc]:
+    return [
+        {
+            "type": rec.envelope.type,
+            "occurred_at": rec.envelope.occurred_at.isoformat(),
+            "actor": rec.envelope.actor,
+            **{k: v for k, v in rec.envelope.payload.items() if k not in skip},
+        }
+        for rec in records
+    ]

@@ -1,0 +1,106 @@
+"""The port a payment provider plugs into (Adyen, Mollie, PayPal, Klarna... or the sandbox).
+
+Every call carries an idempotency key: a provider that sees a key again must answer with
+the result it gave the first time and do nothing more, so a call can be retried safely
+after a timeout, a crash or a redelivered message. Keys are derived from the payment
+(``authorise-<payment id>``, ``capture-<payment id>-<shipment id>``, ``void-<payment id>``,
+``refund-<refund id>``), never random.
+
+A call that got no answer raises :class:`ProviderTimeout`: the money may or may not have
+moved, and only a retry with the same key tells. A provider that refuses an operation
+(capture more than authorised, refund an unknown payment) raises :class:`ProviderRefused`.
+A declined authorisation is not an error: it is an :class:`AuthorisationResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from oms_events.contracts import DeclineReason, PaymentMethod
+from oms_events.money import Money
+
+
+class ProviderError(Exception):
+    """Base of the errors a provider adapter raises."""
+
+
+class ProviderTimeout(ProviderError):
+    """No answer in time; retry with the same idempotency key (transient)."""
+
+
+class ProviderRefused(ProviderError):
+    """The provider refused the operation itself; retrying will not help (permanent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorisationRequest:
+    """What a provider is asked to authorise. ``capture`` asks for a sale (both at once)."""
+
+    order_id: str
+    payment_id: str
+    method: PaymentMethod
+    amount: Money
+    shopper_email: str
+    capture: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorisationResult:
+    """The provider's answer: approved (perhaps for less than asked: a partial approval)."""
+
+    approved: bool
+    amount: Money
+    """What was approved; zero when declined."""
+    reference: str | None = None
+    captured: bool = False
+    decline_reason: DeclineReason | None = None
+    message: str | None = None
+
+    def is_partial(self, asked: Money) -> bool:
+        return self.approved and self.amount < asked
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult:
+    """A capture, void or refund done: the provider's reference and the amount it moved."""
+
+    reference: str
+    amount: Money
+
+
+class PaymentProvider(Protocol):
+    """One payment provider (for one family of methods)."""
+
+    @property
+    def name(self) -> str:
+        """Stable name recorded on each authorisation (e.g. ``sandbox-card``)."""
+
+    async def authorise(
+        self, request: AuthorisationRequest, *, idempotency_key: str
+    ) -> AuthorisationResult: ...
+
+    async def capture(
+        self, reference: str, amount: Money, *, idempotency_key: str
+    ) -> OperationResult: ...
+
+    async def void(self, reference: str, *, idempotency_key: str) -> OperationResult:
+        """Release everything still authorised and not captured."""
+
+    async def refund(
+        self, reference: str, amount: Money, *, idempotency_key: str
+    ) -> OperationResult: ...
+
+
+class ProviderDirectory:
+    """Which provider handles each payment method (gift cards have none: see giftcard)."""
+
+    def __init__(self, by_method: Mapping[PaymentMethod, PaymentProvider]) -> None:
+        self._by_method = dict(by_method)
+
+    def for_method(self, method: PaymentMethod) -> PaymentProvider:
+        try:
+            return self._by_method[method]
+        except KeyError:
+            raise ProviderRefused(f"no payment provider is configured for {method.value}") from None

@@ -1,0 +1,41 @@
+"""Settings of the payments service (env prefix ``OMS_PAYMENTS_``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from oms_payments.providers.rules import SandboxRules
+from oms_platform.settings import ServiceSettings
+
+
+class SandboxSettings(BaseSettings):
+    """How the sandbox providers behave for every order (``OMS_PAYMENTS_SANDBOX_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_PAYMENTS_SANDBOX_", extra="ignore")
+
+    timeouts: int = Field(default=0, ge=0)
+    """Every provider call times out this many times (per idempotency key) before answering."""
+    invoice_credit_limit: Decimal = Field(default=Decimal("1000.00"), ge=0)
+    """Invoice / buy-now-pay-later authorisations above this fail the credit check."""
+    cod_limit: Decimal = Field(default=Decimal("500.00"), ge=0)
+    """Cash-on-delivery authorisations above this are refused."""
+    card_partial_limit: Decimal | None = Field(default=None, ge=0)
+    """When set, card authorisations above this are approved for this much only."""
+
+    def rules(self) -> SandboxRules:
+        return SandboxRules(
+            timeouts=self.timeouts,
+            invoice_credit_limit=self.invoice_credit_limit,
+            cod_limit=self.cod_limit,
+            card_partial_limit=self.card_partial_limit,
+        )
+
+
+class PaymentsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_PAYMENTS_", extra="ignore")
+
+    service: str = "payments"
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
