@@ -31,7 +31,15 @@ from typing import Any
 import psycopg
 from omsbench import common, ladder
 from omsbench.append import es_append, oms_append, open_store, raw_append
-from omsbench.common import Append, Result, ScratchDatabases, plan
+from omsbench.common import (
+    Append,
+    LoadWatch,
+    Result,
+    ScratchDatabases,
+    plan,
+    planned_events,
+    rounds,
+)
 from omsbench.kafka import (
     create_topics,
     delete_topics,
@@ -39,7 +47,7 @@ from omsbench.kafka import (
     producer_performance,
     relay_rate,
 )
-from omsbench.read import oms_read_all, raw_read_all
+from omsbench.read import STORE_PAGE, oms_read_all, raw_read_all
 from omsbench.report import (
     APPEND_VS_ES,
     APPEND_VS_RAW,
@@ -63,7 +71,31 @@ READ_PASSES = 5
 SCENARIOS = [("1w x 1ev", 1, 1), ("8w x 1ev", 8, 1), ("8w x 10ev", 8, 10)]
 DATASET = "8w x 1ev"  # the OMS database kept for the read-all and relay measurements
 
+ROUNDS = 3
+
 AsyncRunner = Callable[[str, list[list[Append]], str], Awaitable[Result]]
+
+
+async def _es(dsn: str, work: list[list[Append]], key: str) -> Result:
+    return await asyncio.to_thread(es_append, dsn, work, key)
+
+
+# (result key, database label, runner); a run's key is "<result key> <scenario>".
+APPEND_SYSTEMS: list[tuple[str, str, AsyncRunner]] = [
+    ("oms append", "oms", oms_append),
+    ("raw psycopg append", "raw", raw_append),
+    ("eventsourcing append", "es", _es),
+]
+LADDER_RUNGS: list[tuple[str, str, AsyncRunner]] = [
+    ("ladder function", "lad_fn", ladder.function_only),
+    ("ladder params", "lad_params", ladder.unit_of_work_autocommit),
+    ("ladder transaction", "lad_tx", ladder.unit_of_work_transaction),
+]
+LADDER_NAMES = {
+    "ladder function": "oms_append() SQL, params precomputed, autocommit",
+    "ladder params": "+ store's Python params (UnitOfWork, autocommit)",
+    "ladder transaction": "+ BEGIN/COMMIT (UnitOfWork in a transaction)",
+}
 
 
 def log(msg: str) -> None:
@@ -105,57 +137,49 @@ class Bench:
         )
         return result
 
-    async def measure(
-        self, key: str, label: str, runner: AsyncRunner, work: list[list[Append]], keep: bool
-    ) -> Result:
-        dsn = self.dbs.create(label)
-        try:
-            self.checkpoint()
-            result = self.record(key, await runner(dsn, work, key))
-        except BaseException:
-            self.dbs.drop(dsn)
-            raise
-        if keep:
-            self.dataset_dsn, self.dataset_events = dsn, result.events
-        else:
-            self.dbs.drop(dsn)
-        return result
-
     async def appends(self, with_ladder: bool) -> None:
+        """Each scenario: every system on its own fresh database, in ROUNDS rounds whose
+        order rotates, so that a burst of load from elsewhere on the machine falls on all
+        of them rather than on one. A system's figure is its events over its time."""
         for label, writers, batch in SCENARIOS:
-            work = plan(self.events, writers, batch)
-            log(f"append, {label} per transaction ({writers} writers, batch {batch})")
-            s = slug(label)
-            keep = label == DATASET
-            await self.measure(f"oms append {label}", f"oms_{s}", oms_append, work, keep)
-            await self.measure(f"raw psycopg append {label}", f"raw_{s}", raw_append, work, False)
-
-            async def es(dsn: str, w: list[list[Append]], key: str) -> Result:
-                return await asyncio.to_thread(es_append, dsn, w, key)
-
-            await self.measure(f"eventsourcing append {label}", f"es_{s}", es, work, False)
+            log(
+                f"append, {label} per transaction ({writers} writers, batch {batch}), "
+                f"{ROUNDS} interleaved rounds"
+            )
+            systems = list(APPEND_SYSTEMS)
             if with_ladder:
-                await self.ladder_for(label, work)
+                systems += LADDER_RUNGS
+            work = plan(self.events, writers, batch)
+            dsns = {key: self.dbs.create(f"{db}_{slug(label)}") for key, db, _ in systems}
+            parts: dict[str, list[Result]] = {key: [] for key, _, _ in systems}
+            try:
+                for r, chunk in enumerate(rounds(work, ROUNDS)):
+                    shift = r % len(systems)
+                    for key, _, runner in systems[shift:] + systems[:shift]:
+                        self.checkpoint()
+                        parts[key].append(await runner(dsns[key], chunk, key))
+            finally:
+                for key, dsn in dsns.items():
+                    if key == "oms append" and label == DATASET and len(parts[key]) == ROUNDS:
+                        self.dataset_dsn, self.dataset_events = dsn, planned_events(work)
+                    else:
+                        self.dbs.drop(dsn)
+            for key, _, _ in systems:
+                self.record(f"{key} {label}", Result.merge(f"{key} {label}", parts[key]))
+            if with_ladder:
+                self.ladder_for(label, work)
 
-    async def ladder_for(self, label: str, work: list[list[Append]]) -> None:
-        s = slug(label)
-        rungs: list[tuple[str, AsyncRunner]] = [
-            ("oms_append() SQL, params precomputed, autocommit", ladder.function_only),
-            ("+ store's Python params (UnitOfWork, autocommit)", ladder.unit_of_work_autocommit),
-            ("+ BEGIN/COMMIT (UnitOfWork in a transaction)", ladder.unit_of_work_transaction),
-        ]
-        steps: dict[str, dict[str, Any]] = {
-            "raw INSERT (ceiling)": dict(self.runs[f"raw psycopg append {label}"])
+    def ladder_for(self, label: str, work: list[list[Append]]) -> None:
+        steps = {
+            rung: dict(self.runs[f"{key} {label}"])
+            for key, rung in (
+                ("raw psycopg append", "raw INSERT (ceiling)"),
+                *((key, LADDER_NAMES[key]) for key, _, _ in LADDER_RUNGS),
+                ("oms append", "+ SQLAlchemy engine (store.append)"),
+            )
         }
-        for i, (rung, runner) in enumerate(rungs):
-            key = f"ladder {label}: {rung}"
-            result = await self.measure(key, f"lad{i}_{s}", runner, work, False)
-            steps[rung] = result.as_dict()
-        steps["+ SQLAlchemy engine (store.append)"] = dict(self.runs[f"oms append {label}"])
         params_us = ladder.params_cpu_us_per_event(work)
-        steps["+ store's Python params (UnitOfWork, autocommit)"][
-            "params_cpu_us_per_event_alone"
-        ] = round(params_us, 1)
+        steps[LADDER_NAMES["ladder params"]]["params_cpu_us_per_event_alone"] = round(params_us, 1)
         log(f"  store's parameter building alone: {params_us:.1f} µs CPU per event")
         self.ladder[label] = steps
 
@@ -165,13 +189,20 @@ class Bench:
         engine, store = await open_store(self.dataset_dsn, 2)
         oms: list[Result] = []
         raw: list[Result] = []
+        raw_store_sql: list[Result] = []
+        n, dsn = self.dataset_events, self.dataset_dsn
         try:
             for _ in range(READ_PASSES):
-                oms.append(await oms_read_all(store, self.dataset_events, "oms read_all"))
-                raw.append(await raw_read_all(self.dataset_dsn, self.dataset_events, "raw"))
+                oms.append(await oms_read_all(store, n, "oms read_all"))
+                raw.append(await raw_read_all(dsn, n, "raw"))
+                raw_store_sql.append(await raw_read_all(dsn, n, "raw", STORE_PAGE))
         finally:
             await engine.dispose()
-        for key, passes in (("oms read_all", oms), ("raw psycopg keyset read", raw)):
+        for key, passes in (
+            ("oms read_all", oms),
+            ("raw psycopg keyset read", raw),
+            ("raw psycopg, the store's read_all SQL", raw_store_sql),
+        ):
             median = sorted(passes, key=lambda r: r.rate)[len(passes) // 2]
             median.extra["passes_events_per_s"] = [round(r.rate) for r in passes]
             self.record(key, median)
@@ -211,20 +242,25 @@ class Bench:
         )
         self.record("kafka ProducerPerformance", perf)
 
-    async def profile(self) -> str:
-        """cProfile one OMS append run (8 writers x 1 event) and one read-all pass."""
+    async def profile(self, with_kafka: bool) -> str:
+        """cProfile one OMS append run (8 writers x 1 event), one read-all pass and
+        (with Kafka) one relay run."""
         work = plan(self.events, 8, 1)
         sections = []
-        for what, fn in (
+        profiled: list[tuple[str, Callable[..., Awaitable[Result]]]] = [
             ("store.append, 8 writers x 1 event", self._profiled_append),
             ("store.read_all, pages of 1,000", self._profiled_read),
-        ):
+        ]
+        if with_kafka:
+            profiled.append(("outbox relay to Kafka", self._profiled_relay))
+        for what, fn in profiled:
+            log(f"profiling {what}")
             profiler = cProfile.Profile()
             result = await fn(work, profiler)
             text = io.StringIO()
             stats = pstats.Stats(profiler, stream=text)
             stats.sort_stats("tottime").print_stats(35)
-            stats.sort_stats("cumulative").print_stats(45)
+            stats.sort_stats("cumulative").print_stats(40)
             sections.append(
                 f"### {what}: {result.rate:,.0f} events/s under the profiler\n\n{text.getvalue()}"
             )
@@ -245,6 +281,26 @@ class Bench:
         try:
             prof.enable()
             return await oms_read_all(store, self.dataset_events, "profiled read_all")
+        finally:
+            prof.disable()
+            await engine.dispose()
+
+    async def _profiled_relay(self, work: list[list[Append]], prof: cProfile.Profile) -> Result:
+        assert self.dataset_dsn is not None
+        topic = f"oms.bench.{uuid.uuid4().hex[:8]}.profile"
+        await create_topics(self.config.kafka_bootstrap, [topic])
+        self.topics.append(topic)
+        engine, store = await open_store(self.dataset_dsn, 2)
+        try:
+            prof.enable()
+            return await relay_rate(
+                store,
+                self.dataset_dsn,
+                self.config.kafka_bootstrap,
+                topic,
+                self.dataset_events,
+                "profiled relay",
+            )
         finally:
             prof.disable()
             await engine.dispose()
@@ -347,8 +403,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.events is None:
         args.events = QUICK_EVENTS if args.quick else DEFAULT_EVENTS
-    if args.events < 80:
-        p.error("--events must be at least 80 (8 writers x batches of 10)")
+    if args.events < 80 * ROUNDS:
+        p.error(f"--events must be at least {80 * ROUNDS} (8 writers x batches of 10 x rounds)")
     return args
 
 
@@ -357,7 +413,7 @@ async def run(bench: Bench, args: argparse.Namespace) -> str | None:
     await bench.reads()
     if not args.no_kafka:
         await bench.relay()
-    return await bench.profile() if args.profile else None
+    return await bench.profile(not args.no_kafka) if args.profile else None
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -377,6 +433,7 @@ def main(argv: list[str]) -> int:
         f"Kafka {info['kafka']}, {info['nproc']} CPUs"
     )
     signal.signal(signal.SIGTERM, _terminate)
+    load = LoadWatch()
     dbs = ScratchDatabases(config.admin_dsn)
     bench = Bench(config, dbs, args.events)
     try:
@@ -391,6 +448,7 @@ def main(argv: list[str]) -> int:
             except Exception as exc:  # a report must still come out; topics are scratch
                 log(f"could not delete bench topics {bench.topics}: {exc}")
 
+    info["load_during_run"] = load.report()
     now = datetime.now(UTC)
     when = now.strftime("%Y-%m-%d %H:%M UTC")
     rows = bench.rows()

@@ -191,6 +191,7 @@ def es_append(dsn: str, work: list[list[Append]], name: str) -> Result:
         assert isinstance(recorder, PostgresApplicationRecorder)
         assert recorder.datastore.enable_db_functions
         factory.datastore.pool.open(wait=True, timeout=30)
+        before = recorder.max_notification_id() or 0
         latencies: list[float] = []
         lock = threading.Lock()
         start = threading.Barrier(len(work) + 1)
@@ -221,7 +222,7 @@ def es_append(dsn: str, work: list[list[Append]], name: str) -> Result:
             for f in futures:
                 f.result()
             meter.stop()
-        stored = recorder.max_notification_id()
+        stored = (recorder.max_notification_id() or 0) - before
     finally:
         factory.close()
     result = meter.result(name, planned_events(work), latencies)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import statistics
 import time
 import uuid
@@ -111,6 +112,13 @@ def planned_events(work: list[list[Append]]) -> int:
     return sum(a.count for appends in work for a in appends)
 
 
+def rounds(work: list[list[Append]], count: int) -> list[list[list[Append]]]:
+    """Split every writer's appends into ``count`` consecutive parts (versions go on)."""
+    return [
+        [w[r * len(w) // count : (r + 1) * len(w) // count] for w in work] for r in range(count)
+    ]
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -123,10 +131,31 @@ class Result:
     seconds: float
     latencies: list[float] = field(default_factory=list, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    client_cpu: float | None = None  # seconds of this process's CPU in the window
+    server_cpu: float | None = None  # seconds of the PostgreSQL server's CPU in the window
+    parts: int = 1
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @classmethod
+    def merge(cls, name: str, parts: list[Result]) -> Result:
+        """Rounds of one measurement: events and times add up."""
+
+        def total(values: list[float | None]) -> float | None:
+            return None if any(v is None for v in values) else sum(v or 0.0 for v in values)
+
+        return cls(
+            name,
+            sum(p.events for p in parts),
+            sum(p.seconds for p in parts),
+            [lat for p in parts for lat in p.latencies],
+            {"rounds_events_per_s": [round(p.rate) for p in parts]} if len(parts) > 1 else {},
+            total([p.client_cpu for p in parts]),
+            total([p.server_cpu for p in parts]),
+            len(parts),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -134,6 +163,10 @@ class Result:
             "seconds": round(self.seconds, 4),
             "events_per_s": round(self.rate, 1),
         }
+        if self.client_cpu is not None and self.events:
+            doc["client_cpu_us_per_event"] = round(self.client_cpu / self.events * 1e6, 1)
+        if self.server_cpu is not None and self.events:
+            doc["server_cpu_us_per_event"] = round(self.server_cpu / self.events * 1e6, 1)
         if self.latencies:
             lat = sorted(self.latencies)
             doc["append_latency_ms"] = {
@@ -197,12 +230,9 @@ class Meter:
         return self
 
     def result(self, name: str, events: int, latencies: list[float] | None = None) -> Result:
-        extra: dict[str, Any] = {
-            "client_cpu_us_per_event": round(self.client_cpu / events * 1e6, 1),
-        }
-        if self.server_cpu is not None:
-            extra["server_cpu_us_per_event"] = round(self.server_cpu / events * 1e6, 1)
-        return Result(name, events, self.seconds, latencies or [], extra)
+        return Result(
+            name, events, self.seconds, latencies or [], {}, self.client_cpu, self.server_cpu
+        )
 
 
 # --------------------------------------------------------------------------- databases
@@ -255,3 +285,54 @@ class ScratchDatabases:
         finally:
             if not keep:
                 self.drop(dsn)
+
+
+# --------------------------------------------------------------------------- machine load
+
+
+def _proc_stat_ticks() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class LoadWatch:
+    """How busy the machine was over the whole bench, and how much of that was ours.
+
+    The rest is PostgreSQL and Kafka serving the bench, and anything else running on
+    the machine (other users' tests and services): a high figure there with a high load
+    average means lower, noisier figures. (PostgreSQL's own share cannot be told over the
+    whole run: the backends of closed connections take their CPU counters with them.)
+    """
+
+    def __init__(self) -> None:
+        self._stat = _proc_stat_ticks()
+        self._self = self._own_cpu()
+        self.load_start = os.getloadavg()
+
+    @staticmethod
+    def _own_cpu() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def report(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "loadavg_1m_start": round(self.load_start[0], 2),
+            "loadavg_1m_end": round(os.getloadavg()[0], 2),
+        }
+        after = _proc_stat_ticks()
+        if self._stat is None or after is None:
+            return doc
+        busy = (after[0] - self._stat[0]) / _TICK
+        total = (after[1] - self._stat[1]) / _TICK
+        ours = self._own_cpu() - self._self
+        if total > 0:
+            doc["cpu_busy_pct"] = round(busy / total * 100, 1)
+            doc["bench_process_pct"] = round(ours / total * 100, 1)
+        return doc

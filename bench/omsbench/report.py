@@ -179,5 +179,17 @@ def machine_lines(info: dict[str, Any]) -> str:
             f"- Kafka {info['kafka']} (one local KRaft broker); {info['java']}",
             f"- Python {info['python']}; {pkgs}",
             f"- git {info['git_commit']}; arguments: {' '.join(info['argv']) or '(none)'}",
+            f"- machine load during the run: {_load(info.get('load_during_run', {}))}",
         ]
     )
+
+
+def _load(doc: dict[str, Any]) -> str:
+    text = f"1-min load average {doc.get('loadavg_1m_start')} → {doc.get('loadavg_1m_end')}"
+    if "cpu_busy_pct" in doc:
+        text += (
+            f"; all CPUs {doc['cpu_busy_pct']}% busy, this bench's process "
+            f"{doc['bench_process_pct']}% (the rest: PostgreSQL, Kafka and anything else "
+            "running on the machine)"
+        )
+    return text
