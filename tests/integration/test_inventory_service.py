@@ -292,6 +292,15 @@ async def test_stock_movements_over_http_with_reasons_for_refusals(inventory: Ru
 async def test_orders_are_reserved_released_and_shipped(inventory: Running) -> None:
     k, c = inventory.kafka, inventory.client
     await inventory.seed(TEE={"AMS": 5, "BER": 8}, MUG={"BER": 3, "MAD": 3})
+    preview = {"lines": [{"line_id": "1", "sku": "TEE", "quantity": 1}], "country": "DE"}
+    nearest = (await c.post("/v1/allocations/preview", json=preview)).json()
+    assert nearest["strategy"] == "nearest" and nearest["allocations"][0]["warehouse"] == "BER"
+    by_priority = await c.post(
+        "/v1/allocations/preview", json=preview | {"strategy": "by_priority"}
+    )
+    assert by_priority.json()["allocations"][0]["warehouse"] == "AMS"
+    outcome = await c.post("/v1/allocations/preview", json=preview | {"strategy": "split"})
+    assert outcome.status_code == 422
     # One at a time: orders on different partitions would otherwise race for the same units.
     placed = await k.publish(order_placed("ord-a", ("TEE", 2), ("MUG", 1)), key="ord-a")
     await inventory.wait_for(1, *DECISIONS)

@@ -21,7 +21,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms_events.base import Event
-from oms_inventory.domain.allocation import LineAllocation
+from oms_events.contracts import AllocationStrategy
+from oms_inventory.domain.allocation import (
+    STRATEGIES,
+    AllocationFailure,
+    LineAllocation,
+    LineRequest,
+    allocate,
+)
 from oms_inventory.domain.commands import (
     AdjustStock,
     PlanPromotion,
@@ -115,6 +122,26 @@ class TransferIn(_In):
         return self
 
 
+class PreviewLine(_In):
+    line_id: Annotated[str, Field(min_length=1, max_length=100)]
+    sku: Sku
+    quantity: Positive
+
+
+class PreviewIn(_In):
+    lines: Annotated[list[PreviewLine], Field(min_length=1, max_length=500)]
+    country: Country
+    strategy: AllocationStrategy | None = Field(
+        default=None, description="Default: the service's configured strategy."
+    )
+
+    @model_validator(mode="after")
+    def _implemented(self) -> PreviewIn:
+        if self.strategy is not None and self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
+        return self
+
+
 class ThresholdIn(_In):
     low_stock_threshold: NonNegative
 
@@ -165,6 +192,7 @@ def create_router(
     inventory: Inventory,
     *,
     velocity_window_days: int,
+    default_strategy: AllocationStrategy,
 ) -> APIRouter:
     """The ``/v1`` routes over ``store``; ``engine`` serves the read-model queries."""
     router = APIRouter(prefix="/v1")
@@ -321,6 +349,34 @@ def create_router(
         if version == 0:
             raise NotFound(f"no reservation for order {order_id!r}", field="order_id")
         return _reservation(state)
+
+    @router.post("/allocations/preview")
+    async def preview_allocation(body: PreviewIn) -> dict[str, Any]:
+        """What allocation would decide for these lines now, without reserving anything."""
+        known, _ = await inventory.load_warehouses(store)
+        snapshot = {}
+        for sku in {ln.sku for ln in body.lines}:
+            state, _ = await inventory.load_stock(store, sku)
+            snapshot[sku] = state.available() if state.info else {}
+        lines = [LineRequest(ln.line_id, ln.sku, ln.quantity) for ln in body.lines]
+        strategy = body.strategy or default_strategy
+        result = allocate(snapshot, lines, body.country, known.all(), strategy)
+        if isinstance(result, AllocationFailure):
+            shortages = [
+                {"sku": x.sku, "requested": x.requested, "available": x.available}
+                for x in result.shortages
+            ]
+            return {"feasible": False, "reasoning": result.summary, "shortages": shortages}
+        reasons = {r.line_id: r.reason for r in result.reasons}
+        return {
+            "feasible": True,
+            "strategy": strategy.value,
+            "reasoning": result.summary,
+            "parcels": len(result.warehouses),
+            "allocations": [
+                {**_allocation(a), "reason": reasons[a.line_id]} for a in result.allocations
+            ],
+        }
 
     # -- promotions -----------------------------------------------------------------------------
 

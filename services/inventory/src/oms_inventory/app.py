@@ -25,6 +25,7 @@ def create_app(settings: InventorySettings) -> ServiceHost:
             host.engine,
             inventory,
             velocity_window_days=settings.velocity_window_days,
+            default_strategy=settings.allocation_strategy,
         )
     )
     subscribe(host, inventory, settings)
