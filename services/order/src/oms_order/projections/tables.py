@@ -20,7 +20,6 @@ from oms_order.domain.state import OrderState
 from oms_order.projections.order_view import summary_row
 from oms_order.streams import ORDER_STREAM_PREFIX
 from oms_platform.eventstore.base import UnitOfWork
-from oms_platform.eventstore.model import START
 from oms_platform.eventstore.postgres import PostgresEventStore
 
 SCHEMA = (
@@ -140,20 +139,26 @@ async def find_orders(
 
 
 async def rebuild_orders(store: PostgresEventStore) -> int:
-    """Empty ``orders`` and refill it from the order streams; returns the orders written."""
-    states: dict[str, OrderState] = {}
-    after = START
-    while batch := await store.read_all(after, limit=1000):
-        for rec in batch:
-            env = rec.envelope
-            if env.stream_id.startswith(ORDER_STREAM_PREFIX):
-                state = states.get(env.stream_id, OrderState())
-                states[env.stream_id] = evolve(state, registry.parse(env))
-        after = batch[-1].commit_position
+    """Empty ``orders`` and refill it from the order streams; returns the orders written.
+
+    One transaction: the table is replaced by what every order stream says in its snapshot
+    (stream by stream rather than ``read_all``, which holds back events of transactions
+    that may still be running).
+    """
     async with store.unit_of_work() as uow:
+        rows = await uow.connection.execute(
+            text("SELECT stream_id FROM streams WHERE starts_with(stream_id, :prefix)"),
+            {"prefix": ORDER_STREAM_PREFIX},
+        )
+        stream_ids = [row[0] for row in rows]
         await uow.connection.execute(text("DELETE FROM orders"))
         models = SqlReadModels()
-        for state in states.values():
+        written = 0
+        for stream_id in stream_ids:
+            state = OrderState()
+            for rec in await uow.read_stream(stream_id):
+                state = evolve(state, registry.parse(rec.envelope))
             if state.exists:
                 await models.save_order(uow, state)
-    return sum(1 for s in states.values() if s.exists)
+                written += 1
+    return written
