@@ -243,7 +243,7 @@ def _fill(
             allocations.append(LineAllocation(line.line_id, line.sku, w.code, take))
             parts.append(f"{take} from {describe(w)}")
         assert remaining == 0, "feasibility was checked before filling"
-        note = f" ({', '.join(empty)} had none left)" if empty else ""
+        note = f" (none available in {', '.join(empty)})" if empty else ""
         reasons.append(LineReason(line.line_id, line.sku, clip(" + ".join(parts) + note)))
     plan_wh = list(dict.fromkeys(a.warehouse_id for a in allocations))
     order_text = {
