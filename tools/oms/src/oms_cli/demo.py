@@ -110,7 +110,7 @@ def make_order(rng: random.Random, n: int, run: str) -> DemoOrder:
     total = sum((PRICES[sku] * qty for sku, qty in quantities.items()), shipping)
     method = METHODS[n % len(METHODS)]
     email = f"{name.split()[0].lower()}.{n}@example.com"
-    if n % 7 == 3 and method in {"card", "paypal", "invoice"}:
+    if n % 5 == 2 and method in {"card", "paypal", "invoice"}:
         email = email.replace("@", "+decline@")
         expect = "cancelled (payment)"
     ref = f"WEB-{run}-{n:04d}"
