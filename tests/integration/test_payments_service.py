@@ -1,0 +1,572 @@
+"""The payments service against the real stack: its ServiceHost in-process (or as a process,
+for the crash test), real PostgreSQL and Kafka, a topic prefix of its own per test.
+
+Input events are published on the prefixed order and shipping topics as the order and
+shipping services would; outcomes are read from the prefixed payments topic, the HTTP API
+and the sandbox provider's own books.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from oms_cli.config import StackConfig
+from oms_cli.proc import pid_alive, stop_pid
+from oms_cli.services import service_env, spawn_service, wait_healthy
+from oms_events.base import Event
+from oms_events.codec import decode_envelope, encode_envelope
+from oms_events.contracts import (
+    CancellationReason,
+    CancelledBy,
+    Customer,
+    OrderCancelled,
+    OrderLine,
+    OrderPlaced,
+    Payment,
+    PaymentMethod,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    SkuQuantity,
+)
+from oms_events.examples import ADDRESS, eur
+from oms_events.registry import envelope_for
+from oms_events.topics import ORDER_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS
+from oms_payments.app import create_app
+from oms_payments.settings import PaymentsSettings, SandboxSettings
+from oms_platform.relay import create_producer, message_headers
+from oms_platform.service import ServiceHost
+from oms_platform.settings import RetrySettings
+from oms_platform.testing.kafka import eventually, read_topic
+
+pytestmark = pytest.mark.integration
+
+LINES = (
+    OrderLine(line_id="1", sku="TSHIRT", quantity=2, unit_price=eur("19.95")),
+    OrderLine(line_id="2", sku="MUG", quantity=1, unit_price=eur("12.50")),
+)
+TOTAL = Decimal("57.35")  # 2 x 19.95 + 12.50 + 4.95 shipping
+EVERYTHING = (("TSHIRT", 2), ("MUG", 1))
+METHODS = [m.value for m in PaymentMethod]
+
+
+class Harness:
+    """One payments service under a fresh topic prefix, and ways to talk to it."""
+
+    def __init__(self, bootstrap: str, prefix: str, client: httpx.AsyncClient) -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.http = client
+
+    async def publish(self, topic: str, *events: Event) -> None:
+        producer = create_producer(self.bootstrap)
+        await producer.start()
+        try:
+            for event in events:
+                order_id = str(getattr(event, "order_id"))  # noqa: B009
+                env = envelope_for(
+                    event,
+                    stream_id=f"test-{uuid.uuid4().hex[:8]}",
+                    stream_version=1,
+                    correlation_id=order_id,
+                    causation_id=None,
+                    actor="test",
+                    producer="test",
+                )
+                await producer.send_and_wait(
+                    self.prefix + topic,
+                    encode_envelope(env),
+                    key=order_id.encode(),
+                    headers=message_headers(env),
+                )
+        finally:
+            await producer.stop()
+
+    async def output(self, expect: int) -> list[Any]:
+        records = await read_topic(self.bootstrap, self.prefix + PAYMENTS_EVENTS, expect=expect)
+        return [decode_envelope(r.value) for r in records]
+
+    async def payment(self, payment_id: str) -> dict[str, Any]:
+        resp = await self.http.get(f"/v1/payments/{payment_id}")
+        return dict(resp.json()) if resp.status_code == 200 else {}
+
+    async def until(self, payment_id: str, *statuses: str, timeout_s: float = 60) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        async def reached() -> bool:
+            found.update(await self.payment(payment_id))
+            return found.get("status") in statuses
+
+        await eventually(reached, timeout_s=timeout_s, what=f"{payment_id} to be {statuses}")
+        return found
+
+
+@contextlib.asynccontextmanager
+async def running(
+    dsn: str, bootstrap: str, *, backoff_s: float = 0.05, **sandbox: Any
+) -> AsyncIterator[Harness]:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = PaymentsSettings(
+        database_dsn=SecretStr(dsn),
+        kafka_bootstrap=bootstrap,
+        topic_prefix=prefix,
+        retry=RetrySettings(max_attempts=5, initial_backoff_s=backoff_s),
+        sandbox=SandboxSettings(**sandbox),
+    )
+    host: ServiceHost = create_app(settings)
+    await host.start()
+    transport = httpx.ASGITransport(app=host.api)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://payments") as client:
+            yield Harness(bootstrap, prefix, client)
+    finally:
+        await host.stop()
+
+
+def placed(order_id: str, *payments: Payment, email: str = "noor@example.com") -> OrderPlaced:
+    return OrderPlaced(
+        order_id=order_id,
+        platform_order_ref=f"WEB-{order_id}",
+        sales_channel="webshop-nl",
+        customer=Customer(customer_id="cus-1", email=email),
+        lines=LINES,
+        shipping_address=ADDRESS,
+        shipping_charge=eur("4.95"),
+        payments=payments,
+        placed_at=datetime.now(UTC),
+    )
+
+
+def pay(pid: str, method: str, amount: Decimal | str = TOTAL, code: str | None = None) -> Payment:
+    return Payment(
+        payment_id=pid, method=PaymentMethod(method), amount=eur(str(amount)), gift_card_code=code
+    )
+
+
+def dispatched(order_id: str, shipment_id: str, *lines: tuple[str, int]) -> ShipmentDispatched:
+    return ShipmentDispatched(
+        shipment_id=shipment_id,
+        order_id=order_id,
+        fulfilment_id=f"ful-{order_id}",
+        warehouse_id="wh-ams-1",
+        carrier="postnl",
+        service="standard",
+        tracking_number=f"3S{shipment_id}",
+        weight_grams=800,
+        shipping_cost=eur("3.85"),
+        lines=tuple(SkuQuantity(sku=s, quantity=q) for s, q in lines),
+    )
+
+
+def delivered(order_id: str, shipment_id: str) -> ShipmentDelivered:
+    return ShipmentDelivered(
+        shipment_id=shipment_id,
+        order_id=order_id,
+        carrier="postnl",
+        tracking_number=f"3S{shipment_id}",
+        delivered_at=datetime.now(UTC),
+    )
+
+
+def cancelled(order_id: str) -> OrderCancelled:
+    return OrderCancelled(
+        order_id=order_id,
+        reason=CancellationReason.CUSTOMER_REQUEST,
+        cancelled_by=CancelledBy.STAFF,
+    )
+
+
+def amount(doc: dict[str, Any], field: str) -> Decimal:
+    return Decimal(doc[field]["amount"])
+
+
+async def sandbox_books(dsn: str) -> dict[str, dict[str, Decimal]]:
+    """The sandbox provider's own ledger: payment id -> authorised/captured/voided/refunded."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        cur = await conn.execute(
+            "SELECT payment_id, count(*), sum(authorised), sum(captured), sum(voided), "
+            "sum(refunded) FROM sandbox_authorisations GROUP BY payment_id"
+        )
+        keys = ("authorisations", "authorised", "captured", "voided", "refunded")
+        return {
+            row[0]: dict(zip(keys, map(Decimal, row[1:]), strict=True))
+            for row in await cur.fetchall()
+        }
+
+
+# -- tests -------------------------------------------------------------------------------
+
+
+async def test_card_order_is_authorised_captured_on_dispatch_and_refunded_over_http(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    async with running(clean_db, kafka_bootstrap) as svc:
+        await svc.publish(ORDER_EVENTS, placed("ord-c1", pay("ord-c1-p1", "card")))
+        doc = await svc.until("ord-c1-p1", "authorised")
+        assert doc["provider"] == "sandbox-card" and doc["provider_reference"].startswith("CARD-")
+
+        await svc.publish(SHIPPING_EVENTS, dispatched("ord-c1", "shp-1", *EVERYTHING))
+        doc = await svc.until("ord-c1-p1", "captured")
+        assert amount(doc, "captured") == TOTAL
+
+        resp = await svc.http.post(
+            "/v1/payments/ord-c1-p1/refunds",
+            json={"amount": {"amount": "57.36", "currency": "EUR"}, "reason": "goodwill"},
+        )
+        assert resp.status_code == 409
+        assert resp.json()["detail"]["code"] == "amount_exceeded"
+        resp = await svc.http.post(
+            "/v1/payments/ord-c1-p1/refunds",
+            json={"amount": "20.00", "reason": "damaged mug"},
+            headers={"X-Actor": "staff:alice", "Idempotency-Key": "cs-ticket-1"},
+        )
+        assert resp.status_code == 202, resp.text
+        refund_id = resp.json()["refund_id"]
+        again = await svc.http.post(
+            "/v1/payments/ord-c1-p1/refunds",
+            json={"amount": "20.00", "reason": "damaged mug"},
+            headers={"X-Actor": "staff:alice", "Idempotency-Key": "cs-ticket-1"},
+        )
+        assert again.status_code == 200 and again.json()["refund_id"] == refund_id
+        doc = await svc.until("ord-c1-p1", "partially_refunded")
+        assert amount(doc, "refunded") == Decimal("20.00")
+        assert amount(doc, "refundable") == Decimal("37.35")
+
+        out = await svc.output(expect=7)
+        types = [e.type for e in out if e.stream_id == "payment-ord-c1-p1"]
+        assert types == [
+            "PaymentAuthorizationRequested",
+            "PaymentAuthorized",
+            "PaymentCaptureRequested",
+            "PaymentCaptured",
+            "PaymentRefundRequested",
+            "RefundIssued",
+        ]
+        refund = next(e for e in out if e.type == "RefundIssued")
+        assert refund.actor == "service:payments" and refund.correlation_id == "ord-c1"
+        requested = next(e for e in out if e.type == "PaymentRefundRequested")
+        assert requested.actor == "staff:alice"
+        assert (await sandbox_books(clean_db))["ord-c1-p1"]["refunded"] == Decimal("20.00")
+
+
+async def test_http_errors_have_reasons(clean_db: str, kafka_bootstrap: str) -> None:
+    async with running(clean_db, kafka_bootstrap) as svc:
+        resp = await svc.http.get("/v1/payments/nope")
+        assert resp.status_code == 404 and "unknown" in resp.json()["detail"]["reason"]
+        assert (await svc.http.get("/v1/orders/nope/payments")).status_code == 404
+        assert (await svc.http.get("/v1/gift-cards/NOPE-1")).status_code == 404
+        resp = await svc.http.post(
+            "/v1/payments/nope/refunds", json={"amount": 10.5, "reason": "float amount"}
+        )
+        assert resp.status_code == 422
+        assert "amount" in str(resp.json()["detail"])
+        resp = await svc.http.post(
+            "/v1/payments/nope/refunds", json={"amount": "-1", "reason": "x"}
+        )
+        assert resp.status_code == 422
+        resp = await svc.http.post("/v1/payments/nope/refunds", json={"amount": "1", "reason": "x"})
+        assert resp.status_code == 404
+        resp = await svc.http.post(
+            "/v1/gift-cards", json={"code": "GC-1", "balance": {"amount": "0", "currency": "EUR"}}
+        )
+        assert resp.status_code == 422
+        body = {"code": "GC-1", "balance": {"amount": "25.00", "currency": "EUR"}}
+        assert (await svc.http.post("/v1/gift-cards", json=body)).status_code == 201
+        resp = await svc.http.post("/v1/gift-cards", json=body)
+        assert resp.status_code == 409 and resp.json()["detail"]["code"] == "refused"
+        card = (await svc.http.get("/v1/gift-cards/GC-1")).json()
+        assert card["balance"] == {"amount": "25.00", "currency": "EUR"}
+
+
+async def test_every_method_reaches_its_state_and_the_totals_reconcile(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    """Seven methods plus a gift card split; half the orders shipped in two parcels (COD
+    delivered), a quarter cancelled; amounts reconcile per payment, with the provider too."""
+    async with running(clean_db, kafka_bootstrap) as svc:
+        resp = await svc.http.post(
+            "/v1/gift-cards",
+            json={"code": "GC-MIX", "balance": {"amount": "500", "currency": "EUR"}},
+        )
+        assert resp.status_code == 201
+        orders: dict[str, list[Payment]] = {}
+        for n in range(16):
+            oid = f"ord-m{n}"
+            method = METHODS[n % len(METHODS)]
+            if method == "gift_card":
+                orders[oid] = [
+                    pay(f"{oid}-p1", "gift_card", "20.00", "GC-MIX"),
+                    pay(f"{oid}-p2", "paypal", TOTAL - 20),
+                ]
+            else:
+                orders[oid] = [pay(f"{oid}-p1", method)]
+        await svc.publish(ORDER_EVENTS, *(placed(oid, *ps) for oid, ps in orders.items()))
+        for ps in orders.values():
+            for p in ps:
+                up_front = p.method in (PaymentMethod.IDEAL, PaymentMethod.BANK_TRANSFER)
+                await svc.until(p.payment_id, "captured" if up_front else "authorised")
+
+        to_cancel = [oid for n, oid in enumerate(orders) if n % 4 == 3]
+        to_ship = [oid for oid in orders if oid not in to_cancel]
+        await svc.publish(ORDER_EVENTS, *(cancelled(oid) for oid in to_cancel))
+        await svc.publish(
+            SHIPPING_EVENTS,
+            *(dispatched(oid, f"{oid}-s1", ("MUG", 1)) for oid in to_ship),
+            *(dispatched(oid, f"{oid}-s2", ("TSHIRT", 2)) for oid in to_ship),
+            *(delivered(oid, f"{oid}-s{k}") for oid in to_ship for k in (1, 2)),
+        )
+        for oid in to_ship:
+            for p in orders[oid]:
+                await svc.until(p.payment_id, "captured")
+        for oid in to_cancel:
+            for p in orders[oid]:
+                await svc.until(p.payment_id, "voided", "refunded")
+
+        books = await sandbox_books(clean_db)
+        for oid in orders:
+            view = (await svc.http.get(f"/v1/orders/{oid}/payments")).json()
+            assert sum(amount(d, "amount") for d in view["payments"]) == TOTAL
+            for doc in view["payments"]:
+                authorised = amount(doc, "authorised")
+                assert authorised == amount(doc, "amount")
+                assert authorised == amount(doc, "captured") + amount(doc, "voided")
+                assert amount(doc, "refunded") <= amount(doc, "captured")
+                if oid in to_cancel:
+                    assert amount(doc, "captured") == amount(doc, "refunded")
+                else:
+                    assert amount(doc, "captured") == authorised
+                if doc["method"] != "gift_card":
+                    ledger = books[doc["payment_id"]]
+                    assert ledger["authorisations"] == 1
+                    for field in ("authorised", "captured", "voided", "refunded"):
+                        assert ledger[field] == amount(doc, field), (doc["payment_id"], field)
+            if oid in to_ship:
+                assert [s["shipment_id"] for s in view["shipments"]] == [f"{oid}-s1", f"{oid}-s2"]
+                assert amount(view, "billed") == TOTAL
+        card = (await svc.http.get("/v1/gift-cards/GC-MIX")).json()
+        gift_orders = [oid for oid, ps in orders.items() if len(ps) == 2]
+        spent = sum(Decimal(20) for oid in gift_orders if oid not in to_cancel)
+        assert Decimal(card["balance"]["amount"]) == Decimal(500) - spent
+
+
+async def test_declines_cancel_nothing_themselves_but_are_published(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    async with running(clean_db, kafka_bootstrap, invoice_credit_limit=Decimal("50")) as svc:
+        await svc.publish(
+            ORDER_EVENTS,
+            placed("ord-d1", pay("ord-d1-p1", "card"), email="jan+decline@example.com"),
+            placed("ord-d2", pay("ord-d2-p1", "invoice")),
+        )
+        card = await svc.until("ord-d1-p1", "declined")
+        invoice = await svc.until("ord-d2-p1", "declined")
+        assert (card["decline_reason"], invoice["decline_reason"]) == (
+            "insufficient_funds",
+            "credit_check_failed",
+        )
+        out = await svc.output(expect=6)
+        declines = {
+            e.payload["payment_id"]: e.payload["reason"] for e in out if e.type == "PaymentDeclined"
+        }
+        assert declines == {"ord-d1-p1": "insufficient_funds", "ord-d2-p1": "credit_check_failed"}
+
+
+async def test_provider_timeouts_are_retried_and_end_authorised(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    async with running(clean_db, kafka_bootstrap) as svc:
+        await svc.publish(
+            ORDER_EVENTS,
+            placed("ord-t1", pay("ord-t1-p1", "paypal"), email="a+timeout2@example.com"),
+        )
+        doc = await svc.until("ord-t1-p1", "authorised")
+        assert [h["type"] for h in doc["history"]] == [
+            "PaymentAuthorizationRequested",
+            "PaymentAuthorized",
+        ]
+        async with await psycopg.AsyncConnection.connect(clean_db) as conn:
+            cur = await conn.execute("SELECT attempts FROM authorisation_attempts")
+            assert [row[0] for row in await cur.fetchall()] == [3]
+
+
+async def test_an_exhausted_retry_budget_declines_as_provider_unavailable(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    async with running(clean_db, kafka_bootstrap) as svc:
+        await svc.publish(
+            ORDER_EVENTS, placed("ord-t2", pay("ord-t2-p1", "card"), email="a+timeout9@example.com")
+        )
+        doc = await svc.until("ord-t2-p1", "declined")
+        assert doc["decline_reason"] == "provider_unavailable"
+        assert "ord-t2-p1" not in await sandbox_books(clean_db)
+
+
+async def test_a_cancellation_during_authorisation_retries_undoes_it(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    """The provider times out twice (1 s, then 2 s of backoff); the cancellation lands
+    after the first attempt, when the provider may already have authorised. The worker
+    asks again with the same key, gets the authorisation and voids it at once."""
+    async with running(clean_db, kafka_bootstrap, backoff_s=1.0) as svc:
+        await svc.publish(
+            ORDER_EVENTS, placed("ord-x1", pay("ord-x1-p1", "card"), email="a+timeout2@example.com")
+        )
+
+        async def attempted() -> bool:
+            async with await psycopg.AsyncConnection.connect(clean_db) as conn:
+                cur = await conn.execute("SELECT count(*) FROM authorisation_attempts")
+                row = await cur.fetchone()
+                return bool(row and row[0])
+
+        await eventually(attempted, what="a first authorisation attempt")
+        await svc.publish(ORDER_EVENTS, cancelled("ord-x1"))
+        doc = await svc.until("ord-x1-p1", "voided")
+        assert [h["type"] for h in doc["history"]] == [
+            "PaymentAuthorizationRequested",
+            "PaymentCancellationRequested",
+            "PaymentAuthorized",
+            "PaymentVoided",
+        ]
+        books = (await sandbox_books(clean_db))["ord-x1-p1"]
+        assert books["voided"] == books["authorised"] == TOTAL == amount(doc, "voided")
+
+
+async def test_a_cancellation_before_authorisation_prevents_it(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    """A cancellation handled before the placement (an OrderPlaced replayed from the DLQ)."""
+    async with running(clean_db, kafka_bootstrap) as svc:
+        await svc.publish(
+            ORDER_EVENTS, cancelled("ord-x2"), placed("ord-x2", pay("ord-x2-p1", "card"))
+        )
+        doc = await svc.until("ord-x2-p1", "cancelled")
+        assert [h["type"] for h in doc["history"]] == [
+            "PaymentAuthorizationRequested",
+            "PaymentCancelled",
+        ]
+        assert "ord-x2-p1" not in await sandbox_books(clean_db)
+
+
+async def test_concurrent_spends_of_one_gift_card_never_overdraw_it(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    async with running(clean_db, kafka_bootstrap) as svc:
+        body = {"code": "GC-HOT", "balance": {"amount": "50.00", "currency": "EUR"}}
+        assert (await svc.http.post("/v1/gift-cards", json=body)).status_code == 201
+        orders = [
+            placed(
+                f"ord-g{n}",
+                pay(f"ord-g{n}-p1", "gift_card", "20.00", "GC-HOT"),
+                pay(f"ord-g{n}-p2", "card", TOTAL - 20),
+            )
+            for n in range(6)
+        ]
+        await svc.publish(ORDER_EVENTS, *orders)
+        outcomes = [
+            (await svc.until(f"ord-g{n}-p1", "authorised", "declined"))["status"] for n in range(6)
+        ]
+        assert sorted(outcomes) == ["authorised"] * 2 + ["declined"] * 4
+        card = (await svc.http.get("/v1/gift-cards/GC-HOT")).json()
+        assert card["balance"]["amount"] == "10.00"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_killed_mid_stream_and_restarted_nothing_is_authorised_or_captured_twice(
+    clean_db: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """200 orders as a real process, SIGKILLed while authorising and again while capturing."""
+    stack = StackConfig()
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    port = _free_port()
+    env = service_env(
+        stack,
+        "payments",
+        database_dsn=clean_db,
+        port=port,
+        topic_prefix=prefix,
+        extra={"OMS_RETRY_INITIAL_BACKOFF_S": "0.05"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "payments.log"
+    pids: list[int] = []
+
+    def start() -> None:
+        pids.append(spawn_service("payments", env, log))
+        wait_healthy(url, pids[-1], log, timeout_s=90)
+
+    def kill() -> None:
+        os.kill(pids[-1], signal.SIGKILL)
+        while pid_alive(pids[-1]):
+            pass
+
+    async def operations() -> int:
+        async with await psycopg.AsyncConnection.connect(clean_db) as conn:
+            cur = await conn.execute("SELECT count(*) FROM sandbox_operations")
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+    methods = ["card", "paypal", "invoice", "ideal", "bank_transfer", "cash_on_delivery"]
+    orders = {f"ord-k{n}": pay(f"ord-k{n}-p1", methods[n % len(methods)]) for n in range(200)}
+    up_front = (PaymentMethod.IDEAL, PaymentMethod.BANK_TRANSFER)
+    start()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            svc = Harness(kafka_bootstrap, prefix, http)
+            await svc.publish(ORDER_EVENTS, *(placed(oid, p) for oid, p in orders.items()))
+            await eventually(lambda: _at_least(operations, 40), what="some authorisations")
+            kill()
+            assert await operations() < len(orders), "the kill came too late to test anything"
+            start()
+            for p in orders.values():
+                done = "captured" if p.method in up_front else "authorised"
+                await svc.until(p.payment_id, done, timeout_s=120)
+            before = await operations()
+            await svc.publish(
+                SHIPPING_EVENTS,
+                *(dispatched(oid, f"{oid}-s1", *EVERYTHING) for oid in orders),
+                *(delivered(oid, f"{oid}-s1") for oid in orders),
+            )
+            await eventually(lambda: _at_least(operations, before + 30), what="some captures")
+            kill()
+            captures = sum(1 for p in orders.values() if p.method not in up_front)
+            assert await operations() < before + captures, "the kill came too late"
+            start()
+            for p in orders.values():
+                await svc.until(p.payment_id, "captured", timeout_s=120)
+            books = await sandbox_books(clean_db)
+            for p in orders.values():
+                doc = await svc.payment(p.payment_id)
+                assert [h["type"] for h in doc["history"]].count("PaymentAuthorized") == 1
+                assert amount(doc, "captured") == amount(doc, "authorised") == TOTAL
+                ledger = books[p.payment_id]
+                assert (ledger["authorisations"], ledger["authorised"], ledger["captured"]) == (
+                    1,
+                    TOTAL,
+                    TOTAL,
+                ), p.payment_id
+    finally:
+        if pid_alive(pids[-1]):
+            stop_pid(pids[-1], 15)
+
+
+async def _at_least(count: Any, n: int) -> bool:
+    return int(await count()) >= n
