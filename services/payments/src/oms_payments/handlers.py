@@ -50,7 +50,9 @@ async def cancel_billing(uow: UnitOfWork, env: Envelope, event: OrderCancelled) 
     s = _session(uow, env, event.order_id)
     order = await s.billing(event.order_id)
     payments = await s.payments_of(order)
-    reason = event.reason.value + (f" ({event.detail})" if event.detail else "")
+    # The detail is free text of up to 2000 characters; the reason is quoted in other
+    # events' texts, which have the same limit.
+    reason = event.reason.value + (f" ({event.detail[:200]})" if event.detail else "")
     s.record(billing.cancel_billing(CancelBilling(event.order_id, reason), order, payments))
     await s.flush()
 
