@@ -20,7 +20,7 @@ from oms_events.contracts import (
     SkuQuantity,
 )
 from oms_events.examples import eur
-from oms_payments.domain import billing
+from oms_payments.domain import billing, fold
 from oms_payments.domain import payment as pay
 from oms_payments.domain.billing import Billing
 from oms_payments.domain.commands import BillShipment, CancelBilling, CollectOnDelivery, OpenBilling
@@ -39,16 +39,17 @@ def opened(*payments: Payment, lines: tuple[OrderLine, ...] = LINES) -> list[Eve
 
 def world(events: list[Event]) -> tuple[Billing, dict[str, PaymentState]]:
     """The billing and every payment after ``events``, all authorised (and up-front captured)."""
-    order = billing.fold(events, Billing(ORDER))
+    order = fold(billing.evolve, events, Billing(ORDER))
     payments = {}
     for p in order.payments:
-        state = pay.fold(
+        state = fold(
+            pay.evolve,
             [e for e in events if getattr(e, "payment_id", None) == p.payment_id],
             PaymentState(payment_id=p.payment_id),
         )
         up_front = capture_moment(p.method) is CaptureMoment.AT_ORDER
-        state = pay.fold(
-            pay.authorised(state, provider="x", reference="r", captured=up_front), state
+        state = fold(
+            pay.evolve, pay.authorised(state, provider="x", reference="r", captured=up_front), state
         )
         payments[p.payment_id] = state
     return order, payments
@@ -71,13 +72,14 @@ def test_opening_requests_every_payment_once() -> None:
         "PaymentAuthorizationRequested",
         "PaymentAuthorizationRequested",
     ]
-    order = billing.fold(events, Billing(ORDER))
+    order = fold(billing.evolve, events, Billing(ORDER))
     again = OpenBilling(ORDER, "a@example.com", LINES, SHIPPING, order.payments)
     assert billing.open_billing(again, order, {}) == []
 
 
 def test_opening_after_the_cancellation_cancels_each_payment() -> None:
-    order = billing.fold(
+    order = fold(
+        billing.evolve,
         billing.cancel_billing(CancelBilling(ORDER, "customer_request"), Billing(ORDER), {}),
         Billing(ORDER),
     )

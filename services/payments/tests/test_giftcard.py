@@ -8,22 +8,26 @@ import pytest
 
 from oms_events.examples import eur
 from oms_events.money import Money
-from oms_payments.domain import giftcard
+from oms_payments.domain import fold, giftcard
 from oms_payments.domain.errors import AmountExceeded, NotFound, Refused
 from oms_payments.domain.giftcard import GiftCard
 
 
 def issued(balance: str = "50.00") -> GiftCard:
     card = GiftCard("GC-1")
-    return giftcard.fold(giftcard.issue(card, eur(balance)), card)
+    return fold(giftcard.evolve, giftcard.issue(card, eur(balance)), card)
 
 
 def test_debits_and_credits_move_the_balance() -> None:
     card = issued()
-    card = giftcard.fold(giftcard.debit(card, eur("20.00"), order_id="o", payment_id="p"), card)
+    card = fold(
+        giftcard.evolve, giftcard.debit(card, eur("20.00"), order_id="o", payment_id="p"), card
+    )
     assert card.balance == Decimal("30.00")
-    card = giftcard.fold(
-        giftcard.credit(card, Decimal("5.00"), order_id="o", payment_id="p", reason="refund"), card
+    card = fold(
+        giftcard.evolve,
+        giftcard.credit(card, Decimal("5.00"), order_id="o", payment_id="p", reason="refund"),
+        card,
     )
     assert card.balance == Decimal("35.00") and card.held["p"] == Decimal("15.00")
 
@@ -42,7 +46,9 @@ def test_a_debit_needs_an_issued_card_in_its_currency() -> None:
 
 def test_a_credit_returns_no_more_than_the_payment_took() -> None:
     card = issued()
-    card = giftcard.fold(giftcard.debit(card, eur("20.00"), order_id="o", payment_id="p"), card)
+    card = fold(
+        giftcard.evolve, giftcard.debit(card, eur("20.00"), order_id="o", payment_id="p"), card
+    )
     with pytest.raises(AmountExceeded):
         giftcard.credit(card, Decimal("20.01"), order_id="o", payment_id="p", reason="void")
     with pytest.raises(AmountExceeded):

@@ -91,15 +91,15 @@ def router(store: EventStore) -> APIRouter:
     async def get_order_payments(order_id: str) -> dict[str, Any]:
         """Every payment of an order, what each shipment billed, and the totals."""
         records = await store.read_stream(billing_stream(order_id))
+        if not records:
+            raise _not_found(f"order {order_id}")
+        order = views.billing_of(order_id, records)
         docs = []
-        for rec in records:
-            if rec.envelope.type == "OrderBillingOpened":
-                for p in rec.envelope.payload["payments"]:
-                    pid = p["payment_id"]
-                    doc = views.payment_view(pid, await store.read_stream(payment_stream(pid)))
-                    if doc is not None:
-                        docs.append(doc)
-        return _found(views.order_payments_view(order_id, records, docs), f"order {order_id}")
+        for pid in order.payment_ids:
+            doc = views.payment_view(pid, await store.read_stream(payment_stream(pid)))
+            if doc is not None:
+                docs.append(doc)
+        return views.order_payments_view(order, docs)
 
     @api.post("/payments/{payment_id}/refunds", status_code=status.HTTP_202_ACCEPTED)
     async def refund(
@@ -181,7 +181,11 @@ def _refund_id(payment_id: str, idempotency_key: str | None) -> str:
     return f"rfd-{uuid.uuid5(uuid.NAMESPACE_URL, f'{payment_id}/{idempotency_key}').hex[:16]}"
 
 
+def _not_found(what: str) -> HTTPException:
+    return HTTPException(404, {"code": "not_found", "reason": f"{what} is unknown"})
+
+
 def _found(doc: dict[str, Any] | None, what: str) -> dict[str, Any]:
     if doc is None:
-        raise HTTPException(404, {"code": "not_found", "reason": f"{what} is unknown"})
+        raise _not_found(what)
     return doc

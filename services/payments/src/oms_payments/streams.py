@@ -27,7 +27,7 @@ from oms_events.contracts import (
 )
 from oms_events.envelope import Envelope
 from oms_events.registry import envelope_for, registry
-from oms_payments.domain import billing, giftcard, payment
+from oms_payments.domain import billing, fold, giftcard, payment
 from oms_payments.domain.billing import Billing
 from oms_payments.domain.giftcard import GiftCard
 from oms_payments.domain.payment import PaymentState
@@ -104,10 +104,8 @@ class Session:
     async def _load(self, stream_id: str, initial: S, evolve: Callable[[S, Event], S]) -> S:
         if stream_id not in self._states:
             records = await self.uow.read_stream(stream_id)
-            state = initial
-            for rec in records:
-                state = evolve(state, registry.parse(rec.envelope))
-            self._states[stream_id] = state
+            events = [registry.parse(rec.envelope) for rec in records]
+            self._states[stream_id] = fold(evolve, events, initial)
             self._evolve[stream_id] = evolve
             self._versions[stream_id] = records[-1].envelope.stream_version if records else 0
         found: S = self._states[stream_id]

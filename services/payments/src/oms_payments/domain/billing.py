@@ -20,7 +20,7 @@ How a shipment is paid for:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
@@ -95,12 +95,6 @@ def evolve(billing: Billing, event: Event) -> Billing:
                 shipments=MappingProxyType({**billing.shipments, event.shipment_id: event}),
                 billed_units=MappingProxyType(units),
             )
-    return billing
-
-
-def fold(events: Iterable[Event], billing: Billing) -> Billing:
-    for event in events:
-        billing = evolve(billing, event)
     return billing
 
 

@@ -10,7 +10,7 @@ rest on another method.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
@@ -56,12 +56,6 @@ def evolve(card: GiftCard, event: Event) -> GiftCard:
                 event.payment_id: _held(card, event.payment_id) - event.amount.amount,
             }
             return replace(card, balance=event.balance.amount, held=MappingProxyType(held))
-    return card
-
-
-def fold(events: Iterable[Event], card: GiftCard) -> GiftCard:
-    for event in events:
-        card = evolve(card, event)
     return card
 
 

@@ -9,7 +9,7 @@ captured + voided never exceed what was authorised, refunds never exceed what wa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -165,12 +165,6 @@ def evolve(state: PaymentState, event: Event) -> PaymentState:
                 refunds_requested=MappingProxyType(requested),
                 refunds_issued=state.refunds_issued | {event.refund_id},
             )
-    return state
-
-
-def fold(events: Iterable[Event], state: PaymentState) -> PaymentState:
-    for event in events:
-        state = evolve(state, event)
     return state
 
 

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from oms_events.base import Event
 from oms_events.registry import registry
-from oms_payments.domain import billing, giftcard, payment
+from oms_payments.domain import billing, fold, giftcard, payment
 from oms_payments.domain.billing import Billing
 from oms_payments.domain.giftcard import GiftCard
 from oms_payments.domain.payment import PaymentState, Phase
@@ -39,13 +40,19 @@ def status(p: PaymentState) -> str:
     return "authorised"
 
 
+def _events(records: Sequence[RecordedEvent]) -> list[Event]:
+    return [registry.parse(rec.envelope) for rec in records]
+
+
+def billing_of(order_id: str, records: Sequence[RecordedEvent]) -> Billing:
+    return fold(billing.evolve, _events(records), Billing(order_id))
+
+
 def payment_view(payment_id: str, records: Sequence[RecordedEvent]) -> Doc | None:
     """A payment's amounts, status, provider and history; None if there is no such payment."""
     if not records:
         return None
-    state = PaymentState(payment_id=payment_id)
-    for rec in records:
-        state = payment.evolve(state, registry.parse(rec.envelope))
+    state = fold(payment.evolve, _events(records), PaymentState(payment_id=payment_id))
     c = state.currency
     pending_refunds = sum(state.refunds_requested.values(), Decimal(0)) - state.refunded
     return {
@@ -70,15 +77,8 @@ def payment_view(payment_id: str, records: Sequence[RecordedEvent]) -> Doc | Non
     }
 
 
-def order_payments_view(
-    order_id: str, billing_records: Sequence[RecordedEvent], payments: Iterable[Doc]
-) -> Doc | None:
+def order_payments_view(order: Billing, payments: Iterable[Doc]) -> Doc:
     """What an order owes, how each shipment was billed, and each payment's view."""
-    if not billing_records:
-        return None
-    order = Billing(order_id)
-    for rec in billing_records:
-        order = billing.evolve(order, registry.parse(rec.envelope))
     c = order.currency
     docs = list(payments)
     due = sum((line.line_total.amount for line in order.lines), order.shipping_charge)
@@ -87,7 +87,7 @@ def order_payments_view(
         return money(sum((Decimal(d[field]["amount"]) for d in docs), Decimal(0)), c)
 
     return {
-        "order_id": order_id,
+        "order_id": order.order_id,
         "cancelled": order.cancelled,
         "total": money(due, c) if order.opened else None,
         "billed": money(order.billed_total, c),
@@ -108,9 +108,7 @@ def order_payments_view(
 def gift_card_view(code: str, records: Sequence[RecordedEvent]) -> Doc | None:
     if not records:
         return None
-    card = GiftCard(code)
-    for rec in records:
-        card = giftcard.evolve(card, registry.parse(rec.envelope))
+    card = fold(giftcard.evolve, _events(records), GiftCard(code))
     return {
         "code": card.code,
         "balance": money(card.balance, card.currency),
