@@ -36,6 +36,7 @@ from oms_payments.domain.methods import CaptureMoment, capture_moment
 from oms_payments.domain.payment import PaymentState, Phase
 from oms_payments.providers.base import (
     AuthorisationRequest,
+    AuthorisationResult,
     PaymentProvider,
     ProviderDirectory,
     ProviderTimeout,
@@ -146,16 +147,7 @@ class ProviderWorker:
             s.record(pay.declined(p, reason, result.message))
             return
         if result.is_partial(request.amount):
-            # Part of the money is no use to an order that needs all of it: give it back
-            # and decline, so the order is cancelled (or the shopper pays another way).
-            if result.captured:
-                await provider.refund(
-                    result.reference,
-                    result.amount,
-                    idempotency_key=f"refund-partial-{p.payment_id}",
-                )
-            else:
-                await provider.void(result.reference, idempotency_key=f"void-{p.payment_id}")
+            await _give_back(provider, p.payment_id, result.reference, result)
             message = f"{provider.name} approved only {result.amount} of {request.amount}; released"
             s.record(pay.declined(p, DeclineReason.INSUFFICIENT_FUNDS, message))
             return
@@ -244,6 +236,18 @@ class ProviderWorker:
 
     def _provider(self, p: PaymentState) -> PaymentProvider:
         return self.providers.for_method(p.method)
+
+
+async def _give_back(
+    provider: PaymentProvider, payment_id: str, reference: str, result: AuthorisationResult
+) -> None:
+    """Release a partial approval: part of the money is no use to an order that needs all
+    of it, so the payment is declined (the order is cancelled, or paid another way)."""
+    if result.captured:
+        key = f"refund-partial-{payment_id}"
+        await provider.refund(reference, result.amount, idempotency_key=key)
+    else:
+        await provider.void(reference, idempotency_key=f"void-{payment_id}")
 
 
 def _session(uow: UnitOfWork, env: Envelope) -> Session:
