@@ -33,9 +33,9 @@ from oms_events.contracts import (
     OrderLine,
     Payment,
     PaymentAuthorizationRequested,
+    ShipmentBilled,
     SkuQuantity,
 )
-from oms_events.contracts.payments import ShipmentBilled
 from oms_events.money import Money
 from oms_payments.domain import payment as pay
 from oms_payments.domain.commands import BillShipment, CancelBilling, CollectOnDelivery, OpenBilling
