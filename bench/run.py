@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -67,11 +68,12 @@ REPO = BENCH_DIR.parent
 DEFAULT_EVENTS = 30_000
 QUICK_EVENTS = 4_000
 READ_PASSES = 5
+KAFKA_ROUNDS = 3
 # (label, writers, events per transaction)
 SCENARIOS = [("1w x 1ev", 1, 1), ("8w x 1ev", 8, 1), ("8w x 10ev", 8, 10)]
 DATASET = "8w x 1ev"  # the OMS database kept for the read-all and relay measurements
 
-ROUNDS = 3
+ROUNDS = 5
 
 AsyncRunner = Callable[[str, list[list[Append]], str], Awaitable[Result]]
 
@@ -140,7 +142,7 @@ class Bench:
     async def appends(self, with_ladder: bool) -> None:
         """Each scenario: every system on its own fresh database, in ROUNDS rounds whose
         order rotates, so that a burst of load from elsewhere on the machine falls on all
-        of them rather than on one. A system's figure is its events over its time."""
+        of them rather than on one. A system's figure is the median of its rounds."""
         for label, writers, batch in SCENARIOS:
             log(
                 f"append, {label} per transaction ({writers} writers, batch {batch}), "
@@ -163,7 +165,9 @@ class Bench:
                     if key == "oms append" and label == DATASET and len(parts[key]) == ROUNDS:
                         self.dataset_dsn, self.dataset_events = dsn, planned_events(work)
                     else:
-                        self.dbs.drop(dsn)
+                        # On failure, drop_all() retries what is left at the end.
+                        with contextlib.suppress(psycopg.Error):
+                            self.dbs.drop(dsn)
             for key, _, _ in systems:
                 self.record(f"{key} {label}", Result.merge(f"{key} {label}", parts[key]))
             if with_ladder:
@@ -187,59 +191,65 @@ class Bench:
         assert self.dataset_dsn is not None
         log(f"read-all of {self.dataset_events:,} events, pages of 1,000, {READ_PASSES} passes")
         engine, store = await open_store(self.dataset_dsn, 2)
-        oms: list[Result] = []
-        raw: list[Result] = []
-        raw_store_sql: list[Result] = []
         n, dsn = self.dataset_events, self.dataset_dsn
+        readers: list[tuple[str, Callable[[], Awaitable[Result]]]] = [
+            ("oms read_all", lambda: oms_read_all(store, n, "oms read_all")),
+            ("raw psycopg keyset read", lambda: raw_read_all(dsn, n, "raw")),
+            (
+                "raw psycopg, the store's read_all SQL",
+                lambda: raw_read_all(dsn, n, "raw", STORE_PAGE),
+            ),
+        ]
+        passes: dict[str, list[Result]] = {key: [] for key, _ in readers}
         try:
-            for _ in range(READ_PASSES):
-                oms.append(await oms_read_all(store, n, "oms read_all"))
-                raw.append(await raw_read_all(dsn, n, "raw"))
-                raw_store_sql.append(await raw_read_all(dsn, n, "raw", STORE_PAGE))
+            for i in range(READ_PASSES):
+                shift = i % len(readers)
+                for key, read in readers[shift:] + readers[:shift]:
+                    passes[key].append(await read())
         finally:
             await engine.dispose()
-        for key, passes in (
-            ("oms read_all", oms),
-            ("raw psycopg keyset read", raw),
-            ("raw psycopg, the store's read_all SQL", raw_store_sql),
-        ):
-            median = sorted(passes, key=lambda r: r.rate)[len(passes) // 2]
-            median.extra["passes_events_per_s"] = [round(r.rate) for r in passes]
-            self.record(key, median)
+        for key, _ in readers:
+            self.record(key, Result.merge(key, passes[key]))
 
     async def relay(self) -> None:
+        """The relay and ProducerPerformance, alternating, KAFKA_ROUNDS times each, every
+        time the whole dataset to a fresh topic (a relay of a new name starts at START)."""
         assert self.dataset_dsn is not None
-        run = uuid.uuid4().hex[:8]
-        relay_topic, perf_topic = f"oms.bench.{run}.relay", f"oms.bench.{run}.perf"
-        await create_topics(self.config.kafka_bootstrap, [relay_topic, perf_topic])
-        self.topics += [relay_topic, perf_topic]
         engine, store = await open_store(self.dataset_dsn, 2)
+        relays: list[Result] = []
+        perfs: list[Result] = []
+        n = self.dataset_events
         try:
             sample = [r.envelope for r in await store.read_all(limit=1000)]
             size = message_size(sample)
-            log(f"outbox relay of {self.dataset_events:,} events to Kafka ({size} B/message)")
-            self.checkpoint()
-            result = await relay_rate(
-                store,
-                self.dataset_dsn,
-                self.config.kafka_bootstrap,
-                relay_topic,
-                self.dataset_events,
-                "oms outbox relay",
+            log(
+                f"outbox relay of {n:,} events to Kafka ({size} B/message) and Kafka's "
+                f"ProducerPerformance (same count and size, acks=all, idempotent), "
+                f"{KAFKA_ROUNDS} rounds"
             )
-            result.extra["message_bytes"] = size
-            self.record("oms outbox relay", result)
+            for _ in range(KAFKA_ROUNDS):
+                run = uuid.uuid4().hex[:8]
+                relay_topic, perf_topic = f"oms.bench.{run}.relay", f"oms.bench.{run}.perf"
+                await create_topics(self.config.kafka_bootstrap, [relay_topic, perf_topic])
+                self.topics += [relay_topic, perf_topic]
+                self.checkpoint()
+                relays.append(
+                    await relay_rate(
+                        store, self.dataset_dsn, self.config.kafka_bootstrap, relay_topic, n, ""
+                    )
+                )
+                perfs.append(
+                    await asyncio.to_thread(
+                        producer_performance, self.config, perf_topic, n, size, ""
+                    )
+                )
         finally:
             await engine.dispose()
-        log("Kafka ProducerPerformance, same record count and size, acks=all, idempotent")
-        perf = await asyncio.to_thread(
-            producer_performance,
-            self.config,
-            perf_topic,
-            self.dataset_events,
-            size,
-            "kafka ProducerPerformance",
-        )
+        relay = Result.merge("oms outbox relay", relays)
+        relay.extra.update({"message_bytes": size, "batch_size": relays[0].extra["batch_size"]})
+        self.record("oms outbox relay", relay)
+        perf = Result.merge("kafka ProducerPerformance", perfs)
+        perf.extra.update({"record_size": size, "summaries": [p.extra["summary"] for p in perfs]})
         self.record("kafka ProducerPerformance", perf)
 
     async def profile(self, with_kafka: bool) -> str:

@@ -15,7 +15,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,9 +135,17 @@ class Result:
     server_cpu: float | None = None  # seconds of the PostgreSQL server's CPU in the window
     parts: int = 1
 
+    round_rates: list[float] = field(default_factory=list)
+
+    @property
+    def overall_rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
     @property
     def rate(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else 0.0
+        """The median of the rounds' rates when there were rounds: a burst of load from
+        elsewhere on the machine during one round then does not move the figure."""
+        return statistics.median(self.round_rates) if self.round_rates else self.overall_rate
 
     @classmethod
     def merge(cls, name: str, parts: list[Result]) -> Result:
@@ -151,10 +159,11 @@ class Result:
             sum(p.events for p in parts),
             sum(p.seconds for p in parts),
             [lat for p in parts for lat in p.latencies],
-            {"rounds_events_per_s": [round(p.rate) for p in parts]} if len(parts) > 1 else {},
+            {},
             total([p.client_cpu for p in parts]),
             total([p.server_cpu for p in parts]),
             len(parts),
+            [p.rate for p in parts] if len(parts) > 1 else [],
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -163,6 +172,9 @@ class Result:
             "seconds": round(self.seconds, 4),
             "events_per_s": round(self.rate, 1),
         }
+        if self.round_rates:
+            doc["events_per_s_overall"] = round(self.overall_rate, 1)
+            doc["rounds_events_per_s"] = [round(r) for r in self.round_rates]
         if self.client_cpu is not None and self.events:
             doc["client_cpu_us_per_event"] = round(self.client_cpu / self.events * 1e6, 1)
         if self.server_cpu is not None and self.events:
@@ -267,15 +279,20 @@ class ScratchDatabases:
         if name in self.created:
             self.created.remove(name)
 
-    def drop_all(self) -> list[str]:
-        """Drop everything still there; returns the names that could not be dropped."""
-        failed = []
-        for name in list(self.created):
-            try:
-                self.drop(with_db(self.admin_dsn, name))
-            except psycopg.Error:
-                failed.append(name)
-        return failed
+    def drop_all(self, patience_s: float = 90.0) -> list[str]:
+        """Drop everything still there; returns the names that could not be dropped.
+
+        Retries for a while: the shared local server may be restarting under us.
+        """
+        deadline = time.monotonic() + patience_s
+        while self.created:
+            for name in list(self.created):
+                with suppress(psycopg.Error):
+                    self.drop(with_db(self.admin_dsn, name))
+            if not self.created or time.monotonic() > deadline:
+                break
+            time.sleep(3)
+        return list(self.created)
 
     @contextmanager
     def database(self, label: str, *, keep: bool = False) -> Iterator[str]:

@@ -136,15 +136,17 @@ def markdown_table(rows: list[Row]) -> str:
 
 def details_table(runs: dict[str, dict[str, Any]]) -> str:
     out = [
-        "| run | events | seconds | events/s | p50 ms | p99 ms | client CPU µs/ev "
-        "| server CPU µs/ev |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | events | seconds | events/s | rounds (min..max) | p50 ms | p99 ms "
+        "| client CPU µs/ev | server CPU µs/ev |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, doc in runs.items():
         lat = doc.get("append_latency_ms", {})
+        spread = doc.get("rounds_events_per_s")
+        spread_text = f"{min(spread):,}..{max(spread):,}" if spread else "—"
         out.append(
             f"| {name} | {doc['events']:,} | {doc['seconds']:.2f} | {doc['events_per_s']:,.0f} "
-            f"| {lat.get('p50', '—')} | {lat.get('p99', '—')} "
+            f"| {spread_text} | {lat.get('p50', '—')} | {lat.get('p99', '—')} "
             f"| {doc.get('client_cpu_us_per_event', '—')} "
             f"| {doc.get('server_cpu_us_per_event', '—')} |"
         )
