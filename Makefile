@@ -8,9 +8,11 @@ OMS := $(UV) run --no-sync oms
 
 .PHONY: run test bench deps lint typecheck pytest up down status clean
 
-## Install Python deps (uv itself first, if missing), bring the stack up, show its health.
+## Install Python deps (uv itself first, if missing), bring the stack and the services up,
+## place demo orders and show what happened, then show the stack's health. It stays up.
 run: deps
 	$(OMS) up
+	$(OMS) demo
 	$(OMS) status
 
 ## Everything CI checks, from a clean clone: deps, lint, types, all test tiers against

@@ -256,8 +256,12 @@ async def settle(config: StackConfig, order: DemoOrder, client: httpx.AsyncClien
         return False
     doc = resp.json()
     order.status = str(doc.get("status"))
-    reason = doc.get("cancellation") or doc.get("cancel_reason") or ""
-    order.detail = str(reason)[:100] if reason else ""
+    cancellation = doc.get("cancellation") or {}
+    if cancellation:
+        order.detail = f"{cancellation.get('reason')}: {cancellation.get('detail') or ''}"[:90]
+    else:
+        warehouses = sorted({a["warehouse_id"] for a in doc.get("allocations", [])})
+        order.detail = f"ships from {' + '.join(warehouses)}" if warehouses else ""
     return order.status in FINAL
 
 
