@@ -33,6 +33,7 @@ import psycopg
 from omsbench import common, ladder
 from omsbench.append import es_append, oms_append, open_store, raw_append
 from omsbench.common import (
+    STREAMS_PER_WRITER,
     Append,
     LoadWatch,
     Result,
@@ -369,12 +370,18 @@ class Bench:
         return rows
 
 
-def markdown(info: dict[str, Any], rows: list[Row], bench: Bench, when: str) -> str:
+def markdown(
+    info: dict[str, Any], rows: list[Row], bench: Bench, when: str, workload: dict[str, Any]
+) -> str:
     parts = [
         "# OMS benchmark results",
         "",
         f"Run {when} with `uv run python bench/run.py {' '.join(info['argv'])}`".rstrip()
-        + f"; {bench.events:,} events per append measurement. See bench/README.md.",
+        + f"; {bench.events:,} events per append measurement, "
+        f"{workload['payload_json_bytes_mean']} B JSON payloads, "
+        f"{workload['streams_per_writer']} streams per writer; each figure is the median of "
+        f"{workload['append_rounds']} interleaved rounds ({workload['read_passes']} passes for "
+        f"reads, {workload['kafka_rounds']} rounds for Kafka). See bench/README.md.",
         "",
         "## Machine",
         "",
@@ -396,6 +403,19 @@ def markdown(info: dict[str, Any], rows: list[Row], bench: Bench, when: str) -> 
             ladder_table(bench.ladder),
         ]
     return "\n".join(parts) + "\n"
+
+
+def workload_facts(events: int) -> dict[str, Any]:
+    payloads = [a.stream.payload for w in plan(events, 8, 1) for a in w]
+    sizes = [len(json.dumps(p, separators=(",", ":"))) for p in payloads]
+    return {
+        "scenarios": [{"label": s[0], "writers": s[1], "events_per_tx": s[2]} for s in SCENARIOS],
+        "streams_per_writer": STREAMS_PER_WRITER,
+        "payload_json_bytes_mean": round(sum(sizes) / len(sizes)),
+        "append_rounds": ROUNDS,
+        "read_passes": READ_PASSES,
+        "kafka_rounds": KAFKA_ROUNDS,
+    }
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -467,6 +487,7 @@ def main(argv: list[str]) -> int:
         "generated_at": now.isoformat(timespec="seconds"),
         "duration_s": round(elapsed, 1),
         "events_per_measurement": args.events,
+        "workload": workload_facts(args.events),
         "machine": info,
         "targets": [r.as_dict() for r in rows],
         "runs": bench.runs,
@@ -487,7 +508,7 @@ def main(argv: list[str]) -> int:
     if profile is not None:
         (args.results / "profile.txt").write_text(profile)
         log(f"profile written to {args.results / 'profile.txt'}")
-    md = markdown(info, rows, bench, when)
+    md = markdown(info, rows, bench, when, doc["workload"])
     (args.results / "latest.md").write_text(md)
     print()
     print(markdown_table(rows))

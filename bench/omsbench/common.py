@@ -45,7 +45,6 @@ def order_payload(rng: random.Random, order_id: str) -> dict[str, Any]:
                 "sku": f"SKU-{rng.randint(0, 99999):05d}",
                 "qty": qty,
                 "unit_price": f"{cents / 100:.2f}",
-                "line_total": f"{qty * cents / 100:.2f}",
             }
         )
     shipping = 495
