@@ -10,15 +10,12 @@ whole unit of work again on fresh stock. That is the no-oversell guarantee.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from oms_events.base import Event
 from oms_events.contracts import PromotionPlanned
-from oms_events.envelope import Envelope
-from oms_events.registry import envelope_for, registry
 from oms_events.topics import Service
 from oms_inventory.domain import promotions, reservation, returns, stock, warehouses
 from oms_inventory.domain.commands import (
@@ -37,7 +34,8 @@ from oms_inventory.domain.promotions import Promotion
 from oms_inventory.domain.reservation import Reservation
 from oms_inventory.domain.stock import SkuStock
 from oms_inventory.domain.warehouses import Warehouses
-from oms_platform.eventstore import RecordedEvent, UnitOfWork
+from oms_platform.eventstore import UnitOfWork
+from oms_platform.session import StreamReader, StreamSession, read_state
 
 PRODUCER = Service.INVENTORY.value
 ACTOR = f"service:{PRODUCER}"
@@ -60,12 +58,6 @@ def promotion_stream(promotion_id: str) -> str:
     return f"promotion-{promotion_id}"
 
 
-class StreamReader(Protocol):
-    """What loading needs: a unit of work or the store itself (for queries)."""
-
-    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Cause:
     """Who asked, and in reaction to what: goes into every envelope written."""
@@ -75,28 +67,13 @@ class Cause:
     actor: str = ACTOR
 
 
-@dataclass
-class _Appends:
-    """Envelopes for one append, numbered on from each stream's loaded version."""
+def _promotion(found: Promotion | None, event: Event) -> Promotion | None:
+    return Promotion.from_event(event) if isinstance(event, PromotionPlanned) else found
 
-    cause: Cause
-    now: datetime
-    envelopes: list[Envelope] = field(default_factory=list)
 
-    def add(self, stream_id: str, version: int, events: Iterable[Event]) -> None:
-        for offset, event in enumerate(events, start=1):
-            self.envelopes.append(
-                envelope_for(
-                    event,
-                    stream_id=stream_id,
-                    stream_version=version + offset,
-                    correlation_id=self.cause.correlation_id,
-                    causation_id=self.cause.causation_id,
-                    actor=self.cause.actor,
-                    producer=PRODUCER,
-                    occurred_at=self.now,
-                )
-            )
+def _booked(_booked: bool, _event: Event) -> bool:
+    """A return's stream holds events only once the return is booked."""
+    return True
 
 
 def _utc_now() -> datetime:
@@ -117,56 +94,73 @@ class Inventory:
         self.clock = clock
         self._stock_cache: dict[str, tuple[int, SkuStock]] = {}
 
-    # -- loading ----------------------------------------------------------------------------
+    # -- loading for queries (a unit of work or the store itself) ---------------------------
 
     async def load_stock(self, reader: StreamReader, sku: str) -> tuple[SkuStock, int]:
-        version, state = self._stock_cache.get(sku, (0, SkuStock(sku)))
-        for rec in await reader.read_stream(stock_stream(sku), version + 1):
-            state = stock.evolve(state, registry.parse(rec.envelope))
-            version = rec.envelope.stream_version
+        known = self._stock_cache.get(sku)
+        state, version = await read_state(
+            reader, stock_stream(sku), SkuStock(sku), stock.evolve, known=known
+        )
         self._stock_cache[sku] = (version, state)
         return state, version
 
     async def load_warehouses(self, reader: StreamReader) -> tuple[Warehouses, int]:
-        state, version = Warehouses(), 0
-        for rec in await reader.read_stream(WAREHOUSES_STREAM):
-            state = warehouses.evolve(state, registry.parse(rec.envelope))
-            version = rec.envelope.stream_version
-        return state, version
+        return await read_state(reader, WAREHOUSES_STREAM, Warehouses(), warehouses.evolve)
 
     async def load_reservation(
         self, reader: StreamReader, order_id: str
     ) -> tuple[Reservation, int]:
-        recs = await reader.read_stream(reservation_stream(order_id))
-        state = reservation.replay(order_id, (registry.parse(r.envelope) for r in recs))
-        return state, len(recs)
+        stream_id = reservation_stream(order_id)
+        return await read_state(reader, stream_id, Reservation(order_id), reservation.evolve)
 
     async def load_promotion(
         self, reader: StreamReader, promotion_id: str
     ) -> tuple[Promotion | None, int]:
-        recs = await reader.read_stream(promotion_stream(promotion_id))
-        found = None
-        for rec in recs:
-            event = registry.parse(rec.envelope)
-            if isinstance(event, PromotionPlanned):
-                found = Promotion.from_event(event)
-        return found, len(recs)
+        return await read_state(reader, promotion_stream(promotion_id), None, _promotion)
+
+    # -- loading in a command's session ---------------------------------------------------------
+
+    def _session(self, uow: UnitOfWork, cause: Cause) -> StreamSession:
+        return StreamSession(
+            uow,
+            producer=PRODUCER,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.causation_id,
+            actor=cause.actor,
+            occurred_at=self.clock(),
+        )
+
+    async def _stock(self, s: StreamSession, sku: str) -> SkuStock:
+        stream_id = stock_stream(sku)
+        # Cache only a state just read from the store: once loaded, the session's state
+        # may include events this unit of work has recorded but not yet committed.
+        fresh = not s.loaded(stream_id)
+        known = self._stock_cache.get(sku)
+        state = await s.load(stream_id, SkuStock(sku), stock.evolve, known=known)
+        if fresh:
+            self._stock_cache[sku] = (s.version(stream_id), state)
+        return state
+
+    async def _warehouses(self, s: StreamSession) -> Warehouses:
+        return await s.load(WAREHOUSES_STREAM, Warehouses(), warehouses.evolve)
+
+    async def _reservation(self, s: StreamSession, order_id: str) -> Reservation:
+        stream_id = reservation_stream(order_id)
+        return await s.load(stream_id, Reservation(order_id), reservation.evolve)
 
     # -- warehouses, SKUs, stock movements ---------------------------------------------------
 
     async def register_warehouse(
         self, uow: UnitOfWork, cmd: RegisterWarehouse, cause: Cause
     ) -> list[Event]:
-        state, version = await self.load_warehouses(uow)
-        events = warehouses.decide(cmd, state)
-        await self._append(uow, cause, [(WAREHOUSES_STREAM, version, events)])
-        return events
+        s = self._session(uow, cause)
+        events = warehouses.decide(cmd, await self._warehouses(s))
+        return await self._write(s, WAREHOUSES_STREAM, events)
 
     async def register_sku(self, uow: UnitOfWork, cmd: RegisterSku, cause: Cause) -> list[Event]:
-        state, version = await self.load_stock(uow, cmd.sku)
-        events = stock.register(cmd, state)
-        await self._append(uow, cause, [(stock_stream(cmd.sku), version, events)])
-        return events
+        s = self._session(uow, cause)
+        events = stock.register(cmd, await self._stock(s, cmd.sku))
+        return await self._write(s, stock_stream(cmd.sku), events)
 
     async def receive_stock(self, uow: UnitOfWork, cmd: ReceiveStock, cause: Cause) -> list[Event]:
         return await self._move(uow, cmd.sku, cause, lambda s, w: stock.receive(cmd, s, w))
@@ -191,90 +185,87 @@ class Inventory:
         cause: Cause,
         decide: Callable[[SkuStock, Warehouses], list[Event]],
     ) -> list[Event]:
-        state, version = await self.load_stock(uow, sku)
-        known, _ = await self.load_warehouses(uow)
-        events = decide(state, known)
-        await self._append(uow, cause, [(stock_stream(sku), version, events)])
-        return events
+        s = self._session(uow, cause)
+        state = await self._stock(s, sku)
+        events = decide(state, await self._warehouses(s))
+        return await self._write(s, stock_stream(sku), events)
 
     # -- reservations --------------------------------------------------------------------------
 
     async def reserve_stock(self, uow: UnitOfWork, cmd: ReserveStock, cause: Cause) -> list[Event]:
         """Reserve an order's lines (or record why not); a second attempt is a no-op."""
-        state, version = await self.load_reservation(uow, cmd.order_id)
+        s = self._session(uow, cause)
+        state = await self._reservation(s, cmd.order_id)
         if state.status is not reservation.ReservationStatus.NONE:
             return []
-        known, _ = await self.load_warehouses(uow)
+        known = await self._warehouses(s)
         skus = sorted({x.sku for x in cmd.lines})
-        loaded = {sku: await self.load_stock(uow, sku) for sku in skus}
-        stocks = {sku: s for sku, (s, _) in loaded.items()}
+        stocks = {sku: await self._stock(s, sku) for sku in skus}
         decision = reservation.reserve(cmd, state, known, stocks)
-        return await self._append_decision(uow, cause, cmd.order_id, version, decision, loaded)
+        return await self._write_decision(s, cmd.order_id, decision)
 
     async def release_stock(self, uow: UnitOfWork, cmd: ReleaseStock, cause: Cause) -> list[Event]:
         """Release what the order holds; before any reservation, block the one to come."""
-        state, version = await self.load_reservation(uow, cmd.order_id)
-        decision = reservation.release(cmd, state)
-        loaded = {sku: await self.load_stock(uow, sku) for sku in sorted(decision.stock)}
-        return await self._append_decision(uow, cause, cmd.order_id, version, decision, loaded)
+        s = self._session(uow, cause)
+        decision = reservation.release(cmd, await self._reservation(s, cmd.order_id))
+        return await self._write_decision(s, cmd.order_id, decision)
 
     async def ship_stock(self, uow: UnitOfWork, cmd: ShipStock, cause: Cause) -> list[Event]:
         """Book a dispatched shipment's reserved units out of its warehouse."""
-        state, version = await self.load_reservation(uow, cmd.order_id)
-        decision = reservation.ship(cmd, state)
-        loaded = {sku: await self.load_stock(uow, sku) for sku in sorted(decision.stock)}
-        return await self._append_decision(uow, cause, cmd.order_id, version, decision, loaded)
+        s = self._session(uow, cause)
+        decision = reservation.ship(cmd, await self._reservation(s, cmd.order_id))
+        return await self._write_decision(s, cmd.order_id, decision)
 
-    async def _append_decision(
-        self,
-        uow: UnitOfWork,
-        cause: Cause,
-        order_id: str,
-        version: int,
-        decision: reservation.Decision,
-        loaded: dict[str, tuple[SkuStock, int]],
+    async def _write_decision(
+        self, s: StreamSession, order_id: str, decision: reservation.Decision
     ) -> list[Event]:
-        batches = [(reservation_stream(order_id), version, decision.reservation)]
-        batches += [
-            (stock_stream(sku), loaded[sku][1], events) for sku, events in decision.stock.items()
-        ]
-        await self._append(uow, cause, batches)
-        return decision.reservation + [e for events in decision.stock.values() for e in events]
+        return await self._write(
+            s, reservation_stream(order_id), decision.reservation, decision.stock
+        )
 
     async def book_return(
         self, uow: UnitOfWork, cmd: returns.BookReturn, cause: Cause
     ) -> list[Event]:
         """Restock resellable returned units, write off the rest; each return once."""
-        version = len(await uow.read_stream(return_stream(cmd.return_id)))
-        own, per_sku = returns.book(cmd, already_booked=version > 0)
-        loaded = {sku: await self.load_stock(uow, sku) for sku in sorted(per_sku)}
-        batches = [(return_stream(cmd.return_id), version, own)]
-        batches += [(stock_stream(sku), loaded[sku][1], events) for sku, events in per_sku.items()]
-        await self._append(uow, cause, batches)
-        return own + [e for events in per_sku.values() for e in events]
+        s = self._session(uow, cause)
+        stream_id = return_stream(cmd.return_id)
+        own, per_sku = returns.book(cmd, already_booked=await s.load(stream_id, False, _booked))
+        return await self._write(s, stream_id, own, per_sku)
 
     # -- promotions -------------------------------------------------------------------------------
 
     async def plan_promotion(
         self, uow: UnitOfWork, cmd: PlanPromotion, cause: Cause
     ) -> list[Event]:
-        existing, version = await self.load_promotion(uow, cmd.promotion_id)
+        s = self._session(uow, cause)
+        stream_id = promotion_stream(cmd.promotion_id)
+        existing = await s.load(stream_id, None, _promotion)
         known = set()
         for sku in cmd.skus:
-            state, _ = await self.load_stock(uow, sku)
+            state = await self._stock(s, sku)
             if state.info is not None:
                 known.add(sku)
         events = promotions.plan(cmd, existing, known)
-        await self._append(uow, cause, [(promotion_stream(cmd.promotion_id), version, events)])
-        return events
+        return await self._write(s, stream_id, events)
 
     # -- writing ----------------------------------------------------------------------------------
 
-    async def _append(
-        self, uow: UnitOfWork, cause: Cause, batches: Sequence[tuple[str, int, list[Event]]]
-    ) -> None:
-        appends = _Appends(cause, self.clock())
-        for stream_id, version, events in batches:
-            appends.add(stream_id, version, events)
-        if appends.envelopes:
-            await uow.append(appends.envelopes)
+    async def _write(
+        self,
+        s: StreamSession,
+        stream_id: str,
+        own: list[Event],
+        per_sku: dict[str, list[Event]] | None = None,
+    ) -> list[Event]:
+        """Append ``own`` events to ``stream_id`` and each SKU's events to its stock stream,
+        all in one append; return the events, in that order."""
+        per_sku = per_sku or {}
+        # A stock stream is written at the version it was read at, so every SKU the
+        # decision touches is read first (a no-op for those it already read).
+        for sku in sorted(per_sku):
+            await self._stock(s, sku)
+        s.record(stream_id, own)
+        for sku, events in per_sku.items():
+            s.record(stock_stream(sku), events)
+        await s.flush()
+        return own + [e for events in per_sku.values() for e in events]

@@ -121,13 +121,6 @@ def evolve(state: Reservation, event: Event) -> Reservation:
     return state
 
 
-def replay(order_id: str, events: Iterable[Event]) -> Reservation:
-    state = Reservation(order_id)
-    for event in events:
-        state = evolve(state, event)
-    return state
-
-
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Events for the reservation stream and, per SKU, for the ``stock-<sku>`` streams."""
