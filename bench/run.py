@@ -22,6 +22,7 @@ import pstats
 import signal
 import statistics
 import sys
+import sysconfig
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -275,7 +276,7 @@ class Bench:
             sections.append(
                 f"### {what}: {result.rate:,.0f} events/s under the profiler\n\n{text.getvalue()}"
             )
-        return "\n\n".join(sections)
+        return tidy_profile("\n\n".join(sections))
 
     async def _profiled_append(self, work: list[list[Append]], prof: cProfile.Profile) -> Result:
         dsn = self.dbs.create("prof_append")
@@ -403,6 +404,14 @@ def markdown(
             ladder_table(bench.ladder),
         ]
     return "\n".join(parts) + "\n"
+
+
+def tidy_profile(text: str) -> str:
+    """Shorten file names in pstats output: site-packages, the stdlib and this checkout."""
+    paths = sysconfig.get_paths()
+    for prefix in (paths["purelib"], paths["platlib"], paths["stdlib"], str(REPO)):
+        text = text.replace(prefix.rstrip("/") + "/", "")
+    return text
 
 
 def workload_facts(events: int) -> dict[str, Any]:
