@@ -209,6 +209,7 @@ class Bench:
                 for key, read in readers[shift:] + readers[:shift]:
                     passes[key].append(await read())
         finally:
+            await store.close()
             await engine.dispose()
         for key, _ in readers:
             self.record(key, Result.merge(key, passes[key]))
@@ -246,6 +247,7 @@ class Bench:
                     )
                 )
         finally:
+            await store.close()
             await engine.dispose()
         relay = Result.merge("oms outbox relay", relays)
         relay.extra.update({"message_bytes": size, "batch_size": relays[0].extra["batch_size"]})
@@ -295,6 +297,7 @@ class Bench:
             return await oms_read_all(store, self.dataset_events, "profiled read_all")
         finally:
             prof.disable()
+            await store.close()
             await engine.dispose()
 
     async def _profiled_relay(self, work: list[list[Append]], prof: cProfile.Profile) -> Result:
@@ -315,6 +318,7 @@ class Bench:
             )
         finally:
             prof.disable()
+            await store.close()
             await engine.dispose()
 
     # -------------------------------------------------------------------- report

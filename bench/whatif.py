@@ -118,6 +118,7 @@ async def reads(dbs: ScratchDatabases, config: StackConfig, events: int) -> None
             for name, parts in relays.items():
                 show(f"outbox relay, ORDER BY {name}", parts)
         finally:
+            await store.close()
             await engine.dispose()
     finally:
         dbs.drop(dsn)

@@ -84,6 +84,7 @@ async def oms_append(dsn: str, work: list[list[Append]], name: str) -> Result:
         await asyncio.gather(*(writer(b) for b in batches))
         meter.stop()
     finally:
+        await store.close()
         await engine.dispose()
     return meter.result(name, planned_events(work), latencies)
 

@@ -4,18 +4,19 @@ Each rung adds one thing the store does on top of the previous rung, with the sa
 workload and concurrency, on its own fresh database:
 
 1. ``raw INSERT``: the ceiling (one autocommit statement, see append.raw_append).
-2. ``oms_append() SQL``: the store's PL/pgSQL function, parameters computed before the
-   clock starts, one autocommit statement: the server-side cost of the function (stream
-   head lock and upsert, hash chaining, per-row INSERT in a loop).
-3. ``+ Python params``: the store's own ``PostgresUnitOfWork.append_recorded`` on a plain
-   psycopg connection in autocommit: adds grouping, canonical JSON and digests.
-4. ``+ BEGIN/COMMIT``: the same inside an explicit transaction, as the store runs it
+2. ``oms_append() SQL``: the store's PL/pgSQL function, its JSON parameter built before
+   the clock starts, one autocommit statement: the server-side cost of the function
+   (stream head lock and upsert, hash chaining, one set-based INSERT).
+3. ``+ Python params``: the store's own append on a plain psycopg connection in
+   autocommit: adds grouping, canonical JSON and digests (what ``store.append`` does,
+   minus its connection pool).
+4. ``+ BEGIN/COMMIT``: the same inside an explicit transaction, as a unit of work runs it
    (psycopg sends BEGIN and COMMIT as two more round trips).
-5. ``store.append``: adds SQLAlchemy's engine, pool checkout and ``begin()``.
+5. ``store.append``: the store itself, on its pool of autocommit connections.
 
-Rung 2 rebuilds the store's parameters with the store's own helpers (``group_by_stream``,
-``canonical_payload``, ``content_digest``) and calls its ``_APPEND`` statement; if the
-store changes its parameters, this rung must follow.
+Rung 2 builds the store's parameter with the store's own helper (``_append_document``)
+and calls its ``_APPEND`` statement; if the store changes its parameters, this rung must
+follow.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from typing import Any
 import psycopg
 
 from oms_events.envelope import Envelope
-from oms_platform.eventstore.hashing import canonical_payload, content_digest
 from oms_platform.eventstore.model import group_by_stream
 from oms_platform.eventstore.postgres import (
     _APPEND,
     APPEND_FUNCTION,
     SCHEMA,
-    PostgresUnitOfWork,
+    _append,
+    _append_document,
 )
 
 from .append import envelopes_for
@@ -43,22 +44,9 @@ from .common import Append, Meter, Result, planned_events
 Conn = psycopg.AsyncConnection[Any]
 
 
-def store_params(events: list[Envelope]) -> tuple[list[Any], ...]:
+def store_params(events: list[Envelope]) -> tuple[str]:
     ordered = [e for batch in group_by_stream(events) for e in batch.events]
-    return (
-        [e.event_id for e in ordered],
-        [e.stream_id for e in ordered],
-        [e.stream_version for e in ordered],
-        [e.type for e in ordered],
-        [e.version for e in ordered],
-        [e.occurred_at for e in ordered],
-        [e.correlation_id for e in ordered],
-        [e.causation_id for e in ordered],
-        [e.actor for e in ordered],
-        [e.producer for e in ordered],
-        [canonical_payload(e.payload) for e in ordered],
-        [content_digest(e) for e in ordered],
-    )
+    return (_append_document(ordered),)
 
 
 async def _create_store_schema(dsn: str) -> None:
@@ -99,7 +87,7 @@ async def _run(
 async def function_only(dsn: str, work: list[list[Append]], name: str) -> Result:
     params = [[store_params(envs) for envs in envelopes_for(w)] for w in work]
 
-    async def op(conn: Conn, p: tuple[list[Any], ...]) -> None:
+    async def op(conn: Conn, p: tuple[str]) -> None:
         cur = await conn.execute(_APPEND, p)
         await cur.fetchall()
 
@@ -110,7 +98,7 @@ async def unit_of_work_autocommit(dsn: str, work: list[list[Append]], name: str)
     batches = [envelopes_for(w) for w in work]
 
     async def op(conn: Conn, envs: list[Envelope]) -> None:
-        await PostgresUnitOfWork(None, conn).append_recorded(envs)  # type: ignore[arg-type]
+        await _append(conn, envs)
 
     return await _run(dsn, name, planned_events(work), batches, op)
 
@@ -120,7 +108,7 @@ async def unit_of_work_transaction(dsn: str, work: list[list[Append]], name: str
 
     async def op(conn: Conn, envs: list[Envelope]) -> None:
         async with conn.transaction():
-            await PostgresUnitOfWork(None, conn).append_recorded(envs)  # type: ignore[arg-type]
+            await _append(conn, envs)
 
     return await _run(dsn, name, planned_events(work), batches, op)
 

@@ -42,6 +42,7 @@ async def store(clean_db: str) -> AsyncIterator[PostgresEventStore]:
     store = PostgresEventStore(engine)
     await store.create_schema()
     yield store
+    await store.close()
     await engine.dispose()
 
 

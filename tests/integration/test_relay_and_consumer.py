@@ -40,6 +40,7 @@ async def store(clean_db: str) -> AsyncIterator[PostgresEventStore]:
             text("CREATE TABLE applied (id bigserial, order_id text, seq int, event_id uuid)")
         )
     yield store
+    await store.close()
     await engine.dispose()
 
 

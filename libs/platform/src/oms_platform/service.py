@@ -130,6 +130,7 @@ class ServiceHost:
         for task in self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
+        await self.store.close()
         await self.engine.dispose()
 
     async def serve(self) -> None:
