@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import psycopg
+from psycopg.types.json import set_json_loads
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms_events.envelope import Envelope
@@ -332,9 +334,12 @@ class _AutocommitPool:
             if self._idle.empty() and self._open < self._size:
                 self._open += 1
                 try:
-                    return await psycopg.AsyncConnection.connect(
+                    conn = await psycopg.AsyncConnection.connect(
                         self._conninfo, autocommit=True, application_name="oms-eventstore"
                     )
+                    # Parsing payloads is most of a read's cost; orjson does it ~3x faster.
+                    set_json_loads(orjson.loads, conn)
+                    return conn
                 except BaseException:
                     self._open -= 1
                     raise
