@@ -181,7 +181,7 @@ class Bench:
             for key, rung in (
                 ("raw psycopg append", "raw INSERT (ceiling)"),
                 *((key, LADDER_NAMES[key]) for key, _, _ in LADDER_RUNGS),
-                ("oms append", "+ SQLAlchemy engine (store.append)"),
+                ("oms append", "store.append (its pool of autocommit connections)"),
             )
         }
         params_us = ladder.params_cpu_us_per_event(work)
