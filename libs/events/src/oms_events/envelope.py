@@ -32,3 +32,21 @@ class Envelope(BaseModel):
     actor: str = Field(min_length=1, max_length=200)
     producer: str = Field(min_length=1, max_length=100)
     payload: dict[str, Any]
+
+    @classmethod
+    def trusted(cls, **fields: Any) -> Envelope:
+        """An envelope from already-validated data (an event store's own rows), unchecked.
+
+        What ``model_construct`` does for a complete set of fields, minus its generic
+        bookkeeping: reads build one envelope per row, and this is several times cheaper.
+        Every field must be given; ``tests`` compare the result with a validated envelope.
+        """
+        env = cls.__new__(cls)
+        object.__setattr__(env, "__dict__", fields)
+        object.__setattr__(env, "__pydantic_fields_set__", set(_FIELDS))
+        object.__setattr__(env, "__pydantic_extra__", None)
+        object.__setattr__(env, "__pydantic_private__", None)
+        return env
+
+
+_FIELDS = frozenset(Envelope.model_fields)

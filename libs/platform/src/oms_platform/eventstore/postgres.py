@@ -224,7 +224,7 @@ ORDER BY events.tx_id, events.position LIMIT %s
 
 def _record(row: tuple[Any, ...]) -> RecordedEvent:
     # Rows come from our own store, already validated on the way in.
-    env = Envelope.model_construct(
+    env = Envelope.trusted(
         event_id=row[4],
         type=row[5],
         version=row[6],
