@@ -23,9 +23,10 @@ test: deps lint typecheck
 	if [ "$$started" = 1 ]; then $(OMS) down; fi; \
 	exit $$rc
 
-## Benchmarks (results in bench/results/); starts the stack if needed.
+## Benchmarks (results in bench/results/); starts PostgreSQL and Kafka if needed (not the
+## services: their idle polling would share the two cores with the measurements).
 bench: deps
-	$(OMS) up
+	$(OMS) up --no-services
 	$(UV) run --no-sync python bench/run.py
 
 deps:

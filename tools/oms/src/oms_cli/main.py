@@ -35,12 +35,15 @@ def _action_style(action: str) -> str:
 @app.command()
 def up(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    with_services: Annotated[
+        bool, typer.Option("--services/--no-services", help="Also start the services.")
+    ] = True,
 ) -> None:
-    """Start PostgreSQL and Kafka (idempotent: only what is not running yet)."""
+    """Start PostgreSQL, Kafka and the services (idempotent: only what is not running yet)."""
     config = StackConfig()
     t0 = time.monotonic()
     try:
-        result = ensure_up(config)
+        result = ensure_up(config, services=with_services)
     except StackError as exc:
         raise _fail(exc) from None
     elapsed = time.monotonic() - t0

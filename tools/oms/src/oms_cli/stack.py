@@ -5,7 +5,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
-from oms_cli import kafka, postgres, services
+from oms_cli import kafka, postgres
+from oms_cli import services as service_processes
 from oms_cli.config import StackConfig
 from oms_cli.proc import StackError, file_lock
 
@@ -17,7 +18,7 @@ def _lock(config: StackConfig) -> AbstractContextManager[None]:
     return file_lock(config.home / ".lock")
 
 
-def ensure_up(config: StackConfig | None = None) -> dict[str, Any]:
+def ensure_up(config: StackConfig | None = None, *, services: bool = True) -> dict[str, Any]:
     """Start PostgreSQL and Kafka (and, later, services) unless already running.
 
     Idempotent. Returns::
@@ -52,7 +53,7 @@ def ensure_up(config: StackConfig | None = None) -> dict[str, Any]:
                 f"the OMS Kafka broker is running but not answering on {config.kafka_bootstrap};"
                 f" see {config.kafka_logs} (or run `oms down` and `oms up` again)"
             )
-        svc = services.ensure_services(config)
+        svc = service_processes.ensure_services(config) if services else {}
     return {
         "postgres": {
             "action": STARTED if pg_started else ALREADY_RUNNING,
@@ -76,7 +77,7 @@ def ensure_down(config: StackConfig | None = None) -> dict[str, Any]:
     """
     config = config or StackConfig()
     with _lock(config):
-        stopped_services = services.stop_services(config)
+        stopped_services = service_processes.stop_services(config)
         kafka_stopped = kafka.stop(config)
         pg_stopped = postgres.stop(config)
     return {
@@ -98,7 +99,7 @@ def status(config: StackConfig | None = None) -> dict[str, Any]:
     return {
         "kafka": {"bootstrap": config.kafka_bootstrap, "healthy": kafka.healthy(config)},
         "postgres": {"dsn": config.admin_dsn, "healthy": postgres.healthy(config)},
-        "services": services.services_status(config),
+        "services": service_processes.services_status(config),
     }
 
 
