@@ -54,7 +54,7 @@ class ServiceHost:
             settings.kafka_bootstrap,
             name=settings.service,
             topic_for=lambda env: self.topic(topic_for(env.type)),
-            dsn=dsn.replace("postgresql+psycopg://", "postgresql://"),
+            dsn=self.store.dsn,
             batch_size=settings.relay_batch_size,
         )
         self.projections: list[ProjectionRunner] = []

@@ -385,11 +385,13 @@ class PostgresEventStore:
 
     def __init__(self, engine: AsyncEngine, *, pool_size: int | None = None) -> None:
         self.engine = engine
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        """The database as a plain libpq DSN, for connections outside SQLAlchemy."""
         # Appends and reads outside a unit of work go through a psycopg pool of autocommit
         # connections: a single statement is its own transaction, so no BEGIN/COMMIT round
         # trips, and no SQLAlchemy layer on the hot path. Units of work use the engine.
         self._pool = _AutocommitPool(
-            engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+            self.dsn,
             size=pool_size or engine.pool.size(),  # type: ignore[attr-defined]
         )
 
