@@ -1,13 +1,21 @@
 """The consumer runtime: one Kafka message, one unit of work, then the offset commit.
 
-For every message: decode the envelope and parse its contract (poison goes straight to
-the dead-letter topic), skip it if this consumer's inbox already holds its event id, run
-the handler and record the inbox row in the same transaction as the handler's effects,
-then commit the offset. Transient errors are retried in place with bounded backoff (the
-partition waits, so per-order ordering holds); a message that keeps failing is
-dead-lettered with the reason, original topic, partition, offset and attempt count in its
-headers. Nothing escapes the loop: a consumer never dies on one bad message, and an
-offset is committed only once the work is done or the message is safely in the DLQ.
+For every message: skip it when its ``event_type`` header names a type this subscription
+does not handle; decode the envelope and parse its contract; skip it if this consumer's
+inbox already holds its event id; run the handler and record the inbox row in the same
+transaction as the handler's effects; then the offset is committed. A failure is handled
+by its class (``oms_platform.failures``):
+
+* poison (undecodable, any error while parsing, a contract violation, a ``Refusal``) is
+  dead-lettered at once;
+* infrastructure (database or broker unreachable, a provider timeout) is retried in place
+  with capped backoff for as long as it takes: the partition waits, nothing is
+  dead-lettered or committed, and the consumer's health says what it waits on;
+* anything else (a bug) is retried ``max_attempts`` times, then dead-lettered.
+
+Dead letters carry the reason, class, original topic, partition, offset and attempt count
+in their headers. Nothing escapes the loop, and an offset is committed only once the work
+is done or the message is safely dead-lettered.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from oms_events.registry import registry as default_registry
 from oms_events.topics import dlq
 from oms_platform.eventstore.base import DuplicateDelivery, EventStore, UnitOfWork
 from oms_platform.eventstore.model import ConcurrencyConflict
+from oms_platform.failures import FailureClass, classify
+from oms_platform.health import Health, LoopStatus
 from oms_platform.logging import event_context, get_logger
 from oms_platform.settings import RetrySettings
 
@@ -39,10 +49,6 @@ Headers = list[tuple[str, bytes]]
 # Optimistic-concurrency conflicts are the normal price of contention, not failures:
 # they get many more quick retries than other errors before anything is dead-lettered.
 MAX_CONFLICT_RETRIES = 100
-
-
-class PermanentError(Exception):
-    """Raised by a handler for a message that can never succeed: dead-letter it now."""
 
 
 class Outcome(StrEnum):
@@ -89,55 +95,86 @@ class MessageProcessor:
         registry: Registry = default_registry,
         retry: RetrySettings | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        health: Health | None = None,
     ) -> None:
         self.store = store
         self.dead_letter = dead_letter
         self.registry = registry
         self.retry = retry or RetrySettings()
         self.sleep = sleep
+        self.health = health or Health()
+
+    def status(self, sub: Subscription) -> LoopStatus:
+        return self.health.loop(f"consumer:{sub.consumer}")
 
     async def process(self, sub: Subscription, delivery: Delivery) -> Outcome:
+        declared = header_value(delivery.headers, "event_type")
+        if declared is not None and declared not in sub.handlers:
+            return Outcome.IGNORED  # not this subscription's business: no parsing at all
         try:
             env = decode_envelope(delivery.value)
             handler = sub.handlers.get(env.type)
+            if handler is None:
+                return Outcome.IGNORED
             event = self.registry.parse(env)
-        except EventContractError as err:
-            await self._dead_letter(sub, delivery, err.code, err.reason, attempts=1)
+        except Exception as err:  # anything raised while decoding or parsing is poison
+            code = err.code if isinstance(err, EventContractError) else "malformed_message"
+            await self._dead_letter(sub, delivery, code, _reason(err), 1, FailureClass.POISON)
             return Outcome.DEAD_LETTERED
-        if handler is None:
-            return Outcome.IGNORED
         with event_context(env):
             return await self._handle(sub, delivery, env, event, handler)
 
     async def _handle(
         self, sub: Subscription, delivery: Delivery, env: Envelope, event: Event, handler: Handler
     ) -> Outcome:
-        attempt = 0
+        attempt = 0  # failed attempts that count towards the bug limit
         conflicts = 0
+        waits = 0
+        status = self.status(sub)
         while True:
-            attempt += 1
             try:
                 async with self.store.unit_of_work() as uow:
                     if await uow.already_processed(sub.consumer, env.event_id):
-                        log.info("consumer.duplicate", consumer=sub.consumer)
+                        log.debug("consumer.duplicate", consumer=sub.consumer)
+                        status.ok()
                         return Outcome.DUPLICATE
                     await handler(uow, env, event)
                     await uow.mark_processed(sub.consumer, env.event_id)
+                status.ok()
                 return Outcome.HANDLED
             except DuplicateDelivery:
+                status.ok()
                 return Outcome.DUPLICATE
             except ConcurrencyConflict as err:
                 conflicts += 1
-                attempt -= 1
                 if conflicts > MAX_CONFLICT_RETRIES:
                     reason = f"gave up after {conflicts} concurrency conflicts: {err}"
-                    await self._dead_letter(sub, delivery, "conflict", reason, attempt + 1)
+                    await self._dead_letter(
+                        sub, delivery, "conflict", reason, attempt + conflicts, FailureClass.BUG
+                    )
                     return Outcome.DEAD_LETTERED
                 await self.sleep(random.uniform(0.001, 0.005 * min(conflicts, 20)))
-            except (PermanentError, EventContractError) as err:
-                await self._dead_letter(sub, delivery, "rejected", _reason(err), attempt)
-                return Outcome.DEAD_LETTERED
             except Exception as err:
+                kind = classify(err)
+                if kind is FailureClass.POISON:
+                    code = getattr(err, "code", None) or "rejected"
+                    await self._dead_letter(
+                        sub, delivery, str(code), _reason(err), attempt + 1, kind
+                    )
+                    return Outcome.DEAD_LETTERED
+                if kind is FailureClass.INFRASTRUCTURE:
+                    waits += 1
+                    status.failing(err, waiting_on="infrastructure")
+                    if waits == 1 or waits % 20 == 0:
+                        log.warning(
+                            "consumer.waiting_for_infrastructure",
+                            consumer=sub.consumer,
+                            waits=waits,
+                            error=_reason(err)[:300],
+                        )
+                    await self.sleep(self.retry.backoff(waits))
+                    continue
+                attempt += 1
                 if attempt >= self.retry.max_attempts:
                     log.error(
                         "consumer.giving_up",
@@ -145,7 +182,9 @@ class MessageProcessor:
                         attempts=attempt,
                         error=_reason(err),
                     )
-                    await self._dead_letter(sub, delivery, "handler_failed", _reason(err), attempt)
+                    await self._dead_letter(
+                        sub, delivery, "handler_failed", _reason(err), attempt, kind
+                    )
                     return Outcome.DEAD_LETTERED
                 log.warning(
                     "consumer.retrying", consumer=sub.consumer, attempt=attempt, error=_reason(err)
@@ -153,26 +192,48 @@ class MessageProcessor:
                 await self.sleep(self.retry.backoff(attempt))
 
     async def _dead_letter(
-        self, sub: Subscription, d: Delivery, code: str, reason: str, attempts: int
+        self,
+        sub: Subscription,
+        d: Delivery,
+        code: str,
+        reason: str,
+        attempts: int,
+        kind: FailureClass,
     ) -> None:
         headers = [(k, v) for k, v in d.headers if not k.startswith("dlq.")]
         headers += [
             ("dlq.error_code", code.encode()),
             ("dlq.reason", reason[:1000].encode()),
+            ("dlq.failure_class", kind.value.encode()),
             ("dlq.original_topic", d.topic.encode()),
             ("dlq.original_partition", str(d.partition).encode()),
             ("dlq.original_offset", str(d.offset).encode()),
             ("dlq.attempts", str(attempts).encode()),
             ("dlq.consumer", sub.consumer.encode()),
         ]
-        await self.dead_letter(dlq(d.topic), d.key, d.value, headers)
+        status = self.status(sub)
+        waits = 0
+        # The dead-letter topic (and log) being unreachable is itself infrastructure:
+        # wait for it rather than commit an offset for a message that is nowhere.
+        while True:
+            try:
+                await self.dead_letter(dlq(d.topic), d.key, d.value, headers)
+                break
+            except Exception as err:
+                waits += 1
+                status.failing(err, waiting_on="dead-letter topic")
+                if waits == 1 or waits % 20 == 0:
+                    log.warning("consumer.dead_letter_failed", error=_reason(err)[:300])
+                await self.sleep(self.retry.backoff(waits))
+        status.ok()
         log.warning(
             "consumer.dead_lettered",
             consumer=sub.consumer,
             topic=d.topic,
             offset=d.offset,
             code=code,
-            reason=reason,
+            failure_class=kind.value,
+            reason=reason[:300],
         )
 
 

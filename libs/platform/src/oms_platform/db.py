@@ -19,5 +19,8 @@ def create_engine(dsn: str, *, pool_size: int = 10, application_name: str = "oms
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        # After a PostgreSQL restart every pooled connection is dead; a ping on checkout
+        # replaces it instead of failing the next unit of work.
+        pool_pre_ping=True,
         connect_args={"application_name": application_name},
     )

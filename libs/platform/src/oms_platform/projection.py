@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from oms_events.envelope import Envelope
 from oms_platform.eventstore.model import START, RecordedEvent
 from oms_platform.eventstore.postgres import PostgresEventStore
+from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -125,6 +126,7 @@ class ProjectionRunner:
         self.projection = projection
         self.batch_size = batch_size
         self.checkpoint_name = f"projection:{projection.name}"
+        self.status = LoopStatus(self.checkpoint_name)
 
     async def setup(self) -> None:
         async with self.store.unit_of_work() as uow:
@@ -158,6 +160,8 @@ class ProjectionRunner:
 
     async def run(self, stop: asyncio.Event, idle_sleep_s: float = 0.1) -> None:
         while not stop.is_set():
-            if await self.run_once() == 0:
+            applied = await self.run_once()
+            self.status.ok()
+            if applied == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), idle_sleep_s)

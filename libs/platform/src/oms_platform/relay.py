@@ -6,6 +6,11 @@ when the first one's connection goes. Each batch is sent with an idempotent prod
 (``acks=all``) and the checkpoint moves only after the broker acknowledged every message,
 so a crash republishes at most the last batch: at-least-once, in order per key, with the
 event id in the headers for consumers to drop duplicates.
+
+The relay never stops for one event: an event the broker will never take (larger than
+its message limit, not serialisable) is parked in ``parked_events`` with the reason,
+logged as an error and counted in readiness, and publishing goes on with the next one.
+A broker that is down is different: nothing is parked, the batch is sent again.
 """
 
 from __future__ import annotations
@@ -18,11 +23,20 @@ from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidMessageError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 
 from oms_events.codec import encode_envelope
 from oms_events.envelope import Envelope
+from oms_events.errors import EventContractError
+from oms_platform import deadletters
 from oms_platform.eventstore.model import Position, RecordedEvent
 from oms_platform.eventstore.postgres import PostgresEventStore
+from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -53,6 +67,18 @@ def create_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
+# What the broker or client says about one message that no retry will change.
+_UNPUBLISHABLE = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    InvalidMessageError,
+    UnsupportedForMessageFormatError,
+    EventContractError,
+    TypeError,
+    ValueError,
+)
+
+
 class LeaseLost(Exception):
     """The relay's lease connection went away; another relay may be publishing now."""
 
@@ -70,6 +96,7 @@ class OutboxRelay:
         dsn: str,
         batch_size: int = 500,
         idle_sleep_s: float = 0.05,
+        status: LoopStatus | None = None,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
@@ -80,6 +107,8 @@ class OutboxRelay:
         self.idle_sleep_s = idle_sleep_s
         self.checkpoint_name = f"relay:{name}"
         self.published = 0
+        self.parked = 0
+        self.status = status or LoopStatus(f"relay:{name}")
         self._lease_key = zlib.crc32(f"oms.relay.{name}".encode())
         self._position: Position | None = None  # cached: only the lease holder moves it
 
@@ -91,6 +120,8 @@ class OutboxRelay:
                 row = await cur.fetchone()
                 if row and row[0]:
                     break
+                self.status.ok()
+                self.status.waiting_on = "lease (standby)"
                 await _sleep_or_stop(stop, 0.5)
             else:
                 return
@@ -100,9 +131,13 @@ class OutboxRelay:
             await producer.start()
             try:
                 while not stop.is_set():
+                    # Checked before every batch: a relay that lost its lease (its
+                    # connection died with a PostgreSQL restart) must not publish on.
+                    await _check_lease(lease)
                     sent = await self.publish_batch(producer)
+                    self.status.ok()
                     if sent == 0:
-                        await _check_lease(lease)
+                        await self.republish_requested(producer)
                         await _sleep_or_stop(stop, self.idle_sleep_s)
             finally:
                 await producer.stop()
@@ -124,19 +159,91 @@ class OutboxRelay:
         return len(batch)
 
     async def send(self, producer: AIOKafkaProducer, batch: Sequence[RecordedEvent]) -> None:
-        futures = []
+        """Send every event of ``batch``; park the ones that can never be published.
+
+        Raises if any other message was not acknowledged; then nothing is checkpointed and
+        the batch is sent again (consumers drop the duplicates by event id).
+        """
+        pending: list[tuple[RecordedEvent, Any]] = []
         for rec in batch:
-            env = rec.envelope
-            futures.append(
-                await producer.send(
-                    self.topic_for(env),
-                    value=encode_envelope(env),
-                    key=env.correlation_id.encode(),
-                    headers=message_headers(env),
-                )
+            try:
+                pending.append((rec, await self._send_one(producer, rec)))
+            except _UNPUBLISHABLE as err:
+                await self._park(rec, err)
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        failure: BaseException | None = None
+        for (rec, _), result in zip(pending, results, strict=True):
+            if isinstance(result, _UNPUBLISHABLE):
+                await self._park(rec, result)
+            elif isinstance(result, BaseException):
+                failure = failure or result
+        if failure is not None:
+            raise failure
+
+    async def _send_one(self, producer: AIOKafkaProducer, rec: RecordedEvent) -> Any:
+        env = rec.envelope
+        return await producer.send(
+            self.topic_for(env),
+            value=encode_envelope(env),
+            key=env.correlation_id.encode(),
+            headers=message_headers(env),
+        )
+
+    async def _park(self, rec: RecordedEvent, err: BaseException) -> None:
+        reason = f"{type(err).__name__}: {err}"
+        env = rec.envelope
+        async with self.store.connection() as conn:
+            await deadletters.park_event(
+                conn,
+                position=rec.position,
+                tx_id=rec.commit_position.tx_id,
+                event_id=str(env.event_id),
+                stream_id=env.stream_id,
+                type_=env.type,
+                reason=reason,
+                relay=self.name,
             )
-        # Raises if any message was not acknowledged; then nothing is checkpointed.
-        await asyncio.gather(*futures)
+        self.parked += 1
+        log.error(
+            "relay.event_parked",
+            relay=self.name,
+            position=rec.position,
+            event_type=env.type,
+            event_id=str(env.event_id),
+            reason=reason[:300],
+        )
+
+    async def republish_requested(self, producer: AIOKafkaProducer) -> int:
+        """Try again the parked events ``oms dlq replay`` asked for (out of their order)."""
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                "SELECT position FROM parked_events WHERE relay = %s AND published_at IS NULL "
+                "AND replay_requested_at IS NOT NULL ORDER BY position LIMIT 100",
+                (self.name,),
+            )
+            positions = [int(r[0]) for r in await cur.fetchall()]
+        done = 0
+        for position in positions:
+            rec = await self.store.read_position(position)
+            try:
+                if rec is None:
+                    raise LookupError(f"no event at position {position}")
+                await (await self._send_one(producer, rec))
+            except (*_UNPUBLISHABLE, LookupError) as err:
+                async with self.store.connection() as conn:
+                    await conn.execute(
+                        "UPDATE parked_events SET replay_requested_at = NULL, reason = %s, "
+                        "parked_at = now() WHERE position = %s",
+                        (f"{type(err).__name__}: {err}"[:1000], position),
+                    )
+                continue
+            async with self.store.connection() as conn:
+                await conn.execute(
+                    "UPDATE parked_events SET published_at = now() WHERE position = %s",
+                    (position,),
+                )
+            done += 1
+        return done
 
 
 async def _check_lease(lease: psycopg.AsyncConnection[Any]) -> None:

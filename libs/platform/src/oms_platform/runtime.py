@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from oms_platform.consumer import Delivery, MessageProcessor, Subscription, producer_sink
-from oms_platform.eventstore.base import EventStore
+from oms_platform import deadletters
+from oms_platform.consumer import Delivery, MessageProcessor, Outcome, Subscription, producer_sink
+from oms_platform.eventstore.postgres import PostgresEventStore
+from oms_platform.health import Health
 from oms_platform.logging import get_logger
 from oms_platform.relay import create_producer
 from oms_platform.settings import RetrySettings
@@ -39,17 +42,21 @@ class ConsumerRuntime:
         *,
         service: str,
         bootstrap: str,
-        store: EventStore,
+        store: PostgresEventStore,
         retry: RetrySettings | None = None,
         broker: KafkaBroker | None = None,
+        health: Health | None = None,
     ) -> None:
         self.service = service
         self.bootstrap = bootstrap
+        self.store = store
         self.broker = broker or KafkaBroker(bootstrap, client_id=f"oms-{service}")
         # aiokafka clients need a running event loop: the producer is made in start().
         self._dlq_producer: Any = None
-        self.processor = MessageProcessor(store, self._dead_letter, retry=retry)
+        self.health = health or Health()
+        self.processor = MessageProcessor(store, self._dead_letter, retry=retry, health=self.health)
         self.subscriptions: list[Subscription] = []
+        self._subscribers: dict[str, Any] = {}
 
     def subscribe(self, sub: Subscription) -> None:
         processor = self.processor
@@ -68,8 +75,8 @@ class ConsumerRuntime:
             try:
                 await processor.process(sub, delivery)
             except Exception:
-                # Only infrastructure failures get here (database down, DLQ unreachable):
-                # leave the offset alone and read the message again after a pause.
+                # The processor handles every failure itself; should something still get
+                # here, leave the offset alone and read the message again after a pause.
                 log.exception(
                     "consumer.delivery_failed",
                     consumer=sub.consumer,
@@ -81,21 +88,91 @@ class ConsumerRuntime:
                 return
             await msg.ack()
 
-        self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             *sub.topics,
             group_id=f"{self.service}.{sub.consumer}",
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             decoder=_raw_body,
-        )(on_message)
+        )
+        subscriber(on_message)
+        self._subscribers[sub.consumer] = subscriber
         self.subscriptions.append(sub)
+
+    async def lag(self) -> dict[str, int | None]:
+        """Messages behind the newest known offset, per subscription (None: not assigned).
+
+        From the consumer's own fetch state (high watermark minus position): no request
+        to the broker, so a health check never waits on it.
+        """
+        lags: dict[str, int | None] = {}
+        for name, subscriber in self._subscribers.items():
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                lags[name] = None
+                continue
+            total = 0
+            for tp in consumer.assignment():
+                high = consumer.highwater(tp)
+                try:
+                    position = await asyncio.wait_for(consumer.position(tp), 0.2)
+                except Exception:
+                    position = None
+                if high is not None and position is not None:
+                    total += max(0, high - position)
+            lags[name] = total
+        return lags
 
     async def _dead_letter(
         self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
     ) -> None:
+        """Publish to the dead-letter topic, then record it for ``oms dlq`` (both or retry)."""
         if self._dlq_producer is None:
             raise RuntimeError("ConsumerRuntime.start() was not called")
         await producer_sink(self._dlq_producer)(topic, key, value, headers)
+        original = dict((k, v.decode(errors="replace")) for k, v in headers)
+        async with self.store.connection() as conn:
+            await deadletters.record_dead_letter(
+                conn,
+                consumer=original.get("dlq.consumer", "?"),
+                topic=original.get("dlq.original_topic", topic),
+                partition=int(original.get("dlq.original_partition", -1)),
+                offset=int(original.get("dlq.original_offset", -1)),
+                key=key,
+                value=value,
+                headers=headers,
+            )
+
+    async def replay_requested(self) -> int:
+        """Run the dead letters ``oms dlq replay`` asked for through their consumer again.
+
+        The inbox makes this idempotent: a message whose effects already happened (or
+        that is replayed twice) is a duplicate, not a second effect.
+        """
+        subs = {s.consumer: s for s in self.subscriptions}
+        if not subs:
+            return 0
+        async with self.store.connection() as conn:
+            rows = await deadletters.requested_replays(conn, list(subs))
+        for row in rows:
+            delivery = Delivery(
+                row.topic, row.partition, row.offset, row.key, row.value, row.headers
+            )
+            outcome = await self.processor.process(subs[row.consumer], delivery)
+            log.info("dlq.replayed", consumer=row.consumer, id=row.id, outcome=outcome.value)
+            if outcome is not Outcome.DEAD_LETTERED:
+                async with self.store.connection() as conn:
+                    await deadletters.mark_replayed(conn, row.id, outcome.value)
+        return len(rows)
+
+    async def run_replays(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
+        """Pick up replay requests until ``stop`` (a cheap query a second when idle)."""
+        status = self.health.loop("dlq-replay")
+        while not stop.is_set():
+            await self.replay_requested()
+            status.ok()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), idle_s)
 
     async def start(self) -> None:
         self._dlq_producer = create_producer(self.bootstrap)

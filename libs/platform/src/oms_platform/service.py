@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -18,9 +19,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from oms_events.topics import topic_for
+from oms_platform import deadletters
 from oms_platform.consumer import Handler, Subscription
 from oms_platform.db import create_engine
+from oms_platform.eventstore.base import EventStore
 from oms_platform.eventstore.postgres import PostgresEventStore
+from oms_platform.health import Health, LoopStatus, ProbeResult
+from oms_platform.http import install_problem_handlers
 from oms_platform.logging import configure_logging, get_logger
 from oms_platform.projection import Projection, ProjectionRunner
 from oms_platform.relay import OutboxRelay
@@ -33,35 +38,64 @@ Hook = Callable[[], Awaitable[None]]
 
 
 class ServiceHost:
-    """Everything one service process runs, built from its settings."""
+    """Everything one service process runs, built from its settings.
 
-    def __init__(self, settings: ServiceSettings, api: FastAPI | None = None) -> None:
+    ``store`` replaces the PostgreSQL event store, e.g. with the in-memory fake, so that a
+    service's HTTP routes can be tested without a database: such a host serves its API
+    (``host.api``) but cannot :meth:`start` its consumers, relay and projections.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        api: FastAPI | None = None,
+        *,
+        store: EventStore | None = None,
+    ) -> None:
         self.settings = settings
         dsn = settings.database_dsn.get_secret_value()
         self.engine = create_engine(
             dsn, pool_size=settings.db_pool_size, application_name=f"oms-{settings.service}"
         )
-        self.store = PostgresEventStore(self.engine)
+        self.health = Health(grace_s=settings.ready_grace_s)
+        self.pg: PostgresEventStore | None = (
+            PostgresEventStore(self.engine) if store is None else None
+        )
+        self.store: EventStore = store if store is not None else self._postgres()
         self.api = api or FastAPI(title=f"OMS {settings.service}")
-        self.consumers = ConsumerRuntime(
-            service=f"{settings.topic_prefix}{settings.service}",
-            bootstrap=settings.kafka_bootstrap,
-            store=self.store,
-            retry=settings.retry,
-        )
-        self.relay = OutboxRelay(
-            self.store,
-            settings.kafka_bootstrap,
-            name=settings.service,
-            topic_for=lambda env: self.topic(topic_for(env.type)),
-            dsn=self.store.dsn,
-            batch_size=settings.relay_batch_size,
-        )
+        install_problem_handlers(self.api)
+        self.consumers: ConsumerRuntime | None = None
+        self.relay: OutboxRelay | None = None
+        if self.pg is not None:
+            self.consumers = ConsumerRuntime(
+                service=f"{settings.topic_prefix}{settings.service}",
+                bootstrap=settings.kafka_bootstrap,
+                store=self.pg,
+                retry=settings.retry,
+                health=self.health,
+            )
+            self.relay = OutboxRelay(
+                self.pg,
+                settings.kafka_bootstrap,
+                name=settings.service,
+                topic_for=lambda env: self.topic(topic_for(env.type)),
+                dsn=self.pg.dsn,
+                batch_size=settings.relay_batch_size,
+                status=self.health.loop("relay"),
+            )
+            self.health.add_probe("relay", self._relay_probe)
+            self.health.add_probe("dead_letters", self._dead_letter_probe)
+            self.health.add_probe("consumers", self._consumer_probe)
         self.projections: list[ProjectionRunner] = []
         self.startup_hooks: list[Hook] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self.api.add_api_route("/health", self.health, methods=["GET"], include_in_schema=False)
+        self.api.add_api_route("/health", self.live, methods=["GET"], include_in_schema=False)
+        self.api.add_api_route("/ready", self.ready, methods=["GET"], include_in_schema=False)
+
+    def _postgres(self) -> PostgresEventStore:
+        assert self.pg is not None
+        return self.pg
 
     def topic(self, name: str) -> str:
         """The topic ``name`` as this deployment spells it (see ``topic_prefix``)."""
@@ -71,12 +105,15 @@ class ServiceHost:
         self, consumer: str, topics: Sequence[str], handlers: Mapping[str, Handler]
     ) -> None:
         """Handle events from ``topics`` as consumer ``consumer`` (own group and inbox)."""
-        self.consumers.subscribe(
-            Subscription(consumer, tuple(self.topic(t) for t in topics), handlers)
-        )
+        if self.consumers is not None:
+            self.consumers.subscribe(
+                Subscription(consumer, tuple(self.topic(t) for t in topics), handlers)
+            )
 
-    def add_projection(self, projection: Projection) -> ProjectionRunner:
-        runner = ProjectionRunner(self.store, projection)
+    def add_projection(self, projection: Projection) -> ProjectionRunner | None:
+        if self.pg is None:
+            return None
+        runner = ProjectionRunner(self.pg, projection)
         self.projections.append(runner)
         return runner
 
@@ -84,53 +121,100 @@ class ServiceHost:
         self.startup_hooks.append(hook)
         return hook
 
-    async def health(self) -> JSONResponse:
+    async def live(self) -> JSONResponse:
+        """Liveness: the process answers. Whether it makes progress is ``/ready``'s job."""
+        return JSONResponse({"service": self.settings.service, "live": True})
+
+    async def ready(self) -> JSONResponse:
+        """Readiness: 503 while a loop keeps failing, the relay lags or events are parked."""
         try:
             async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            db_ok = True
-        except Exception:
-            db_ok = False
-        relay_alive = any(t.get_name() == "relay" and not t.done() for t in self._tasks)
-        body = {
-            "service": self.settings.service,
-            "database": db_ok,
-            "relay": relay_alive,
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2.0)
+            database: str | None = None
+        except Exception as err:
+            database = f"{type(err).__name__}: {err}"[:300]
+        ready, body = await self.health.readiness()
+        if database is not None:
+            ready = False
+            body["reasons"].append("database unreachable")
+        body = {"service": self.settings.service, **body, "ready": ready, "database": database}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def _relay_probe(self) -> ProbeResult:
+        assert self.pg is not None and self.relay is not None
+        behind, oldest = await self.pg.backlog(self.relay.checkpoint_name)
+        age = 0.0
+        if oldest is not None:
+            age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        lagging = age > self.settings.relay_max_lag_s
+        details = {
+            "lag_events": behind,
+            "lag_s": round(age, 1),
             "published": self.relay.published,
+            "active": self.relay.status.waiting_on is None,
         }
-        return JSONResponse(body, status_code=200 if db_ok and relay_alive else 503)
+        reason = f"relay {age:.0f}s behind its events table" if lagging else None
+        return ProbeResult(not lagging, details, reason)
+
+    async def _dead_letter_probe(self) -> ProbeResult:
+        assert self.pg is not None
+        async with self.pg.connection() as conn:
+            found = await deadletters.counts(conn)
+        details = {"dead_lettered": found.dead_letters, "parked": found.parked}
+        reason = f"{found.parked} event(s) parked by the relay" if found.parked else None
+        return ProbeResult(found.parked == 0, details, reason)
+
+    async def _consumer_probe(self) -> ProbeResult:
+        assert self.consumers is not None
+        return ProbeResult(True, {"lag": await self.consumers.lag()})
 
     async def start(self) -> None:
-        await self.store.create_schema()
+        if self.pg is None or self.consumers is None or self.relay is None:
+            raise RuntimeError("a host on an injected store serves its API only")
+        await self.pg.create_schema()
         for runner in self.projections:
             await runner.setup()
         for hook in self.startup_hooks:
             await hook()
         await self.consumers.start()
-        self._tasks.append(asyncio.create_task(self._keep_running(self.relay.run), name="relay"))
+        self._spawn("relay", self.relay.run, self.relay.status)
+        self._spawn("dlq-replay", self.consumers.run_replays, self.health.loop("dlq-replay"))
         for runner in self.projections:
-            self._tasks.append(
-                asyncio.create_task(self._keep_running(runner.run), name=runner.checkpoint_name)
+            self._spawn(
+                runner.checkpoint_name, runner.run, self.health.loop(runner.checkpoint_name)
             )
         log.info("service.started", port=self.settings.http_port)
 
-    async def _keep_running(self, loop: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    def _spawn(
+        self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]], status: LoopStatus
+    ) -> None:
+        self._tasks.append(asyncio.create_task(self._keep_running(loop, status), name=name))
+
+    async def _keep_running(
+        self, loop: Callable[[asyncio.Event], Awaitable[None]], status: LoopStatus
+    ) -> None:
         """Restart a background loop after a failure (database blip, lost lease)."""
+        failures = 0
         while not self._stop.is_set():
             try:
                 await loop(self._stop)
-            except Exception:
-                log.exception("service.loop_failed")
+            except Exception as err:
+                failures += 1
+                status.failing(err)
+                if failures == 1 or failures % 30 == 0:
+                    log.exception("service.loop_failed", loop=status.name, failures=failures)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), 2.0)
+                    await asyncio.wait_for(self._stop.wait(), min(2.0, 0.2 * failures))
 
     async def stop(self) -> None:
         self._stop.set()
-        await self.consumers.stop()
+        if self.consumers is not None:
+            await self.consumers.stop()
         for task in self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
-        await self.store.close()
+        if self.pg is not None:
+            await self.pg.close()
         await self.engine.dispose()
 
     async def serve(self) -> None:

@@ -43,3 +43,7 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     """Prepended to every topic and consumer group: isolates test runs on a shared broker."""
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    ready_grace_s: float = Field(default=5.0, gt=0)
+    """A background loop failing for longer than this makes the service not ready."""
+    relay_max_lag_s: float = Field(default=10.0, gt=0)
+    """Not ready while the oldest unpublished event is older than this."""

@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from psycopg.types.json import set_json_loads
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms_events.envelope import Envelope
+from oms_platform.deadletters import SCHEMA as DEAD_LETTER_SCHEMA
 from oms_platform.eventstore.base import DuplicateDelivery
 from oms_platform.eventstore.hashing import canonical_payload, content_digest
 from oms_platform.eventstore.model import (
@@ -331,6 +333,18 @@ async def _load_checkpoint(raw: psycopg.AsyncConnection[Any], name: str) -> Posi
     return Position(row[0], row[1]) if row else START
 
 
+def _json_loads(data: bytes | str) -> Any:
+    """orjson, or the standard parser for what orjson refuses (integers past 64 bits).
+
+    A stored row must always be readable: one payload orjson cannot parse would otherwise
+    fail every page that holds it, and stop the relay and every projection behind it.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 class _AutocommitPool:
     """A small pool of autocommit connections for the store's single-statement work.
 
@@ -355,7 +369,7 @@ class _AutocommitPool:
                         self._conninfo, autocommit=True, application_name="oms-eventstore"
                     )
                     # Parsing payloads is most of a read's cost; orjson does it ~3x faster.
-                    set_json_loads(orjson.loads, conn)
+                    set_json_loads(_json_loads, conn)
                     return conn
                 except BaseException:
                     self._open -= 1
@@ -406,12 +420,19 @@ class PostgresEventStore:
             # on CREATE ... IF NOT EXISTS (it is not safe against concurrent creators).
             await raw.execute("SELECT pg_advisory_xact_lock(hashtext('oms.eventstore.schema'))")
             await raw.execute(SCHEMA)
+            await raw.execute(DEAD_LETTER_SCHEMA)
             await raw.execute(APPEND_FUNCTION)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
         async with self.engine.begin() as conn:
             yield PostgresUnitOfWork(conn, await _driver(conn))
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """An autocommit connection of the store's pool, for single statements."""
+        async with self._reader() as conn:
+            yield conn
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -441,6 +462,29 @@ class PostgresEventStore:
     async def load_checkpoint(self, name: str) -> Position:
         async with self._reader() as raw:
             return await _load_checkpoint(raw, name)
+
+    async def read_position(self, position: int) -> RecordedEvent | None:
+        """The event at global ``position``, if there is one."""
+        async with self._reader() as raw:
+            cur = await raw.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE position = %s", (position,)
+            )
+            found = await _fetch_records(cur)
+        return found[0] if found else None
+
+    async def backlog(self, checkpoint: str, cap: int = 100_000) -> tuple[int, datetime | None]:
+        """Events after checkpoint ``checkpoint`` (counted up to ``cap``) and the time the
+        oldest of them was recorded: how far a relay or projection is behind."""
+        async with self._reader() as raw:
+            after = await _load_checkpoint(raw, checkpoint)
+            cur = await raw.execute(
+                "SELECT count(*), min(recorded_at) FROM (SELECT recorded_at FROM events "
+                "WHERE (tx_id, position) > (%s::text::xid8, %s) LIMIT %s) AS behind",
+                (str(after.tx_id), after.position, cap),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0]), row[1]
 
     async def verify(self, stream_ids: Sequence[str] | None = None) -> list[Finding]:
         findings: list[Finding] = []
