@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
+
 from oms_events.base import Event
 from oms_events.codec import encode_envelope
 from oms_events.contracts import OrderPlaced
@@ -16,11 +18,11 @@ from oms_platform.consumer import (
     Headers,
     MessageProcessor,
     Outcome,
-    PermanentError,
     Subscription,
     header_value,
 )
 from oms_platform.eventstore import ConcurrencyConflict, InMemoryEventStore, UnitOfWork
+from oms_platform.refusal import Refusal
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.builders import envelope
 
@@ -136,14 +138,16 @@ async def test_failing_handler_is_dead_lettered_after_bounded_attempts() -> None
         assert not await uow.already_processed("reserve-stock", env.event_id)
 
 
-async def test_permanent_error_goes_straight_to_the_dlq() -> None:
+async def test_a_refusal_goes_straight_to_the_dlq_with_its_code() -> None:
     async def refuses(uow: UnitOfWork, env: Envelope, event: Event) -> None:
-        raise PermanentError("order references an unknown warehouse")
+        raise Refusal("unknown_warehouse", "order references an unknown warehouse")
 
     proc, sub, sink, _ = make(refuses, max_attempts=5)
     assert await proc.process(sub, delivery(placed())) is Outcome.DEAD_LETTERED
-    assert header_value(sink.messages[0][3], "dlq.attempts") == "1"
-    assert header_value(sink.messages[0][3], "dlq.error_code") == "rejected"
+    headers = sink.messages[0][3]
+    assert header_value(headers, "dlq.attempts") == "1"
+    assert header_value(headers, "dlq.error_code") == "unknown_warehouse"
+    assert header_value(headers, "dlq.failure_class") == "poison"
 
 
 async def test_conflicts_are_retried_without_using_up_attempts() -> None:
@@ -189,3 +193,98 @@ async def test_events_without_a_handler_are_skipped() -> None:
     sub = Subscription("other", (TOPIC,), {"OrderCancelled": append_effect})
     assert await proc.process(sub, delivery(placed())) is Outcome.IGNORED
     assert sink.messages == [] and await store.read_stream("effects-ord-1") == []
+
+
+class FlakyDatabase:
+    """A handler that fails like an unreachable PostgreSQL ``failures`` times, then works."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    async def __call__(self, uow: UnitOfWork, env: Envelope, event: Event) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise psycopg.OperationalError("the database system is starting up")
+        await append_effect(uow, env, event)
+
+
+async def test_infrastructure_failures_are_waited_out_never_dead_lettered() -> None:
+    handler = FlakyDatabase(failures=50)  # far more than max_attempts
+    proc, sub, sink, store = make(handler, max_attempts=3)
+    seen_failing: list[bool] = []
+
+    async def sleep(_: float) -> None:
+        seen_failing.append(proc.status(sub).failing_since is not None)
+
+    proc.sleep = sleep
+    assert await proc.process(sub, delivery(placed())) is Outcome.HANDLED
+    assert sink.messages == [] and handler.calls == 51
+    assert len(await store.read_stream("effects-ord-1")) == 1
+    # While it waited the consumer said so; once through it is healthy again.
+    assert seen_failing and all(seen_failing)
+    assert proc.status(sub).failing_since is None
+
+
+async def test_a_wrapped_connection_error_is_infrastructure_too() -> None:
+    calls = 0
+
+    async def handler(uow: UnitOfWork, env: Envelope, event: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if calls < 10:
+            try:
+                raise ConnectionRefusedError("connect call failed")
+            except ConnectionRefusedError as err:
+                raise RuntimeError("could not reach the provider") from err
+        await append_effect(uow, env, event)
+
+    proc, sub, sink, _ = make(handler, max_attempts=2)
+    assert await proc.process(sub, delivery(placed())) is Outcome.HANDLED
+    assert sink.messages == []
+
+
+async def test_recursion_in_a_handler_is_poison() -> None:
+    async def handler(uow: UnitOfWork, env: Envelope, event: Event) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    proc, sub, sink, _ = make(handler, max_attempts=5)
+    assert await proc.process(sub, delivery(placed())) is Outcome.DEAD_LETTERED
+    assert header_value(sink.messages[0][3], "dlq.failure_class") == "poison"
+
+
+async def test_deeply_nested_and_undecodable_messages_are_dead_lettered() -> None:
+    proc, sub, sink, _ = make(append_effect)
+    values = [b"[" * 5000 + b"]" * 5000, b"\xff\xfe\x00", b"[" * 100_000, b"{}"]
+    for offset, value in enumerate(values):
+        assert await proc.process(sub, delivery(value, offset)) is Outcome.DEAD_LETTERED
+    assert [header_value(h, "dlq.error_code") for *_, h in sink.messages] == [
+        "malformed_message"
+    ] * len(values)
+
+
+async def test_a_dead_letter_topic_that_is_down_is_waited_for() -> None:
+    attempts = 0
+
+    async def flaky_sink(topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 5:
+            raise ConnectionError("broker unreachable")
+
+    store = InMemoryEventStore()
+    proc = MessageProcessor(store, flaky_sink, sleep=no_sleep)
+    sub = Subscription("reserve-stock", (TOPIC,), {"OrderPlaced": append_effect})
+    assert await proc.process(sub, delivery(b"not json")) is Outcome.DEAD_LETTERED
+    assert attempts == 5
+
+
+async def test_unknown_types_are_poison_but_known_unhandled_types_are_skipped_unparsed() -> None:
+    proc, _, sink, _ = make(append_effect)
+    sub = Subscription("other", (TOPIC,), {"OrderCancelled": append_effect})
+    # Declared in the header as a known type: skipped without even decoding the body.
+    skipped = Delivery(TOPIC, 0, 1, None, b"not even json", [("event_type", b"OrderPlaced")])
+    assert await proc.process(sub, skipped) is Outcome.IGNORED
+    unknown = envelope("x-1", 1, type="OrderSubmited")  # a producer's typo
+    assert await proc.process(sub, delivery(unknown)) is Outcome.DEAD_LETTERED
+    assert header_value(sink.messages[0][3], "dlq.error_code") == "unknown_event_type"

@@ -103,20 +103,26 @@ class MessageProcessor:
         self.retry = retry or RetrySettings()
         self.sleep = sleep
         self.health = health or Health()
+        self._known = frozenset(registry.types())
 
     def status(self, sub: Subscription) -> LoopStatus:
         return self.health.loop(f"consumer:{sub.consumer}")
 
     async def process(self, sub: Subscription, delivery: Delivery) -> Outcome:
+        # A known type this subscription does not handle is not its business: skipped from
+        # the header without parsing. An unknown type is poison (a producer's typo on the
+        # ingress topic must not vanish), so it is parsed and dead-lettered.
         declared = header_value(delivery.headers, "event_type")
-        if declared is not None and declared not in sub.handlers:
-            return Outcome.IGNORED  # not this subscription's business: no parsing at all
+        if declared is not None and declared not in sub.handlers and declared in self._known:
+            return Outcome.IGNORED
         try:
             env = decode_envelope(delivery.value)
             handler = sub.handlers.get(env.type)
-            if handler is None:
+            if handler is None and env.type in self._known:
                 return Outcome.IGNORED
             event = self.registry.parse(env)
+            if handler is None:
+                return Outcome.IGNORED
         except Exception as err:  # anything raised while decoding or parsing is poison
             code = err.code if isinstance(err, EventContractError) else "malformed_message"
             await self._dead_letter(sub, delivery, code, _reason(err), 1, FailureClass.POISON)

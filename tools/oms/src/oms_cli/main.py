@@ -96,12 +96,37 @@ def status_cmd(
     table.add_column("component")
     table.add_column("health")
     table.add_column("endpoint", overflow="fold")
-    table.add_row("postgres", mark(doc["postgres"]["healthy"]), doc["postgres"]["dsn"])
-    table.add_row("kafka", mark(doc["kafka"]["healthy"]), doc["kafka"]["bootstrap"])
+    table.add_column("progress", overflow="fold")
+    table.add_row("postgres", mark(doc["postgres"]["healthy"]), doc["postgres"]["dsn"], "")
+    table.add_row("kafka", mark(doc["kafka"]["healthy"]), doc["kafka"]["bootstrap"], "")
     for name, info in doc["services"].items():
-        table.add_row(name, mark(info.get("healthy")), str(info.get("url", "")))
+        ready = info.get("ready") or {}
+        shown = mark(True) if info.get("healthy") else "[red]degraded[/]"
+        table.add_row(name, shown, str(info.get("url", "")), progress_summary(ready))
     console.print(table)
     raise typer.Exit(0 if ok else 1)
+
+
+def progress_summary(ready: dict[str, Any]) -> str:
+    """One line of what ``/ready`` says: lag, parked, dead letters, stalled, and why not."""
+    parts = []
+    relay = ready.get("relay") or {}
+    if relay:
+        parts.append(f"relay lag {relay.get('lag_events', '?')} ({relay.get('lag_s', '?')}s)")
+    lags = (ready.get("consumers") or {}).get("lag") or {}
+    if lags:
+        parts.append(f"consumer lag {sum(v or 0 for v in lags.values())}")
+    letters = ready.get("dead_letters") or {}
+    if letters:
+        parts.append(f"dead-lettered {letters.get('dead_lettered', 0)}")
+        parts.append(f"parked {letters.get('parked', 0)}")
+    stalled = ready.get("stalled_orders")
+    if isinstance(stalled, dict) and "stalled" in stalled:
+        parts.append(f"stalled orders {stalled['stalled']}")
+    reasons = ready.get("reasons") or []
+    if reasons:
+        parts.append("[red]" + "; ".join(str(r) for r in reasons) + "[/]")
+    return ", ".join(parts)
 
 
 @app.command(
@@ -151,6 +176,117 @@ def demo(
     summary = ", ".join(f"{n} {status}" for status, n in outcomes.most_common())
     console.print(f"[bold]{sum(outcomes.values())} orders:[/] {summary}")
     console.print(f"order API: {config.service_url('order')}/v1/orders/<order_id>")
+
+
+dlq_app = typer.Typer(
+    help="Dead letters and parked events of every service: list, show, replay.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+def _dlq_run(coro: Any) -> Any:
+    from oms_cli.dlq import DlqError
+
+    try:
+        return asyncio.run(coro)
+    except DlqError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+@dlq_app.command("list")
+def dlq_list(
+    include_done: Annotated[
+        bool, typer.Option("--all", help="Also entries already replayed or published.")
+    ] = False,
+    service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Dead letters and parked events, grouped by topic, consumer and error code."""
+    from oms_cli.dlq import list_entries
+
+    rows = _dlq_run(list_entries(StackConfig(), include_done=include_done, service=service))
+    if as_json:
+        typer.echo(json.dumps(rows, default=str))
+        return
+    if not rows:
+        console.print("no dead letters and no parked events")
+        return
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        key = (row["service"], str(row["topic"] or "(relay)"), str(row["consumer"]), row["code"])
+        groups.setdefault(key, []).append(row)
+    table = Table(title="dead letters and parked events")
+    for column in ("service", "topic", "consumer", "code", "count", "newest", "reason", "ids"):
+        table.add_column(column, overflow="fold")
+    for (svc, topic, consumer, code), members in groups.items():
+        ids = " ".join(m["id"] for m in members[:5]) + (" ..." if len(members) > 5 else "")
+        table.add_row(
+            svc,
+            topic,
+            consumer,
+            code,
+            str(len(members)),
+            f"{members[0]['age_s']}s ago",
+            str(members[0]["reason"])[:120],
+            ids,
+        )
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(entry: Annotated[str, typer.Argument(help="An id from `oms dlq list`.")]) -> None:
+    """Everything recorded about one entry, the message itself included."""
+    from oms_cli.dlq import show_entry
+
+    row = _dlq_run(show_entry(StackConfig(), entry))
+    for name in ("value", "key"):
+        if isinstance(row.get(name), bytes | memoryview):
+            row[name] = bytes(row[name]).decode("utf-8", errors="replace")
+    typer.echo(json.dumps(row, default=str, indent=2))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    entries: Annotated[
+        list[str] | None, typer.Argument(help="Ids to replay (default: all matching).")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="Only messages from this topic.")] = None,
+    consumer: Annotated[str | None, typer.Option(help="Only this consumer's.")] = None,
+    code: Annotated[str | None, typer.Option(help="Only this error code.")] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service's.")] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the outcomes.")] = 30.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Re-deliver dead letters to the consumer that failed them (idempotent via its inbox).
+
+    Exit code 0 when every replayed entry reached its effect (or was a duplicate), 1 when
+    any failed again or is still pending.
+    """
+    from oms_cli.dlq import replay
+
+    results = _dlq_run(
+        replay(
+            StackConfig(),
+            topic=topic,
+            consumer=consumer,
+            code=code,
+            service=service,
+            entries=entries,
+            wait_s=wait,
+        )
+    )
+    good = {"handled", "duplicate", "ignored", "published"}
+    if as_json:
+        typer.echo(json.dumps(results))
+    elif not results:
+        console.print("nothing matched")
+    else:
+        for r in results:
+            colour = "green" if r["outcome"] in good else "red"
+            console.print(f"{r['id']:<20} [{colour}]{r['outcome']}[/]")
+    raise typer.Exit(0 if all(r["outcome"] in good for r in results) else 1)
 
 
 if __name__ == "__main__":

@@ -76,18 +76,34 @@ def spawn_service(service: str, env: dict[str, str], log_path: Path) -> int:
     return spawn_detached([sys.executable, "-m", f"oms_{service}"], cwd, log_path, env=env)
 
 
-def health(url: str, timeout_s: float = 2.0) -> bool:
+def live(url: str, timeout_s: float = 2.0) -> bool:
+    """The process answers (``/health``); start-up waits for this."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=timeout_s) as resp:
-            return bool(resp.status == 200 and json.loads(resp.read()).get("relay"))
+            return bool(resp.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def readiness(url: str, timeout_s: float = 3.0) -> dict[str, object]:
+    """The service's ``/ready`` body (``ready`` false on 503), or why it could not be read."""
+    try:
+        with urllib.request.urlopen(f"{url}/ready", timeout=timeout_s) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        try:
+            body = json.loads(err.read())
+        except ValueError:
+            return {"ready": False, "reasons": [f"/ready answered {err.code}"]}
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        return {"ready": False, "reasons": [f"unreachable: {err}"]}
+    return body if isinstance(body, dict) else {"ready": False, "reasons": ["bad /ready body"]}
 
 
 def wait_healthy(url: str, pid: int, log_path: Path, timeout_s: float = READY_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if health(url):
+        if live(url):
             return
         if not pid_alive(pid):
             raise StackError(f"service at {url} exited during start-up:\n{tail(log_path)}")
@@ -143,11 +159,14 @@ def stop_services(config: StackConfig) -> list[str]:
 
 
 def services_status(config: StackConfig) -> dict[str, ServiceInfo]:
-    """``{service: {"url": ..., "healthy": bool}}`` for `oms status`."""
-    return {
-        service: {
-            "url": config.service_url(service),
-            "healthy": health(config.service_url(service)),
-        }
-        for service in implemented()
-    }
+    """``{service: {"url", "healthy", "ready": <the /ready body>}}`` for `oms status`.
+
+    ``healthy`` is readiness: a service that answers but cannot make progress (a loop
+    failing, the relay behind, events parked) is not healthy.
+    """
+    found: dict[str, ServiceInfo] = {}
+    for service in implemented():
+        url = config.service_url(service)
+        ready = readiness(url)
+        found[service] = {"url": url, "healthy": bool(ready.get("ready")), "ready": ready}
+    return found
