@@ -1,4 +1,4 @@
-"""The three services start as processes and answer on their health endpoints."""
+"""The three services start as processes, are alive and ready."""
 
 import httpx
 
@@ -11,3 +11,7 @@ async def test_every_service_is_healthy(system: System) -> None:
             resp = await client.get(system.url(name) + "/health")
         assert resp.status_code == 200, system.log_tails()
         assert resp.json()["service"] == name
+        async with httpx.AsyncClient() as client:
+            ready = await client.get(system.url(name) + "/ready")
+        assert ready.status_code == 200, (ready.text, system.log_tails())
+        assert ready.json()["ready"] is True

@@ -74,10 +74,11 @@ async def test_host_consumes_appends_and_relays_under_its_topic_prefix(
         transport = httpx.ASGITransport(app=host.api)
         async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
 
-            async def healthy() -> bool:
-                resp = await client.get("/health")
-                return resp.status_code == 200 and resp.json()["published"] == 1
+            async def ready() -> bool:
+                resp = await client.get("/ready")
+                return resp.status_code == 200 and resp.json()["relay"]["published"] == 1
 
-            await eventually(healthy, what="health to report the relayed event")
+            await eventually(ready, what="readiness to report the relayed event")
+            assert (await client.get("/health")).json()["live"] is True
     finally:
         await host.stop()

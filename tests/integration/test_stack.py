@@ -54,9 +54,14 @@ def test_status_json_shape_and_health(status_doc: dict[str, Any], config: StackC
     assert status_doc["kafka"] == {"bootstrap": config.kafka_bootstrap, "healthy": True}
     assert status_doc["postgres"] == {"dsn": config.admin_dsn, "healthy": True}
     # Every service that exists in this checkout is listed with its URL and health.
-    assert status_doc["services"] == {
-        name: {"url": config.service_url(name), "healthy": True} for name in implemented()
-    }
+    assert set(status_doc["services"]) == set(implemented())
+    for name, info in status_doc["services"].items():
+        assert info["url"] == config.service_url(name)
+        assert info["healthy"] is True, info
+        # `healthy` is readiness: the body says what it rests on.
+        ready = info["ready"]
+        assert ready["ready"] is True and ready["reasons"] == [] and ready["service"] == name
+        assert {"relay", "dead_letters", "consumers", "loops"} <= set(ready)
     assert {"order", "inventory", "payments"} <= set(status_doc["services"])
     # The printed DSN must be directly usable by scripts.
     with psycopg.connect(status_doc["postgres"]["dsn"], connect_timeout=5) as conn:

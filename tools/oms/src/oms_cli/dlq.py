@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,25 +51,34 @@ class EntryId:
         return cls(match["service"], kind, int(match["n"]))
 
 
-async def _connect(config: StackConfig, service: str) -> psycopg.AsyncConnection[Any]:
-    if service not in implemented():
-        raise DlqError(f"there is no service {service!r} (known: {', '.join(implemented())})")
+Databases = Mapping[str, str]
+"""Service name -> DSN of its database."""
+
+
+def databases_of(config: StackConfig) -> dict[str, str]:
+    """The databases of the services in this checkout, on the local stack."""
+    return {name: config.service_dsn(name) for name in implemented()}
+
+
+async def _connect(databases: Databases, service: str) -> psycopg.AsyncConnection[Any]:
+    if service not in databases:
+        raise DlqError(f"there is no service {service!r} (known: {', '.join(databases)})")
     try:
         return await psycopg.AsyncConnection.connect(
-            config.service_dsn(service), autocommit=True, connect_timeout=5
+            databases[service], autocommit=True, connect_timeout=5
         )
     except psycopg.OperationalError as err:
         raise DlqError(f"cannot reach the {service} database: {err}") from err
 
 
 async def list_entries(
-    config: StackConfig, *, include_done: bool = False, service: str | None = None
+    databases: Databases, *, include_done: bool = False, service: str | None = None
 ) -> list[dict[str, Any]]:
     """Every entry of every service (or one), newest first, with its age in seconds."""
     found: list[dict[str, Any]] = []
     now = datetime.now(UTC)
-    for name in [service] if service else implemented():
-        async with await _connect(config, name) as conn:
+    for name in [service] if service else list(databases):
+        async with await _connect(databases, name) as conn:
             try:
                 rows = await deadletters.list_entries(conn, include_done=include_done)
             except psycopg.errors.UndefinedTable:
@@ -88,9 +98,9 @@ async def list_entries(
     return found
 
 
-async def show_entry(config: StackConfig, entry: str) -> dict[str, Any]:
+async def show_entry(databases: Databases, entry: str) -> dict[str, Any]:
     parsed = EntryId.parse(entry)
-    async with await _connect(config, parsed.service) as conn:
+    async with await _connect(databases, parsed.service) as conn:
         row = await deadletters.show_entry(conn, parsed.kind, parsed.number)
     if row is None:
         raise DlqError(f"there is no entry {parsed}")
@@ -98,7 +108,7 @@ async def show_entry(config: StackConfig, entry: str) -> dict[str, Any]:
 
 
 async def replay(
-    config: StackConfig,
+    databases: Databases,
     *,
     topic: str | None = None,
     consumer: str | None = None,
@@ -111,10 +121,10 @@ async def replay(
     wanted = [EntryId.parse(e) for e in entries or []]
     services = sorted({e.service for e in wanted}) if wanted else [service] if service else None
     requested: list[EntryId] = []
-    for name in services or implemented():
+    for name in services or list(databases):
         letters = [e.number for e in wanted if e.service == name and e.kind == "dead_letter"]
         parked = [e.number for e in wanted if e.service == name and e.kind == "parked"]
-        async with await _connect(config, name) as conn:
+        async with await _connect(databases, name) as conn:
             if not wanted or letters:
                 ids = await deadletters.request_replay(
                     conn, topic=topic, consumer=consumer, code=code, ids=letters
@@ -123,17 +133,17 @@ async def replay(
             if (not wanted and topic is None and consumer is None) or parked:
                 positions = await deadletters.request_republish(conn, code=code, ids=parked)
                 requested += [EntryId(name, "parked", p) for p in positions]
-    return await _outcomes(config, requested, wait_s)
+    return await _outcomes(databases, requested, wait_s)
 
 
 async def _outcomes(
-    config: StackConfig, requested: list[EntryId], wait_s: float
+    databases: Databases, requested: list[EntryId], wait_s: float
 ) -> list[dict[str, Any]]:
     outcome: dict[EntryId, str | None] = dict.fromkeys(requested)
     deadline = time.monotonic() + wait_s
     while True:
         for name in sorted({e.service for e in requested}):
-            async with await _connect(config, name) as conn:
+            async with await _connect(databases, name) as conn:
                 letters = [e for e in requested if e.service == name and e.kind == "dead_letter"]
                 results = await deadletters.replay_results(conn, [e.number for e in letters])
                 for e in letters:

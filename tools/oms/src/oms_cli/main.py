@@ -204,9 +204,11 @@ def dlq_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Dead letters and parked events, grouped by topic, consumer and error code."""
-    from oms_cli.dlq import list_entries
+    from oms_cli.dlq import databases_of, list_entries
 
-    rows = _dlq_run(list_entries(StackConfig(), include_done=include_done, service=service))
+    rows = _dlq_run(
+        list_entries(databases_of(StackConfig()), include_done=include_done, service=service)
+    )
     if as_json:
         typer.echo(json.dumps(rows, default=str))
         return
@@ -238,9 +240,9 @@ def dlq_list(
 @dlq_app.command("show")
 def dlq_show(entry: Annotated[str, typer.Argument(help="An id from `oms dlq list`.")]) -> None:
     """Everything recorded about one entry, the message itself included."""
-    from oms_cli.dlq import show_entry
+    from oms_cli.dlq import databases_of, show_entry
 
-    row = _dlq_run(show_entry(StackConfig(), entry))
+    row = _dlq_run(show_entry(databases_of(StackConfig()), entry))
     for name in ("value", "key"):
         if isinstance(row.get(name), bytes | memoryview):
             row[name] = bytes(row[name]).decode("utf-8", errors="replace")
@@ -264,11 +266,11 @@ def dlq_replay(
     Exit code 0 when every replayed entry reached its effect (or was a duplicate), 1 when
     any failed again or is still pending.
     """
-    from oms_cli.dlq import replay
+    from oms_cli.dlq import databases_of, replay
 
     results = _dlq_run(
         replay(
-            StackConfig(),
+            databases_of(StackConfig()),
             topic=topic,
             consumer=consumer,
             code=code,
