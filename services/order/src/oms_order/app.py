@@ -3,29 +3,66 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 
-from oms_order.api import create_router, validation_exception_handler
+from oms_order.api import OrderContext, install
 from oms_order.consumers import subscribe
 from oms_order.handlers import OrderHandlers
+from oms_order.projections.derived import DerivedReadModels
+from oms_order.projections.read_models import ReadModels
 from oms_order.projections.tables import SqlReadModels
 from oms_order.settings import OrderSettings
+from oms_order.stalls import StallWatch
 from oms_order.streams import new_order_id
+from oms_platform.eventstore.base import EventStore
 from oms_platform.service import ServiceHost
 
+STALL_LOOP = "stalled-orders"
 
-def create_app(settings: OrderSettings) -> ServiceHost:
-    """The order service: HTTP API, intake and fact consumers, relay, tables."""
-    api = FastAPI(title="OMS order service")
-    api.add_exception_handler(RequestValidationError, validation_exception_handler)
-    host = ServiceHost(settings, api)
-    tables = SqlReadModels(check_skus=settings.check_skus)
-    handlers = OrderHandlers(tables, new_order_id)
 
-    async def create_tables() -> None:
-        await tables.create(host.engine)
+def create_app(
+    settings: OrderSettings,
+    *,
+    store: EventStore | None = None,
+    read_models: ReadModels | None = None,
+) -> ServiceHost:
+    """The order service: HTTP API, intake and fact consumers, relay, tables, stall watch.
 
-    host.on_startup(create_tables)
+    With ``store`` (e.g. the in-memory store) the host serves its API only, and the read
+    models are derived from that store unless ``read_models`` are given.
+    """
+    host = ServiceHost(settings, FastAPI(title="OMS order service", version="1"), store=store)
+    if read_models is None:
+        read_models = _read_models(host, settings, store)
+    handlers = OrderHandlers(read_models, new_order_id)
+    install(host.api, OrderContext(host.store, handlers, read_models))
     subscribe(host, handlers)
-    api.include_router(create_router(host.store, host.engine, handlers))
+    watch = StallWatch(
+        read_models,
+        stall_after_s=settings.stall_after_s,
+        check_every_s=settings.stall_check_s,
+        status=host.health.loop(STALL_LOOP),
+    )
+    host.health.add_probe("stalled_orders", watch.probe)
+
+    async def start_watch() -> None:
+        # ServiceHost has no public way to add a background loop yet; _spawn is what it
+        # runs its own loops with (restarted on failure, stopped with the host).
+        host._spawn(STALL_LOOP, watch.run, watch.status)
+
+    if host.pg is not None:
+        host.on_startup(start_watch)
     return host
+
+
+def _read_models(
+    host: ServiceHost, settings: OrderSettings, store: EventStore | None
+) -> ReadModels:
+    if store is not None:
+        return DerivedReadModels(
+            store, check_skus=settings.check_skus, stall_after_s=settings.stall_after_s
+        )
+    tables = SqlReadModels(
+        host.engine, check_skus=settings.check_skus, stall_after_s=settings.stall_after_s
+    )
+    host.on_startup(tables.create)
+    return tables

@@ -1,15 +1,21 @@
 """Subscriptions of the order service: which events it consumes and what each one means.
 
+:data:`ROUTES` is the one routing table, keyed by event class; :func:`subscribe` derives
+each consumer's topics and type names from it, and tests deliver events through it.
+
 * ``intake`` (platform ingress): ``OrderSubmitted`` -> place or reject the order.
 * ``catalogue`` (inventory): ``SkuRegistered`` -> the table of SKUs orders may contain.
 * ``order-facts`` (inventory, payments, shipping): what happened to an order elsewhere,
   recorded in the order's own stream; the order is confirmed or cancelled on it.
 
 Contract errors are dead-lettered by the runtime; a fact about an order this service does
-not have raises ``PermanentError`` so it is dead-lettered with that reason, not dropped.
+not have is refused (``order_not_found``), so it is dead-lettered with that reason.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from oms_events.base import Event
 from oms_events.contracts import (
@@ -30,7 +36,7 @@ from oms_events.contracts import (
 from oms_events.contracts.inventory import SkuRegistered, StockReservationCancelled
 from oms_events.contracts.payments import DeclineReason
 from oms_events.envelope import Envelope
-from oms_events.topics import INVENTORY_EVENTS, PAYMENTS_EVENTS, PLATFORM_INGRESS, SHIPPING_EVENTS
+from oms_events.topics import topic_for
 from oms_order.domain.commands import (
     Fact,
     RecordDelivery,
@@ -38,11 +44,13 @@ from oms_order.domain.commands import (
     RecordShipment,
     RecordStock,
 )
-from oms_order.domain.decide import OrderNotFound
 from oms_order.handlers import Intake, OrderHandlers, Source
-from oms_platform.consumer import PermanentError
+from oms_platform.consumer import Handler
 from oms_platform.eventstore.base import UnitOfWork
+from oms_platform.refusal import Refusal
 from oms_platform.service import ServiceHost
+
+Handle = Callable[[OrderHandlers, UnitOfWork, Envelope, Event], Awaitable[None]]
 
 _PAYMENT_STATUS = {
     PaymentAuthorized: OrderPaymentStatus.AUTHORIZED,
@@ -53,21 +61,24 @@ _PAYMENT_STATUS = {
 }
 
 
-def fact_of(event: Event) -> tuple[str, Fact]:
-    """The order id and the order-side command for another service's event."""
+def fact_of(event: Event) -> Fact:
+    """The order-side command for another service's event about an order."""
     match event:
         case StockReserved():
-            return event.order_id, RecordStock(
-                OrderStockStatus.RESERVED, event.reservation_id, allocations=event.allocations
+            return RecordStock(
+                event.order_id,
+                OrderStockStatus.RESERVED,
+                event.reservation_id,
+                allocations=event.allocations,
             )
         case StockReservationFailed():
-            return event.order_id, RecordStock(
-                OrderStockStatus.UNAVAILABLE, shortages=event.shortages
+            return RecordStock(
+                event.order_id, OrderStockStatus.UNAVAILABLE, shortages=event.shortages
             )
         case StockReleased():
-            return event.order_id, RecordStock(OrderStockStatus.RELEASED, event.reservation_id)
+            return RecordStock(event.order_id, OrderStockStatus.RELEASED, event.reservation_id)
         case StockReservationCancelled():
-            return event.order_id, RecordStock(OrderStockStatus.CANCELLED)
+            return RecordStock(event.order_id, OrderStockStatus.CANCELLED)
         case (
             PaymentAuthorized()
             | PaymentDeclined()
@@ -76,19 +87,20 @@ def fact_of(event: Event) -> tuple[str, Fact]:
             | RefundIssued()
         ):
             reason = None
-            reference = getattr(event, "provider_reference", None)
             if isinstance(event, PaymentDeclined):
                 reason = _decline_reason(event.reason, event.provider_message)
-            return event.order_id, RecordPayment(
+            return RecordPayment(
+                event.order_id,
                 event.payment_id,
                 event.method,
                 event.amount,
                 _PAYMENT_STATUS[type(event)],
                 reason=reason,
-                provider_reference=reference,
+                provider_reference=getattr(event, "provider_reference", None),
             )
         case ShipmentDispatched():
-            return event.order_id, RecordShipment(
+            return RecordShipment(
+                event.order_id,
                 event.shipment_id,
                 event.warehouse_id,
                 event.carrier,
@@ -96,51 +108,80 @@ def fact_of(event: Event) -> tuple[str, Fact]:
                 event.lines,
             )
         case ShipmentDelivered():
-            return event.order_id, RecordDelivery(
-                event.shipment_id, event.carrier, event.tracking_number, event.delivered_at
+            return RecordDelivery(
+                event.order_id,
+                event.shipment_id,
+                event.carrier,
+                event.tracking_number,
+                event.delivered_at,
             )
-    raise PermanentError(f"the order service does not handle {event.event_type}")
+    raise Refusal("not_an_order_fact", f"the order service does not handle {event.event_type}")
 
 
 def _decline_reason(reason: DeclineReason, message: str | None) -> str:
     return f"{reason.value} ({message})" if message else reason.value
 
 
+async def place_or_reject(h: OrderHandlers, uow: UnitOfWork, env: Envelope, event: Event) -> None:
+    assert isinstance(event, OrderSubmitted)
+    await h.submit(uow, event, Intake(env.actor, str(env.event_id)))
+
+
+async def register_sku(h: OrderHandlers, uow: UnitOfWork, env: Envelope, event: Event) -> None:
+    assert isinstance(event, SkuRegistered)
+    await h.register_sku(uow, event.sku, event.name)
+
+
+async def record_fact(h: OrderHandlers, uow: UnitOfWork, env: Envelope, event: Event) -> None:
+    await h.record(uow, fact_of(event), Source.of(env))
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Who handles an event: the consumer (its group and inbox) and the handler."""
+
+    consumer: str
+    handle: Handle
+
+
+_FACTS: tuple[type[Event], ...] = (
+    StockReserved,
+    StockReservationFailed,
+    StockReleased,
+    StockReservationCancelled,
+    PaymentAuthorized,
+    PaymentDeclined,
+    PaymentCaptured,
+    PaymentVoided,
+    RefundIssued,
+    ShipmentDispatched,
+    ShipmentDelivered,
+)
+
+ROUTES: dict[type[Event], Route] = {
+    OrderSubmitted: Route("intake", place_or_reject),
+    SkuRegistered: Route("catalogue", register_sku),
+    **{fact: Route("order-facts", record_fact) for fact in _FACTS},
+}
+"""Every event the order service consumes, by class."""
+
+
 def subscribe(host: ServiceHost, handlers: OrderHandlers) -> None:
-    """Register the order service's consumers on ``host``."""
+    """Register one consumer per :data:`ROUTES` consumer name on ``host``."""
+    by_consumer: dict[str, dict[type[Event], Handle]] = {}
+    for cls, route in ROUTES.items():
+        by_consumer.setdefault(route.consumer, {})[cls] = route.handle
+    for consumer, routes in by_consumer.items():
+        topics = sorted({topic_for(cls.event_type) for cls in routes})
+        host.subscribe(
+            consumer, topics, {cls.event_type: bind(h, handlers) for cls, h in routes.items()}
+        )
 
-    async def submitted(uow: UnitOfWork, env: Envelope, event: Event) -> None:
-        assert isinstance(event, OrderSubmitted)
-        await handlers.submit(uow, event, Intake(env.actor, str(env.event_id)))
 
-    async def sku_registered(uow: UnitOfWork, env: Envelope, event: Event) -> None:
-        assert isinstance(event, SkuRegistered)
-        await handlers.register_sku(uow, event.sku, event.name)
+def bind(handle: Handle, handlers: OrderHandlers) -> Handler:
+    """``handle`` as a consumer runtime handler on ``handlers``."""
 
-    async def fact(uow: UnitOfWork, env: Envelope, event: Event) -> None:
-        order_id, command = fact_of(event)
-        try:
-            await handlers.record(uow, order_id, command, Source.of(env))
-        except OrderNotFound as err:
-            raise PermanentError(f"{env.type} for unknown order {order_id}") from err
+    async def handler(uow: UnitOfWork, env: Envelope, event: Event) -> None:
+        await handle(handlers, uow, env, event)
 
-    host.subscribe("intake", [PLATFORM_INGRESS], {"OrderSubmitted": submitted})
-    host.subscribe("catalogue", [INVENTORY_EVENTS], {"SkuRegistered": sku_registered})
-    fact_types = [
-        "StockReserved",
-        "StockReservationFailed",
-        "StockReleased",
-        "StockReservationCancelled",
-        "PaymentAuthorized",
-        "PaymentDeclined",
-        "PaymentCaptured",
-        "PaymentVoided",
-        "RefundIssued",
-        "ShipmentDispatched",
-        "ShipmentDelivered",
-    ]
-    host.subscribe(
-        "order-facts",
-        [INVENTORY_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS],
-        dict.fromkeys(fact_types, fact),
-    )
+    return handler

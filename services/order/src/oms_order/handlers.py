@@ -1,20 +1,20 @@
 """Units of work of the order service: load the stream(s), decide, append, update tables.
 
 Every public method here runs inside one ``UnitOfWork`` given by the caller (a consumer
-message or an HTTP request), so its events and table rows commit together or not at all,
-and a concurrency conflict makes the caller run it again from scratch.
+message or an HTTP request) and appends through one :class:`StreamSession`, so its events
+and table rows commit together or not at all, and a concurrency conflict makes the caller
+run it again from scratch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from oms_events.base import Event
 from oms_events.contracts import (
-    IntakeKeyKind,
     OrderDelivered,
     OrderIntakeKeyClaimed,
     OrderPaymentRecorded,
@@ -23,24 +23,31 @@ from oms_events.contracts import (
     OrderSubmitted,
 )
 from oms_events.envelope import Envelope
-from oms_events.registry import envelope_for, registry
+from oms_events.topics import Service
 from oms_order.domain.commands import CancelOrder, Fact, PlaceOrder
-from oms_order.domain.decide import decide
-from oms_order.domain.evolve import evolve
-from oms_order.domain.intake import Problem, fingerprint, rejection, review
+from oms_order.domain.intake import (
+    Problem,
+    claim,
+    claimed,
+    fingerprint,
+    key_reused,
+    rejection,
+    review,
+)
+from oms_order.domain.order import order_decider
 from oms_order.domain.state import OrderState
-from oms_order.projections.order_view import Recorded
-from oms_order.projections.tables import ReadModels
+from oms_order.projections.read_models import ReadModels
 from oms_order.streams import idempotency_stream, order_stream, platform_order_stream
 from oms_platform.eventstore.base import UnitOfWork
-from oms_platform.eventstore.model import RecordedEvent
 from oms_platform.logging import get_logger
+from oms_platform.session import StreamSession
 
 log = get_logger(__name__)
 
-PRODUCER = "order"
-SERVICE_ACTOR = "service:order"
-_FACT_TYPES = (OrderStockRecorded, OrderPaymentRecorded, OrderShipped, OrderDelivered)
+PRODUCER = Service.ORDER.value
+SERVICE_ACTOR = f"service:{PRODUCER}"
+FACT_TYPES = (OrderStockRecorded, OrderPaymentRecorded, OrderShipped, OrderDelivered)
+"""The order-side records of what other services reported (they keep the source's actor)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +74,6 @@ class Submitted:
     problems: list[Problem] = field(default_factory=list)
 
 
-class IdempotencyKeyReused(Exception):
-    """The ``Idempotency-Key`` was first used for a different request body."""
-
-    def __init__(self, key: str, order_id: str) -> None:
-        super().__init__(
-            f"Idempotency-Key {key!r} was already used for a different order "
-            f"(order {order_id}); use a new key for a new request"
-        )
-        self.order_id = order_id
-
-
 @dataclass(frozen=True, slots=True)
 class Source:
     """The event a fact about an order came from (its actor, time and id)."""
@@ -101,182 +97,145 @@ class OrderHandlers:
     # -- intake -------------------------------------------------------------------------
 
     async def submit(self, uow: UnitOfWork, sub: OrderSubmitted, intake: Intake) -> Submitted:
-        """Place ``sub`` once per platform reference and per idempotency key, or reject it."""
+        """Place ``sub`` once per platform reference and per idempotency key, or reject it.
+
+        Raises the ``idempotency_key_reused`` refusal for a key first used for another body.
+        """
         print_ = fingerprint(sub)
-        key_stream = idempotency_stream(intake.idempotency_key) if intake.idempotency_key else None
+        s = _session(uow, sub.platform_order_ref, intake.causation_id, intake.actor)
+        key = intake.idempotency_key
+        key_stream = idempotency_stream(key) if key is not None else None
         if key_stream is not None:
-            claimed = _claim(await uow.read_stream(key_stream))
-            if claimed is not None:
-                if claimed.request_fingerprint != print_:
-                    raise IdempotencyKeyReused(intake.idempotency_key or "", claimed.order_id)
-                return Submitted(Outcome.EXISTING, claimed.order_id)
+            by_key = await s.load(key_stream, None, claimed)
+            if by_key is not None:
+                if by_key.request_fingerprint != print_:
+                    raise key_reused(by_key.order_id)
+                return Submitted(Outcome.EXISTING, by_key.order_id)
         ref_stream = platform_order_stream(sub.sales_channel, sub.platform_order_ref)
-        ref_records = await uow.read_stream(ref_stream)
-        claimed = _claim(ref_records)
-        if claimed is not None:
-            if claimed.request_fingerprint != print_:
-                log.warning(
-                    "order.resubmitted_with_changes",
-                    order_id=claimed.order_id,
-                    platform_order_ref=sub.platform_order_ref,
-                )
-            if key_stream is not None:
-                await uow.append(
-                    [self._claim_envelope(claimed.order_id, sub, intake, print_, key_stream, 1)]
-                )
-            return Submitted(Outcome.EXISTING, claimed.order_id)
+        by_ref = await s.load(ref_stream, None, claimed)
+        if by_ref is not None:
+            return await self._existing(s, by_ref, sub, print_, key)
         unknown = await self.read_models.unknown_skus(uow, {line.sku for line in sub.lines})
         problems = review(sub, unknown)
         if problems:
-            await self._reject(uow, sub.platform_order_ref, sub.sales_channel, problems, intake)
+            await self._reject(s, sub.platform_order_ref, sub.sales_channel, problems)
             return Submitted(Outcome.REJECTED, problems=problems)
         order_id = self.new_order_id()
-        [placed] = decide(PlaceOrder(order_id, sub), OrderState())
-        envelopes = [
-            self._envelope(
-                placed, order_stream(order_id), 1, order_id, intake.causation_id, intake.actor
-            ),
-            self._claim_envelope(order_id, sub, intake, print_, ref_stream, len(ref_records) + 1),
-        ]
+        s.correlation_id = order_id
+        stream = order_stream(order_id)
+        state = await _order(s, stream)
+        s.record(stream, order_decider.decide(PlaceOrder(order_id, sub), state))
+        s.record(ref_stream, [claim(order_id, sub, print_)])
         if key_stream is not None:
-            envelopes.append(self._claim_envelope(order_id, sub, intake, print_, key_stream, 1))
-        await uow.append(envelopes)
-        await self.read_models.save_order(uow, evolve(OrderState(), placed))
+            s.record(key_stream, [claim(order_id, sub, print_, key)])
+        await s.flush()
+        await self.read_models.save_order(uow, await _order(s, stream))
         log.info("order.placed", order_id=order_id, platform_order_ref=sub.platform_order_ref)
         return Submitted(Outcome.CREATED, order_id)
+
+    async def _existing(
+        self,
+        s: StreamSession,
+        by_ref: OrderIntakeKeyClaimed,
+        sub: OrderSubmitted,
+        print_: str,
+        key: str | None,
+    ) -> Submitted:
+        """The order a platform reference already belongs to; a new key now points at it."""
+        if by_ref.request_fingerprint != print_:
+            log.warning(
+                "order.resubmitted_with_changes",
+                order_id=by_ref.order_id,
+                platform_order_ref=sub.platform_order_ref,
+            )
+        if key is not None:
+            s.correlation_id = by_ref.order_id
+            s.record(idempotency_stream(key), [claim(by_ref.order_id, sub, print_, key)])
+            await s.flush()
+        return Submitted(Outcome.EXISTING, by_ref.order_id)
 
     async def reject(
         self, uow: UnitOfWork, ref: str, channel: str, problems: list[Problem], intake: Intake
     ) -> None:
-        """Record a rejection found before the submission could be parsed (an empty order)."""
-        await self._reject(uow, ref, channel, problems, intake)
+        """Record a rejection found before the submission became a contract (an empty order)."""
+        await self._reject(
+            _session(uow, ref, intake.causation_id, intake.actor), ref, channel, problems
+        )
 
     async def _reject(
-        self, uow: UnitOfWork, ref: str, channel: str, problems: list[Problem], intake: Intake
+        self, s: StreamSession, ref: str, channel: str, problems: list[Problem]
     ) -> None:
         stream = platform_order_stream(channel, ref)
-        version = len(await uow.read_stream(stream)) + 1
-        event = rejection(ref, channel, problems)
-        await uow.append(
-            [self._envelope(event, stream, version, ref, intake.causation_id, intake.actor)]
-        )
+        await s.load(stream, None, claimed)
+        s.record(stream, [rejection(ref, channel, problems)])
+        await s.flush()
         log.info("order.rejected", platform_order_ref=ref, reasons=[p.code.value for p in problems])
-
-    def _claim_envelope(
-        self,
-        order_id: str,
-        sub: OrderSubmitted,
-        intake: Intake,
-        print_: str,
-        stream: str,
-        version: int,
-    ) -> Envelope:
-        by_key = stream.startswith("idempotency-")
-        claim = OrderIntakeKeyClaimed(
-            order_id=order_id,
-            key_kind=IntakeKeyKind.IDEMPOTENCY_KEY if by_key else IntakeKeyKind.PLATFORM_ORDER_REF,
-            platform_order_ref=sub.platform_order_ref,
-            sales_channel=sub.sales_channel,
-            idempotency_key=intake.idempotency_key if by_key else None,
-            request_fingerprint=print_,
-        )
-        return self._envelope(claim, stream, version, order_id, intake.causation_id, intake.actor)
 
     # -- the order ------------------------------------------------------------------------
 
-    async def load(self, uow: UnitOfWork, order_id: str) -> tuple[OrderState, list[Recorded]]:
-        """The order's state and its recorded events (empty state if there is no order)."""
-        records = [
-            Recorded(r.envelope, registry.parse(r.envelope), r.recorded_at)
-            for r in await uow.read_stream(order_stream(order_id))
-        ]
-        state = OrderState()
-        for rec in records:
-            state = evolve(state, rec.event)
-        return state, records
-
-    async def record(
-        self, uow: UnitOfWork, order_id: str, fact: Fact, source: Source
-    ) -> list[Event]:
+    async def record(self, uow: UnitOfWork, fact: Fact, source: Source) -> list[Event]:
         """Record what another service reported; confirm or cancel the order if due.
 
-        Raises ``OrderNotFound`` for an order this service never placed.
+        Raises the ``order_not_found`` refusal for an order this service never placed.
         """
-        state, _ = await self.load(uow, order_id)
-        events = decide(fact, state)
-        await self._append(uow, state, events, source)
+        s = _session(uow, fact.order_id, source.event_id, source.actor, source.occurred_at)
+        stream = order_stream(fact.order_id)
+        events = order_decider.decide(fact, await _order(s, stream))
+        # A recorded fact keeps its source's actor and time; what the order service decided
+        # in reaction is its own, at the moment it decided. The session reads actor and
+        # time when it records, so one session (one atomic append) carries both.
+        facts, decided = _facts_first(events)
+        s.record(stream, facts)
+        s.actor, s.occurred_at = SERVICE_ACTOR, None
+        s.record(stream, decided)
+        await self._flush(s, stream)
         return events
 
     async def cancel(
-        self, uow: UnitOfWork, order_id: str, command: CancelOrder, actor: str, cause: str
+        self, uow: UnitOfWork, command: CancelOrder, actor: str, cause: str
     ) -> OrderState:
-        """Cancel on request; raises ``OrderNotFound`` or ``CancellationRefused``."""
-        state, _ = await self.load(uow, order_id)
-        events = decide(command, state)
-        source = Source(cause, actor, datetime.now(UTC))
-        return await self._append(uow, state, events, source, decided_by=actor)
+        """Cancel on request; raises the ``order_not_found`` or ``cancellation_refused``
+        refusal."""
+        s = _session(uow, command.order_id, cause, actor)
+        stream = order_stream(command.order_id)
+        s.record(stream, order_decider.decide(command, await _order(s, stream)))
+        return await self._flush(s, stream)
 
-    async def _append(
-        self,
-        uow: UnitOfWork,
-        state: OrderState,
-        events: Sequence[Event],
-        source: Source,
-        decided_by: str = SERVICE_ACTOR,
-    ) -> OrderState:
-        if not events:
-            return state
-        order_id = state.order_id
-        envelopes = []
-        for event in events:
-            # A recorded fact keeps its source's actor and time; what the order service
-            # decided in reaction is its own, at the time it decided.
-            is_fact = isinstance(event, _FACT_TYPES)
-            envelopes.append(
-                self._envelope(
-                    event,
-                    order_stream(order_id),
-                    state.version + 1,
-                    order_id,
-                    source.event_id,
-                    source.actor if is_fact else decided_by,
-                    occurred_at=source.occurred_at if is_fact else None,
-                )
-            )
-            state = evolve(state, event)
-        await uow.append(envelopes)
-        await self.read_models.save_order(uow, state)
+    async def _flush(self, s: StreamSession, stream: str) -> OrderState:
+        """Append what was recorded and bring the ``orders`` row up to date with it."""
+        state = await _order(s, stream)
+        if await s.flush():
+            await self.read_models.save_order(s.uow, state)
         return state
 
     async def register_sku(self, uow: UnitOfWork, sku: str, name: str) -> None:
         await self.read_models.register_sku(uow, sku, name)
 
-    @staticmethod
-    def _envelope(
-        event: Event,
-        stream: str,
-        version: int,
-        correlation_id: str,
-        causation_id: str | None,
-        actor: str,
-        occurred_at: datetime | None = None,
-    ) -> Envelope:
-        return envelope_for(
-            event,
-            stream_id=stream,
-            stream_version=version,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            actor=actor,
-            producer=PRODUCER,
-            occurred_at=occurred_at,
-        )
+
+def _session(
+    uow: UnitOfWork,
+    correlation_id: str,
+    causation_id: str | None,
+    actor: str,
+    occurred_at: datetime | None = None,
+) -> StreamSession:
+    return StreamSession(
+        uow,
+        producer=PRODUCER,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        actor=actor,
+        occurred_at=occurred_at,
+    )
 
 
-def _claim(records: Sequence[RecordedEvent]) -> OrderIntakeKeyClaimed | None:
-    """The claim in an intake key's stream, if the key already belongs to an order."""
-    for rec in records:
-        env = rec.envelope
-        if env.type == OrderIntakeKeyClaimed.event_type:
-            return registry.parse_as(env, OrderIntakeKeyClaimed)
-    return None
+async def _order(s: StreamSession, stream: str) -> OrderState:
+    return await s.load(stream, order_decider.initial_state(), order_decider.evolve)
+
+
+def _facts_first(events: Sequence[Event]) -> tuple[list[Event], list[Event]]:
+    """Split a decision into the leading recorded facts and what was decided on them."""
+    count = 0
+    while count < len(events) and isinstance(events[count], FACT_TYPES):
+        count += 1
+    return list(events[:count]), list(events[count:])

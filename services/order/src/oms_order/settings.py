@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from oms_platform.settings import ServiceSettings
@@ -13,9 +14,15 @@ class OrderSettings(ServiceSettings):
     ``check_skus`` (``OMS_ORDER_CHECK_SKUS``, default true): reject orders with SKUs that
     inventory has not registered (``SkuRegistered``). Turn off only to run the order
     service without inventory.
+
+    ``stall_after_s`` (``OMS_ORDER_STALL_AFTER_S``, default 60): an order still ``placed``
+    that long after the order service placed it is reported as stalled; checked every
+    ``stall_check_s`` (``OMS_ORDER_STALL_CHECK_S``, default 10).
     """
 
     model_config = SettingsConfigDict(env_prefix="OMS_ORDER_", extra="ignore")
 
     service: str = "order"
     check_skus: bool = True
+    stall_after_s: float = Field(default=60.0, gt=0)
+    stall_check_s: float = Field(default=10.0, gt=0)

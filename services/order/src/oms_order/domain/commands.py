@@ -1,4 +1,7 @@
-"""Commands to the order aggregate: what someone (or another service) asks of an order."""
+"""Commands to the order aggregate: what someone (or another service) asks of an order.
+
+Every command names the order it is for, so a refusal can say which order it was about.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ class PlaceOrder:
 class RecordStock:
     """Record inventory's answer (reserved, unavailable, released, reservation cancelled)."""
 
+    order_id: str
     status: OrderStockStatus
     reservation_id: str | None = None
     allocations: tuple[Allocation, ...] = ()
@@ -41,6 +45,7 @@ class RecordStock:
 class RecordPayment:
     """Record one payments event for one payment of the order."""
 
+    order_id: str
     payment_id: str
     method: PaymentMethod
     amount: Money
@@ -53,6 +58,7 @@ class RecordPayment:
 class RecordShipment:
     """Record that a shipment of the order was dispatched."""
 
+    order_id: str
     shipment_id: str
     warehouse_id: str
     carrier: str
@@ -64,6 +70,7 @@ class RecordShipment:
 class RecordDelivery:
     """Record that a shipment of the order was delivered."""
 
+    order_id: str
     shipment_id: str
     carrier: str
     tracking_number: str
@@ -74,6 +81,7 @@ class RecordDelivery:
 class CancelOrder:
     """Cancel the order (customer service, the customer, or the process itself)."""
 
+    order_id: str
     reason: CancellationReason
     cancelled_by: CancelledBy
     detail: str | None = None

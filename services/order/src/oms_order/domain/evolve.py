@@ -1,8 +1,7 @@
-"""``evolve``: the state after one more event of the order's stream (pure)."""
+"""``evolve``: the order's state after one more event of its stream (pure, never refuses)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 
 from oms_events.base import Event
@@ -62,14 +61,6 @@ def evolve(state: OrderState, event: Event) -> OrderState:
             if state.status in _SHIPPED_OR_LATER and _all_delivered(state):
                 return replace(state, status=OrderStatus.DELIVERED)
             return state
-    return state
-
-
-def rebuild(events: Iterable[Event]) -> OrderState:
-    """The state after all ``events``, from the empty state."""
-    state = OrderState()
-    for event in events:
-        state = evolve(state, event)
     return state
 
 

@@ -1,9 +1,13 @@
-"""Reviewing a submitted order before it becomes one (pure).
+"""Intake: reviewing a submitted order before it becomes one, and its intake keys (pure).
 
 A submission that passed its contract can still be refused for business reasons: SKUs the
 shop does not sell, amounts that do not add up, duplicated line or payment ids. Each
 problem names the field it is about, so an HTTP client gets one entry per bad field and
 the ``OrderRejected`` event gets one reason per problem.
+
+A submission is deduplicated by intake keys (the platform's order reference per sales
+channel, an HTTP ``Idempotency-Key``), each claimed for an order by an
+``OrderIntakeKeyClaimed`` that carries the submission's :func:`fingerprint`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,16 @@ import json
 from collections.abc import Set
 from dataclasses import dataclass
 
-from oms_events.contracts import OrderRejected, OrderSubmitted, RejectionCode, RejectionReason
+from oms_events.base import Event
+from oms_events.contracts import (
+    IntakeKeyKind,
+    OrderIntakeKeyClaimed,
+    OrderRejected,
+    OrderSubmitted,
+    RejectionCode,
+    RejectionReason,
+)
+from oms_platform.refusal import FieldError, Refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +126,58 @@ def rejection(
         sales_channel=sales_channel,
         reasons=tuple(RejectionReason(code=p.code, detail=p.detail) for p in problems),
     )
+
+
+def refused(problems: list[Problem]) -> Refusal:
+    """The answer to a rejected submission: 422 ``order_rejected``, one error per problem.
+
+    Raised only once the ``OrderRejected`` is committed (a refusal inside the unit of work
+    would roll the record of the rejection back with it).
+    """
+    return Refusal.invalid(
+        "order_rejected",
+        "the order was rejected: " + "; ".join(p.detail for p in problems),
+        errors=[FieldError(p.field, p.detail, p.code.value) for p in problems],
+        extra={"reasons": [{"code": p.code.value, "detail": p.detail} for p in problems]},
+    )
+
+
+def key_reused(order_id: str) -> Refusal:
+    """An ``Idempotency-Key`` first used for a different body: 422, naming that order."""
+    return Refusal.invalid(
+        "idempotency_key_reused",
+        f"the Idempotency-Key was already used for a different order (order {order_id}); "
+        "use a new key for a new request",
+        "header:Idempotency-Key",
+        extra={"existing_order_id": order_id},
+    )
+
+
+def claim(
+    order_id: str,
+    sub: OrderSubmitted,
+    request_fingerprint: str,
+    idempotency_key: str | None = None,
+) -> OrderIntakeKeyClaimed:
+    """The claim of an intake key for ``order_id``: the platform reference, or the
+    ``idempotency_key`` when one is given."""
+    return OrderIntakeKeyClaimed(
+        order_id=order_id,
+        key_kind=IntakeKeyKind.PLATFORM_ORDER_REF
+        if idempotency_key is None
+        else IntakeKeyKind.IDEMPOTENCY_KEY,
+        platform_order_ref=sub.platform_order_ref,
+        sales_channel=sub.sales_channel,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+    )
+
+
+def claimed(found: OrderIntakeKeyClaimed | None, event: Event) -> OrderIntakeKeyClaimed | None:
+    """``evolve`` of an intake key's stream: the first claim is the one that holds."""
+    if found is None and isinstance(event, OrderIntakeKeyClaimed):
+        return event
+    return found
 
 
 def fingerprint(submission: OrderSubmitted) -> str:

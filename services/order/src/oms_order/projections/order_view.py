@@ -23,8 +23,9 @@ from oms_events.contracts import (
 )
 from oms_events.envelope import Envelope
 from oms_events.money import Money
-from oms_order.domain.evolve import evolve
+from oms_order.domain.order import order_decider
 from oms_order.domain.state import OrderState
+from oms_platform.decider import fold
 
 Doc = dict[str, Any]
 
@@ -44,10 +45,7 @@ def money(value: Money | None) -> dict[str, str] | None:
 
 def order_document(records: Sequence[Recorded]) -> Doc:
     """The order after ``records`` (in stream order; at least the OrderPlaced)."""
-    state = OrderState()
-    for rec in records:
-        state = evolve(state, rec.event)
-    return document(state, records)
+    return document(fold(order_decider, (rec.event for rec in records)), records)
 
 
 def document(state: OrderState, records: Sequence[Recorded]) -> Doc:

@@ -4,21 +4,28 @@ Both are written in the same transaction as the events that change them (one uni
 work per message or request), so a lookup right after ``POST /v1/orders`` finds the
 order. ``orders`` is derived from the order streams and can be rebuilt from them
 (:func:`rebuild_orders`); ``known_skus`` mirrors inventory's ``SkuRegistered`` events.
+
+``orders.recorded_at`` is when the order service placed the order (its own clock, as the
+timeline's ``recorded_at``), not the platform's ``placed_at``: how long an order has been
+waiting for stock and payment is measured from there (stalled orders).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms_events.registry import registry
-from oms_order.domain.evolve import evolve
+from oms_order.domain.order import order_decider
 from oms_order.domain.state import OrderState
 from oms_order.projections.order_view import summary_row
+from oms_order.projections.read_models import Doc, OrderQuery, Stalled, summary_doc
 from oms_order.streams import ORDER_STREAM_PREFIX
+from oms_platform.decider import fold
 from oms_platform.eventstore.base import UnitOfWork
 from oms_platform.eventstore.postgres import PostgresEventStore
 
@@ -38,8 +45,11 @@ SCHEMA = (
         updated_at          timestamptz NOT NULL DEFAULT now()
     )
     """,
+    # Added after the table first shipped; rows older than the column get the migration time.
+    "ALTER TABLE orders ADD COLUMN IF NOT EXISTS recorded_at timestamptz NOT NULL DEFAULT now()",
     "CREATE INDEX IF NOT EXISTS orders_by_ref ON orders (sales_channel, platform_order_ref)",
     "CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, updated_at)",
+    "CREATE INDEX IF NOT EXISTS orders_waiting ON orders (recorded_at) WHERE status = 'placed'",
     """
     CREATE TABLE IF NOT EXISTS known_skus (
         sku            text PRIMARY KEY,
@@ -52,40 +62,48 @@ SCHEMA = (
 _UPSERT_ORDER = text(
     """
     INSERT INTO orders (order_id, platform_order_ref, sales_channel, status, customer_id,
-                        customer_email, total_amount, currency, placed_at, version)
+                        customer_email, total_amount, currency, placed_at, version,
+                        recorded_at)
     VALUES (:order_id, :platform_order_ref, :sales_channel, :status, :customer_id,
-            :customer_email, :total_amount, :currency, :placed_at, :version)
+            :customer_email, :total_amount, :currency, :placed_at, :version,
+            COALESCE(CAST(:recorded_at AS timestamptz), now()))
     ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status,
         version = EXCLUDED.version, updated_at = now()
     WHERE orders.version < EXCLUDED.version
     """
 )
 
-
-class ReadModels(Protocol):
-    """What the handlers write and read besides events (a fake stands in for unit tests)."""
-
-    async def save_order(self, uow: UnitOfWork, state: OrderState) -> None: ...
-
-    async def unknown_skus(self, uow: UnitOfWork, skus: Iterable[str]) -> set[str]: ...
-
-    async def register_sku(self, uow: UnitOfWork, sku: str, name: str) -> None: ...
+_COLUMNS = (
+    "order_id, platform_order_ref, sales_channel, status, customer_id, customer_email, "
+    "total_amount, currency, placed_at, version, updated_at, recorded_at"
+)
+_FILTERS = ("platform_order_ref", "sales_channel", "status", "customer_id")
+# Waiting for stock or payment for longer than the threshold, by the database's clock.
+_STALLED = "(status = 'placed' AND recorded_at < now() - make_interval(secs => :stall_after_s))"
 
 
 class SqlReadModels:
     """The read models in the service's PostgreSQL database."""
 
-    def __init__(self, check_skus: bool = True) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, check_skus: bool = True, stall_after_s: float = 60.0
+    ):
+        self.engine = engine
         self.check_skus = check_skus
+        self.stall_after_s = stall_after_s
 
-    async def create(self, engine: AsyncEngine) -> None:
-        async with engine.begin() as conn:
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('oms.order.tables'))"))
             for statement in SCHEMA:
                 await conn.execute(text(statement))
 
-    async def save_order(self, uow: UnitOfWork, state: OrderState) -> None:
-        await uow.connection.execute(_UPSERT_ORDER, summary_row(state))
+    async def save_order(
+        self, uow: UnitOfWork, state: OrderState, recorded_at: datetime | None = None
+    ) -> None:
+        await uow.connection.execute(
+            _UPSERT_ORDER, {**summary_row(state), "recorded_at": recorded_at}
+        )
 
     async def unknown_skus(self, uow: UnitOfWork, skus: Iterable[str]) -> set[str]:
         wanted = set(skus)
@@ -105,37 +123,39 @@ class SqlReadModels:
             {"sku": sku, "name": name},
         )
 
+    async def find_orders(self, query: OrderQuery) -> list[Doc]:
+        """Order summaries matching every given filter, newest first."""
+        params: dict[str, Any] = {"limit": query.limit, "stall_after_s": self.stall_after_s}
+        where = []
+        for col in _FILTERS:
+            value = getattr(query, col)
+            if value is not None:
+                where.append(f"{col} = :{col}")
+                params[col] = value
+        if query.stalled is not None:
+            where.append(_STALLED if query.stalled else f"NOT {_STALLED}")
+        sql = (
+            f"SELECT {_COLUMNS} FROM orders WHERE {' AND '.join(where) or 'TRUE'} "
+            "ORDER BY updated_at DESC, order_id LIMIT :limit"
+        )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(text(sql), params)
+            return [summary_doc(dict(row._mapping)) for row in rows]
 
-async def find_orders(
-    conn: AsyncConnection, filters: dict[str, str], limit: int = 100
-) -> list[dict[str, Any]]:
-    """Order summaries matching every given column filter, newest first."""
-    allowed = ("platform_order_ref", "sales_channel", "status", "customer_id")
-    where = " AND ".join(f"{col} = :{col}" for col in allowed if col in filters) or "TRUE"
-    params: dict[str, Any] = {col: filters[col] for col in allowed if col in filters}
-    params["limit"] = limit
-    rows = await conn.execute(
-        text(
-            "SELECT order_id, platform_order_ref, sales_channel, status, customer_id, "
-            "customer_email, total_amount, currency, placed_at, version, updated_at "
-            f"FROM orders WHERE {where} ORDER BY updated_at DESC, order_id LIMIT :limit"
-        ),
-        params,
-    )
-    return [
-        {
-            "order_id": r.order_id,
-            "platform_order_ref": r.platform_order_ref,
-            "sales_channel": r.sales_channel,
-            "status": r.status,
-            "customer": {"customer_id": r.customer_id, "email": r.customer_email},
-            "total": {"amount": format(r.total_amount, "f"), "currency": r.currency},
-            "placed_at": r.placed_at.isoformat(),
-            "version": r.version,
-            "updated_at": r.updated_at.isoformat(),
-        }
-        for r in rows
-    ]
+    async def stalled(self, limit: int = 5) -> Stalled:
+        """How many orders wait past the threshold, and the ``limit`` oldest of them."""
+        sql = (
+            "SELECT order_id, extract(epoch FROM now() - recorded_at) AS waiting_s, "
+            f"count(*) OVER () AS total FROM orders WHERE {_STALLED} "
+            "ORDER BY recorded_at, order_id LIMIT :limit"
+        )
+        async with self.engine.connect() as conn:
+            rows = list(
+                await conn.execute(text(sql), {"limit": limit, "stall_after_s": self.stall_after_s})
+            )
+        if not rows:
+            return Stalled(0, [], None)
+        return Stalled(int(rows[0].total), [r.order_id for r in rows], float(rows[0].waiting_s))
 
 
 async def rebuild_orders(store: PostgresEventStore) -> int:
@@ -143,7 +163,7 @@ async def rebuild_orders(store: PostgresEventStore) -> int:
 
     One transaction: the table is replaced by what every order stream says in its snapshot
     (stream by stream rather than ``read_all``, which holds back events of transactions
-    that may still be running).
+    that may still be running). ``recorded_at`` is taken from each ``OrderPlaced``.
     """
     async with store.unit_of_work() as uow:
         rows = await uow.connection.execute(
@@ -152,13 +172,12 @@ async def rebuild_orders(store: PostgresEventStore) -> int:
         )
         stream_ids = [row[0] for row in rows]
         await uow.connection.execute(text("DELETE FROM orders"))
-        models = SqlReadModels()
+        models = SqlReadModels(store.engine)
         written = 0
         for stream_id in stream_ids:
-            state = OrderState()
-            for rec in await uow.read_stream(stream_id):
-                state = evolve(state, registry.parse(rec.envelope))
+            records = await uow.read_stream(stream_id)
+            state = fold(order_decider, (registry.parse(r.envelope) for r in records))
             if state.exists:
-                await models.save_order(uow, state)
+                await models.save_order(uow, state, records[0].recorded_at)
                 written += 1
     return written

@@ -1,4 +1,4 @@
-"""``decide``: the events a command produces given the order's state (pure).
+"""The order aggregate: ``decide`` what a command produces given the order's state (pure).
 
 Facts reported by other services are always recorded (so late ones show in the timeline)
 unless they repeat what the order already knows; only an order still waiting for stock
@@ -7,6 +7,8 @@ order is authorised, to cancelled as soon as stock or a payment fails.
 """
 
 from __future__ import annotations
+
+from typing import assert_never
 
 from oms_events.base import Event
 from oms_events.contracts import (
@@ -25,6 +27,7 @@ from oms_events.contracts import (
 from oms_order.domain.commands import (
     CancelOrder,
     Command,
+    Fact,
     PlaceOrder,
     RecordDelivery,
     RecordPayment,
@@ -33,50 +36,52 @@ from oms_order.domain.commands import (
 )
 from oms_order.domain.evolve import evolve
 from oms_order.domain.state import OrderState, OrderStatus
+from oms_platform.decider import fold_from
+from oms_platform.refusal import Refusal
 
 
-class OrderError(Exception):
-    """A command the order refuses; ``code`` is stable, the message is for people."""
+class OrderDecider:
+    """The order aggregate (stream ``order-<order_id>``) as a platform ``Decider``.
 
-    code = "order_error"
+    Refuses with :class:`~oms_platform.refusal.Refusal`: ``order_not_found`` (404) for a
+    command about an order that was never placed, ``order_exists`` (409) for placing one
+    twice, ``cancellation_refused`` (409) once shipped or already cancelled.
+    """
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def initial_state(self) -> OrderState:
+        return OrderState()
+
+    def evolve(self, state: OrderState, event: Event) -> OrderState:
+        return evolve(state, event)
+
+    def decide(self, command: Command, state: OrderState) -> list[Event]:
+        """The new events for ``command``, in order; ``[]`` when there is nothing to do."""
+        match command:
+            case PlaceOrder():
+                return _place(command, state)
+            case CancelOrder():
+                return _cancel(command, _existing(command.order_id, state))
+            case RecordStock() | RecordPayment() | RecordShipment() | RecordDelivery():
+                facts = _record(command, _existing(command.order_id, state))
+                if not facts:
+                    return []
+                return facts + _settle(fold_from(self, state, facts))
+            case _:
+                assert_never(command)
 
 
-class OrderNotFound(OrderError):
-    code = "order_not_found"
+order_decider = OrderDecider()
 
 
-class OrderAlreadyExists(OrderError):
-    code = "order_exists"
-
-
-class CancellationRefused(OrderError):
-    code = "cancellation_refused"
-
-
-def decide(command: Command, state: OrderState) -> list[Event]:
-    """The new events for ``command``; raises :class:`OrderError` subclasses to refuse."""
-    if isinstance(command, PlaceOrder):
-        return _place(command, state)
+def _existing(order_id: str, state: OrderState) -> OrderState:
     if not state.exists:
-        raise OrderNotFound("no such order")
-    if isinstance(command, CancelOrder):
-        return _cancel(command, state)
-    facts = _record(command, state)
-    if not facts:
-        return []
-    after = state
-    for fact in facts:
-        after = evolve(after, fact)
-    return facts + _settle(after)
+        raise Refusal.not_found("order_not_found", f"there is no order {order_id}")
+    return state
 
 
 def _place(command: PlaceOrder, state: OrderState) -> list[Event]:
     if state.exists:
-        raise OrderAlreadyExists(f"order {state.order_id} already exists")
+        raise Refusal("order_exists", f"order {state.order_id} already exists")
     sub = command.submission
     return [
         OrderPlaced(
@@ -97,13 +102,15 @@ def _cancel(command: CancelOrder, state: OrderState) -> list[Event]:
     order_id = state.order_id
     if state.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) or state.shipments:
         shipments = ", ".join(s.shipment_id for s in state.shipments)
-        raise CancellationRefused(
+        raise Refusal(
+            "cancellation_refused",
             f"order {order_id} has already shipped (shipment {shipments}); "
-            "it can no longer be cancelled, only returned"
+            "it can no longer be cancelled, only returned",
         )
     if state.cancellation is not None:
-        raise CancellationRefused(
-            f"order {order_id} is already cancelled ({state.cancellation.reason.value})"
+        raise Refusal(
+            "cancellation_refused",
+            f"order {order_id} is already cancelled ({state.cancellation.reason.value})",
         )
     return [
         OrderCancelled(
@@ -115,7 +122,7 @@ def _cancel(command: CancelOrder, state: OrderState) -> list[Event]:
     ]
 
 
-def _record(command: Command, state: OrderState) -> list[Event]:
+def _record(command: Fact, state: OrderState) -> list[Event]:
     order_id = state.order_id
     match command:
         case RecordStock():
@@ -173,7 +180,8 @@ def _record(command: Command, state: OrderState) -> list[Event]:
                     delivered_at=command.delivered_at,
                 )
             ]
-    raise TypeError(f"not a fact: {command!r}")
+        case _:
+            assert_never(command)
 
 
 def _repeats(command: RecordPayment, state: OrderState) -> bool:
