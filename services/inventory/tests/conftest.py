@@ -1,4 +1,5 @@
-"""Fixtures for the inventory's unit tests: handlers over the in-memory event store."""
+"""Fixtures for the inventory's unit tests: handlers over the in-memory event store, and
+the events the decider specifications are given."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from oms_events.base import Event
-from oms_events.contracts import AllocationStrategy
+from oms_events.contracts import AllocationStrategy, SkuRegistered, WarehouseRegistered
 from oms_events.registry import registry
 from oms_inventory.domain.allocation import LineRequest
 from oms_inventory.domain.commands import (
@@ -23,6 +24,21 @@ from oms_platform.commands import run_command
 from oms_platform.eventstore import InMemoryEventStore, UnitOfWork
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def warehouse_registered(
+    code: str, country: str, priority: int, active: bool = True
+) -> WarehouseRegistered:
+    return WarehouseRegistered(
+        warehouse_id=code, name=f"{code} DC", country=country, priority=priority, active=active
+    )
+
+
+AMS = warehouse_registered("AMS", "NL", 1)
+BER = warehouse_registered("BER", "DE", 2)
+TEE = SkuRegistered(
+    sku="TEE", name="Tee", weight_grams=180, length_mm=300, width_mm=250, height_mm=20
+)
 
 
 @dataclass
@@ -41,10 +57,10 @@ class World:
 
     async def sku(self, sku: str, **stock: int) -> None:
         cmd = RegisterSku(sku, sku.title(), 250, 100, 80, 60)
-        await self.run(lambda uow: self.inventory.register_sku(uow, cmd, Cause(sku)))
+        await self.run(lambda uow: self.inventory.change_stock(uow, cmd, Cause(sku)))
         for wh, qty in stock.items():
             receipt = ReceiveStock(sku, wh, qty)
-            await self.run(lambda uow, r=receipt: self.inventory.receive_stock(uow, r, Cause(sku)))
+            await self.run(lambda uow, r=receipt: self.inventory.change_stock(uow, r, Cause(sku)))
 
     async def reserve(
         self,

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-import pytest
 
 from oms_events.contracts import (
     Allocation,
     PromotionPlanned,
+    SkuRegistered,
     StockAllocated,
     StockDeallocated,
     StockIssued,
     StockTransferred,
 )
-from oms_inventory.domain import promotions
 from oms_inventory.domain.commands import PlanPromotion
-from oms_inventory.domain.errors import Conflict, NotFound
 from oms_inventory.domain.geography import distance_km
-from oms_inventory.domain.promotions import Promotion, assess
+from oms_inventory.domain.promotions import PROMOTION, Promotion, assess
 from oms_inventory.projections import demand, stock_levels
+from oms_platform.testing.decider_spec import DeciderSpec
 
+plans = DeciderSpec(PROMOTION)
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 SALE = Promotion(
     "promo-1",
@@ -59,21 +59,31 @@ def test_readiness_counts_only_what_is_left_of_a_running_promotion() -> None:
     assert ams.shortfall == 9  # whole units, rounded up
 
 
-def test_planning_checks_skus_and_is_idempotent() -> None:
-    cmd = PlanPromotion(
-        "promo-1", SALE.name, SALE.skus, SALE.starts_at, SALE.ends_at, SALE.expected_uplift
-    )
-    with pytest.raises(NotFound, match="MUG"):
-        promotions.plan(cmd, None, {"TEE"})
-    [planned] = promotions.plan(cmd, None, {"TEE", "MUG"})
+PLAN = PlanPromotion(
+    "promo-1", SALE.name, SALE.skus, SALE.starts_at, SALE.ends_at, SALE.expected_uplift
+)
+
+
+def _registered(sku: str) -> SkuRegistered:
+    return SkuRegistered(sku=sku, name=sku, weight_grams=1, length_mm=1, width_mm=1, height_mm=1)
+
+
+def test_planning_needs_registered_skus_and_a_window() -> None:
+    refusal = plans.given(_registered("TEE")).when(PLAN).then_refused("sku_not_found", status=404)
+    assert "MUG" in refusal.reason and refusal.field == "skus"
+    plans.given(_registered("TEE"), _registered("MUG")).when(
+        replace(PLAN, ends_at=SALE.starts_at)
+    ).then_refused("invalid_promotion_window", status=422)
+
+
+def test_planning_is_idempotent_and_other_details_conflict() -> None:
+    skus = (_registered("TEE"), _registered("MUG"))
+    [planned] = plans.given(*skus).when(PLAN).then_matches(bool)
     assert isinstance(planned, PromotionPlanned) and Promotion.from_event(planned) == SALE
-    assert promotions.plan(cmd, SALE, {"TEE", "MUG"}) == []
-    with pytest.raises(Conflict):
-        promotions.plan(
-            cmd,
-            Promotion("promo-1", "Other", ("TEE",), NOW, SALE.ends_at, Decimal(2)),
-            {"TEE", "MUG"},
-        )
+    plans.given(*skus, planned).when(PLAN).then_nothing()
+    plans.given(*skus, planned).when(replace(PLAN, name="Other")).then_refused(
+        "promotion_exists", status=409
+    )
 
 
 def test_stock_level_changes_per_event() -> None:

@@ -1,4 +1,5 @@
-"""Reserve, release and ship through the handlers, on the in-memory store."""
+"""Reserve, release, ship and return through the handlers, on the in-memory store: which
+streams the decided events land on, and that concurrent reservations never oversell."""
 
 from __future__ import annotations
 
@@ -23,11 +24,10 @@ from oms_events.contracts import (
     StockShipped,
     StockWrittenOff,
 )
-from oms_inventory.domain.commands import ReleaseStock, SetLowStockThreshold, ShipStock
-from oms_inventory.domain.errors import Conflict
+from oms_inventory.domain.commands import BookReturn, ReleaseStock, SetLowStockThreshold, ShipStock
 from oms_inventory.domain.reservation import ReservationStatus
-from oms_inventory.domain.returns import BookReturn
 from oms_inventory.handlers import Cause
+from oms_platform.refusal import Refusal
 
 from .conftest import World
 
@@ -121,18 +121,18 @@ async def test_shipment_is_booked_once_and_never_beyond_the_reservation(world: W
     state, _ = await world.inventory.load_reservation(world.store, "ord-1")
     assert state.status is ReservationStatus.SHIPPED
     more = ShipStock("ord-1", "shp-2", "AMS", (("TEE", 1),))
-    with pytest.raises(Conflict, match="no open reservation"):
+    with pytest.raises(Refusal, match="no open reservation"):
         await world.run(lambda uow: world.inventory.ship_stock(uow, more, Cause("ord-1")))
     await world.reserve("ord-2", ("TEE", 1))
     wrong = ShipStock("ord-2", "shp-3", "AMS", (("TEE", 2),))
-    with pytest.raises(Conflict, match="holds 1 reserved"):
+    with pytest.raises(Refusal, match="holds 1 reserved"):
         await world.run(lambda uow: world.inventory.ship_stock(uow, wrong, Cause("ord-2")))
 
 
 async def test_reservation_crossing_the_threshold_raises_low_stock_once(world: World) -> None:
     await world.sku("TEE", AMS=10)
     cmd = SetLowStockThreshold("TEE", "AMS", 5)
-    await world.run(lambda uow: world.inventory.set_threshold(uow, cmd, Cause("TEE")))
+    await world.run(lambda uow: world.inventory.change_stock(uow, cmd, Cause("TEE")))
     await world.reserve("ord-1", ("TEE", 5))
     assert not any(isinstance(e, LowStockDetected) for e in await world.stream("stock-TEE"))
     events = await world.reserve("ord-2", ("TEE", 1))

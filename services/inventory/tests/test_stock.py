@@ -1,10 +1,7 @@
-"""Stock of one SKU: given events, when a command, then events (pure domain)."""
+"""Stock of one SKU and the warehouses: given events, when a command, then events."""
 
 from __future__ import annotations
 
-import pytest
-
-from oms_events.base import Event
 from oms_events.contracts import (
     Allocation,
     LowStockDetected,
@@ -18,36 +15,25 @@ from oms_events.contracts import (
     StockTransferred,
     WarehouseRegistered,
 )
-from oms_inventory.domain import stock, warehouses
+from oms_events.limits import MAX_STOCK_LEVEL
 from oms_inventory.domain.commands import (
     AdjustStock,
+    ChangeSku,
+    ChangeWarehouse,
     ReceiveStock,
     RegisterSku,
     RegisterWarehouse,
     SetLowStockThreshold,
     TransferStock,
 )
-from oms_inventory.domain.errors import Conflict, NotFound
-from oms_inventory.domain.stock import SkuStock
-from oms_inventory.domain.warehouses import Warehouses
+from oms_inventory.domain.stock import SKU_STOCK
+from oms_inventory.domain.warehouses import WAREHOUSES
+from oms_platform.testing.decider_spec import DeciderSpec
 
-TEE = SkuRegistered(
-    sku="TEE", name="Tee", weight_grams=180, length_mm=300, width_mm=250, height_mm=20
-)
+from .conftest import AMS, BER, TEE
 
-
-def given(*events: Event) -> SkuStock:
-    return stock.replay("TEE", events)
-
-
-def known() -> Warehouses:
-    state = Warehouses()
-    for code, country, prio in (("AMS", "NL", 1), ("BER", "DE", 2)):
-        event = WarehouseRegistered(
-            warehouse_id=code, name=code, country=country, priority=prio, active=True
-        )
-        state = warehouses.evolve(state, event)
-    return state
+stock = DeciderSpec(SKU_STOCK)
+warehouses = DeciderSpec(WAREHOUSES)
 
 
 def received(wh: str, q: int, ref: str | None = None) -> StockReceived:
@@ -61,9 +47,15 @@ def allocated(wh: str, q: int, order: str = "ord-1") -> StockAllocated:
     )
 
 
+def low(wh: str, available: int, threshold: int) -> LowStockDetected:
+    return LowStockDetected(sku="TEE", warehouse_id=wh, available=available, threshold=threshold)
+
+
 def test_levels_follow_every_kind_of_movement() -> None:
     a = Allocation(line_id="1", sku="TEE", warehouse_id="AMS", quantity=2)
-    state = given(
+    state = stock.given(
+        AMS,
+        BER,
         TEE,
         received("AMS", 10),
         StockTransferred(sku="TEE", from_warehouse_id="AMS", to_warehouse_id="BER", quantity=3),
@@ -71,86 +63,140 @@ def test_levels_follow_every_kind_of_movement() -> None:
         StockDeallocated(order_id="ord-1", reservation_id="r", sku="TEE", allocations=(a,)),
         StockIssued(order_id="ord-1", shipment_id="s", sku="TEE", warehouse_id="AMS", quantity=2),
         StockAdjusted(sku="TEE", warehouse_id="BER", delta=-1, counted_quantity=2, reason="count"),
-    )
-    ams, ber = state.level("AMS"), state.level("BER")
+    ).state
+    ams, ber = state.stock.level("AMS"), state.stock.level("BER")
     assert (ams.on_hand, ams.reserved, ams.available) == (5, 0, 5)
     assert (ber.on_hand, ber.reserved, ber.available) == (2, 0, 2)
+    assert sorted(state.warehouses.by_code) == ["AMS", "BER"]
 
 
-def test_registering_twice_is_a_no_op_but_other_details_conflict() -> None:
-    cmd = RegisterSku("TEE", "Tee", 180, 300, 250, 20)
-    assert stock.register(cmd, given()) == [TEE]
-    assert stock.register(cmd, given(TEE)) == []
-    heavier = RegisterSku("TEE", "Tee", 200, 300, 250, 20)
-    with pytest.raises(Conflict):
-        stock.register(heavier, given(TEE))
-    assert stock.register(RegisterSku("TEE", "Tee", 200, 300, 250, 20, replace=True), given(TEE))
+def test_registering_a_sku_once_then_the_same_again_is_a_no_op() -> None:
+    register = RegisterSku("TEE", "Tee", 180, 300, 250, 20)
+    stock.given().when(register).then(TEE)
+    stock.given(TEE).when(register).then_nothing()
 
 
-def test_receipts_need_a_known_sku_and_warehouse_and_book_a_reference_once() -> None:
-    with pytest.raises(NotFound, match="SKU 'TEE'"):
-        stock.receive(ReceiveStock("TEE", "AMS", 5), given(), known())
-    with pytest.raises(NotFound, match="warehouse 'OSL'"):
-        stock.receive(ReceiveStock("TEE", "OSL", 5), given(TEE), known())
+def test_other_details_for_a_registered_sku_need_a_change() -> None:
+    heavier = SkuRegistered(**{**TEE.model_dump(), "weight_grams": 200})
+    stock.given(TEE).when(RegisterSku("TEE", "Tee", 200, 300, 250, 20)).then_refused(
+        "sku_exists", status=409
+    )
+    stock.given(TEE).when(ChangeSku("TEE", "Tee", 200, 300, 250, 20)).then(heavier)
+    stock.given().when(ChangeSku("TEE", "Tee", 200, 300, 250, 20)).then_refused(
+        "sku_not_found", status=404
+    )
+
+
+def test_receipts_need_a_known_sku_and_warehouse() -> None:
+    stock.given(AMS).when(ReceiveStock("TEE", "AMS", 5)).then_refused("sku_not_found", status=404)
+    refusal = (
+        stock.given(AMS, TEE)
+        .when(ReceiveStock("TEE", "OSL", 5))
+        .then_refused("warehouse_not_found", status=404)
+    )
+    assert refusal.field == "warehouse"
+
+
+def test_a_receipt_reference_is_booked_once_per_warehouse() -> None:
     cmd = ReceiveStock("TEE", "AMS", 5, "PO-1")
-    assert stock.receive(cmd, given(TEE), known()) == [received("AMS", 5, "PO-1")]
-    assert stock.receive(cmd, given(TEE, received("AMS", 5, "PO-1")), known()) == []
+    stock.given(AMS, BER, TEE).when(cmd).then(received("AMS", 5, "PO-1"))
+    stock.given(AMS, BER, TEE, received("AMS", 5, "PO-1")).when(cmd).then_nothing()
     # The same reference at another warehouse is another delivery.
-    assert stock.receive(ReceiveStock("TEE", "BER", 5, "PO-1"), given(TEE), known())
+    stock.given(AMS, BER, TEE, received("AMS", 5, "PO-1")).when(
+        ReceiveStock("TEE", "BER", 5, "PO-1")
+    ).then(received("BER", 5, "PO-1"))
+
+
+def test_no_warehouse_holds_more_than_the_stock_level_bound() -> None:
+    full = received("AMS", MAX_STOCK_LEVEL)
+    stock.given(AMS, BER, TEE, full).when(ReceiveStock("TEE", "AMS", 1)).then_refused(
+        "stock_level_exceeded", status=409
+    )
+    stock.given(AMS, BER, TEE, full, received("BER", 1)).when(
+        TransferStock("TEE", "BER", "AMS", 1)
+    ).then_refused("stock_level_exceeded")
 
 
 def test_count_sets_on_hand_but_not_below_what_is_reserved() -> None:
-    state = given(TEE, received("AMS", 10), allocated("AMS", 4))
-    [adjusted] = stock.adjust(AdjustStock("TEE", "AMS", 6, "cycle count"), state, known())
-    assert adjusted == StockAdjusted(
-        sku="TEE", warehouse_id="AMS", delta=-4, counted_quantity=6, reason="cycle count"
+    given = stock.given(AMS, BER, TEE, received("AMS", 10), allocated("AMS", 4))
+    given.when(AdjustStock("TEE", "AMS", 6, "cycle count")).then(
+        StockAdjusted(
+            sku="TEE", warehouse_id="AMS", delta=-4, counted_quantity=6, reason="cycle count"
+        )
     )
-    with pytest.raises(Conflict, match="4 units of TEE are reserved"):
-        stock.adjust(AdjustStock("TEE", "AMS", 3, "count"), state, known())
+    refusal = given.when(AdjustStock("TEE", "AMS", 3, "count")).then_refused(
+        "count_below_reserved", status=409
+    )
+    assert "4 units of TEE are reserved" in refusal.reason
+    assert refusal.field == "counted_quantity"
 
 
-def test_transfer_moves_only_available_units() -> None:
-    state = given(TEE, received("AMS", 10), allocated("AMS", 4))
-    with pytest.raises(Conflict, match="only 6 units"):
-        stock.transfer(TransferStock("TEE", "AMS", "BER", 7), state, known())
-    [moved] = stock.transfer(TransferStock("TEE", "AMS", "BER", 6), state, known())
-    assert isinstance(moved, StockTransferred) and moved.quantity == 6
+def test_transfer_moves_only_available_units_between_two_warehouses() -> None:
+    given = stock.given(AMS, BER, TEE, received("AMS", 10), allocated("AMS", 4))
+    refusal = given.when(TransferStock("TEE", "AMS", "BER", 7)).then_refused(
+        "insufficient_stock", status=409
+    )
+    assert "only 6 units" in refusal.reason
+    given.when(TransferStock("TEE", "AMS", "BER", 6)).then(
+        StockTransferred(sku="TEE", from_warehouse_id="AMS", to_warehouse_id="BER", quantity=6)
+    )
+    given.when(TransferStock("TEE", "AMS", "AMS", 1)).then_refused("same_warehouse", status=422)
+    given.when(TransferStock("TEE", "AMS", "OSL", 1)).then_refused("warehouse_not_found")
 
 
-def test_low_stock_is_raised_when_crossed_and_rearmed_on_recovery() -> None:
-    state = given(TEE, received("AMS", 10))
-    events = stock.set_threshold(SetLowStockThreshold("TEE", "AMS", 5), state, known())
-    assert events == [LowStockThresholdSet(sku="TEE", warehouse_id="AMS", threshold=5)]
-    state = given(TEE, received("AMS", 10), *events)
+def test_low_stock_is_raised_when_crossed_and_once() -> None:
+    threshold = LowStockThresholdSet(sku="TEE", warehouse_id="AMS", threshold=5)
+    given = stock.given(AMS, TEE, received("AMS", 10))
+    given.when(SetLowStockThreshold("TEE", "AMS", 5)).then(threshold)
     # 10 -> 6 available: still at or above 5, no alert.
-    assert stock.with_low_stock_checks(state, [allocated("AMS", 4)]) == [allocated("AMS", 4)]
+    stock.given(AMS, TEE, received("AMS", 10), threshold).when(
+        AdjustStock("TEE", "AMS", 6, "count")
+    ).then(
+        StockAdjusted(sku="TEE", warehouse_id="AMS", delta=-4, counted_quantity=6, reason="count")
+    )
     # 10 -> 4: crossed.
-    low = LowStockDetected(sku="TEE", warehouse_id="AMS", available=4, threshold=5)
-    assert stock.with_low_stock_checks(state, [allocated("AMS", 6)])[-1] == low
-    flagged = given(TEE, received("AMS", 10), *events, allocated("AMS", 6), low)
-    assert stock.with_low_stock_checks(flagged, [allocated("AMS", 1, "ord-2")]) == [
-        allocated("AMS", 1, "ord-2")
-    ]
-    # A receipt brings it back above the threshold; the next fall alerts again.
-    recovered = given(
-        TEE, received("AMS", 10), *events, allocated("AMS", 6), low, received("AMS", 3)
+    stock.given(AMS, TEE, received("AMS", 10), threshold).when(
+        AdjustStock("TEE", "AMS", 4, "count")
+    ).then(
+        StockAdjusted(sku="TEE", warehouse_id="AMS", delta=-6, counted_quantity=4, reason="count"),
+        low("AMS", 4, 5),
     )
-    assert not recovered.level("AMS").low
-    assert stock.with_low_stock_checks(recovered, [allocated("AMS", 3, "ord-3")])[-1] == (
-        LowStockDetected(sku="TEE", warehouse_id="AMS", available=4, threshold=5)
+    # Already flagged: a further fall raises nothing.
+    stock.given(
+        AMS, TEE, received("AMS", 10), threshold, allocated("AMS", 6), low("AMS", 4, 5)
+    ).when(AdjustStock("TEE", "AMS", 9, "count")).then(
+        StockAdjusted(sku="TEE", warehouse_id="AMS", delta=-1, counted_quantity=9, reason="count")
     )
 
 
-def test_threshold_above_current_stock_alerts_at_once() -> None:
-    state = given(TEE, received("AMS", 3))
-    events = stock.set_threshold(SetLowStockThreshold("TEE", "AMS", 5), state, known())
-    assert [type(e) for e in events] == [LowStockThresholdSet, LowStockDetected]
+def test_low_stock_rearms_once_available_recovers() -> None:
+    threshold = LowStockThresholdSet(sku="TEE", warehouse_id="AMS", threshold=5)
+    flagged = (AMS, TEE, received("AMS", 10), threshold, allocated("AMS", 6), low("AMS", 4, 5))
+    recovered = stock.given(*flagged, received("AMS", 3))
+    assert not recovered.state.stock.level("AMS").low
+    stock.given(BER, *flagged, received("AMS", 3)).when(TransferStock("TEE", "AMS", "BER", 3)).then(
+        StockTransferred(sku="TEE", from_warehouse_id="AMS", to_warehouse_id="BER", quantity=3),
+        low("AMS", 4, 5),
+    )
 
 
-def test_warehouse_registration_is_idempotent_and_changes_need_replace() -> None:
-    cmd = RegisterWarehouse("AMS", "AMS", "NL", 1, True)
-    assert warehouses.decide(cmd, known()) == []
-    with pytest.raises(Conflict, match="already registered"):
-        warehouses.decide(RegisterWarehouse("AMS", "AMS", "NL", 1, False), known())
-    [closed] = warehouses.decide(RegisterWarehouse("AMS", "AMS", "NL", 1, False, True), known())
-    assert not warehouses.evolve(known(), closed).get("AMS").active
+def test_threshold_above_current_stock_alerts_at_once_and_the_same_again_is_a_no_op() -> None:
+    threshold = LowStockThresholdSet(sku="TEE", warehouse_id="AMS", threshold=5)
+    given = stock.given(AMS, TEE, received("AMS", 3))
+    given.when(SetLowStockThreshold("TEE", "AMS", 5)).then(threshold, low("AMS", 3, 5))
+    stock.given(AMS, TEE, received("AMS", 3), threshold).when(
+        SetLowStockThreshold("TEE", "AMS", 5)
+    ).then_nothing()
+
+
+def test_warehouse_registration_is_idempotent_and_changes_need_a_change() -> None:
+    closed = WarehouseRegistered(**{**AMS.model_dump(), "active": False})
+    warehouses.given(AMS).when(RegisterWarehouse("AMS", "AMS DC", "NL", 1, True)).then_nothing()
+    warehouses.given(AMS).when(RegisterWarehouse("AMS", "AMS DC", "NL", 1, False)).then_refused(
+        "warehouse_exists", status=409
+    )
+    warehouses.given(AMS).when(ChangeWarehouse("AMS", "AMS DC", "NL", 1, False)).then(closed)
+    warehouses.given().when(ChangeWarehouse("AMS", "AMS DC", "NL", 1, False)).then_refused(
+        "warehouse_not_found", status=404
+    )
+    assert not warehouses.given(AMS, closed).state.get("AMS").active

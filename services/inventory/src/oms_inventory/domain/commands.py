@@ -1,4 +1,4 @@
-"""What the inventory is asked to do: one immutable command per intent."""
+"""What the inventory is asked to do: one immutable command per intent, grouped per decider."""
 
 from __future__ import annotations
 
@@ -6,19 +6,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from oms_events.contracts import AllocationStrategy
+from oms_events.contracts import AllocationStrategy, ReturnedLine
 from oms_inventory.domain.allocation import LineRequest
+
+# -- warehouses (the ``warehouses`` stream) ----------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterWarehouse:
+    """A new warehouse; the same details again are a no-op, other details a conflict."""
+
     code: str
     name: str
     country: str
     priority: int
     active: bool
-    replace: bool = False
-    """False: refuse different details for an existing code; True: change them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeWarehouse:
+    """New details for a registered warehouse (e.g. deactivate it)."""
+
+    code: str
+    name: str
+    country: str
+    priority: int
+    active: bool
+
+
+WarehouseCommand = RegisterWarehouse | ChangeWarehouse
+
+# -- one SKU's stock (the ``stock-<sku>`` stream) ------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +47,18 @@ class RegisterSku:
     length_mm: int
     width_mm: int
     height_mm: int
-    replace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSku:
+    """New master data for a registered SKU."""
+
+    sku: str
+    name: str
+    weight_grams: int
+    length_mm: int
+    width_mm: int
+    height_mm: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +71,8 @@ class ReceiveStock:
 
 @dataclass(frozen=True, slots=True)
 class AdjustStock:
+    """A count: on hand becomes ``counted_quantity``."""
+
     sku: str
     warehouse: str
     counted_quantity: int
@@ -61,6 +92,13 @@ class SetLowStockThreshold:
     sku: str
     warehouse: str
     threshold: int
+
+
+StockCommand = (
+    RegisterSku | ChangeSku | ReceiveStock | AdjustStock | TransferStock | SetLowStockThreshold
+)
+
+# -- an order's reservation (``reservation-<order id>`` plus the SKU streams it touches) ---------
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +122,22 @@ class ShipStock:
     warehouse: str
     lines: tuple[tuple[str, int], ...]
     """(sku, quantity) pairs."""
+
+
+ReservationCommand = ReserveStock | ReleaseStock | ShipStock
+
+# -- a return (``return-<return id>`` plus the SKU streams it restocks) --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BookReturn:
+    return_id: str
+    order_id: str
+    warehouse: str
+    lines: tuple[ReturnedLine, ...]
+
+
+# -- a promotion (``promotion-<id>``) --------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from oms_events.base import Event
-from oms_events.contracts import PromotionPlanned
+from oms_events.contracts import PromotionPlanned, SkuRegistered
 from oms_inventory.domain.commands import PlanPromotion
-from oms_inventory.domain.errors import Conflict, NotFound
+from oms_platform.decider import Decider, Decision
+from oms_platform.refusal import Refusal
 
 DAY = timedelta(days=1)
 
@@ -42,30 +43,76 @@ class Promotion:
         return cls(e.promotion_id, e.name, e.skus, e.starts_at, e.ends_at, e.expected_uplift)
 
 
-def plan(cmd: PlanPromotion, existing: Promotion | None, known_skus: set[str]) -> list[Event]:
-    """Plan a promotion for registered SKUs; the same plan again is a no-op."""
-    unknown = [s for s in cmd.skus if s not in known_skus]
-    if unknown:
-        raise NotFound(f"not registered SKUs: {', '.join(unknown)}", field="skus")
-    if cmd.ends_at <= cmd.starts_at:
-        raise Conflict("ends_at must be after starts_at", field="ends_at")
-    wanted = Promotion(
-        cmd.promotion_id, cmd.name, cmd.skus, cmd.starts_at, cmd.ends_at, cmd.expected_uplift
-    )
-    if existing is not None:
-        if existing == wanted:
-            return []
-        raise Conflict(f"promotion {cmd.promotion_id!r} exists with other details", field="id")
-    return [
-        PromotionPlanned(
-            promotion_id=cmd.promotion_id,
-            name=cmd.name,
-            skus=cmd.skus,
-            starts_at=cmd.starts_at,
-            ends_at=cmd.ends_at,
-            expected_uplift=cmd.expected_uplift,
+def evolve(state: Promotion | None, event: Event) -> Promotion | None:
+    """A promotion's stream: ``PromotionPlanned`` once."""
+    return Promotion.from_event(event) if isinstance(event, PromotionPlanned) else state
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionView:
+    """What planning decides on: the promotion so far and the SKUs known to be registered.
+
+    The handler loads the promotion's stream and the stock stream of each SKU named.
+    """
+
+    promotion: Promotion | None = None
+    registered: frozenset[str] = field(default_factory=frozenset)
+
+
+class PromotionDecider:
+    """Plan a promotion for registered SKUs; the same plan again is a no-op.
+
+    Refusals: ``invalid_promotion_window`` (422), ``sku_not_found`` (404),
+    ``promotion_exists`` (409, other details for an existing id).
+    """
+
+    def initial_state(self) -> PromotionView:
+        return PromotionView()
+
+    def evolve(self, state: PromotionView, event: Event) -> PromotionView:
+        if isinstance(event, SkuRegistered):
+            return replace(state, registered=state.registered | {event.sku})
+        return replace(state, promotion=evolve(state.promotion, event))
+
+    def decide(self, command: PlanPromotion, state: PromotionView) -> Decision:
+        if command.ends_at <= command.starts_at:
+            raise Refusal.invalid(
+                "invalid_promotion_window", "ends_at must be after starts_at", "ends_at"
+            )
+        unknown = [s for s in command.skus if s not in state.registered]
+        if unknown:
+            raise Refusal.not_found(
+                "sku_not_found", f"not registered SKUs: {', '.join(unknown)}", "skus"
+            )
+        wanted = Promotion(
+            command.promotion_id,
+            command.name,
+            command.skus,
+            command.starts_at,
+            command.ends_at,
+            command.expected_uplift,
         )
-    ]
+        if state.promotion is not None:
+            if state.promotion == wanted:
+                return []
+            raise Refusal(
+                "promotion_exists",
+                f"promotion {command.promotion_id!r} exists with other details",
+                "promotion_id",
+            )
+        return [
+            PromotionPlanned(
+                promotion_id=command.promotion_id,
+                name=command.name,
+                skus=command.skus,
+                starts_at=command.starts_at,
+                ends_at=command.ends_at,
+                expected_uplift=command.expected_uplift,
+            )
+        ]
+
+
+PROMOTION: Decider[PlanPromotion, PromotionView] = PromotionDecider()
 
 
 @dataclass(frozen=True, slots=True)

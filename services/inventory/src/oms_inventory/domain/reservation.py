@@ -1,10 +1,26 @@
 """An order's reservation: reserve, release on cancel, book out on dispatch.
 
 The reservation's own stream (``reservation-<order id>``) holds the public facts
-(``StockReserved`` / ``StockReservationFailed`` / ``StockReleased`` / ``StockShipped``);
-each decision also yields the per-SKU events for the ``stock-<sku>`` streams it touches.
-The caller appends both in one atomic append, so a decision taken on stale stock is
-refused by the store and taken again.
+(``StockReserved`` / ``StockReservationFailed`` / ``StockReservationCancelled`` /
+``StockReleased`` / ``StockShipped``). Each decision also moves the stock of the SKUs it
+touches (``StockAllocated`` / ``StockDeallocated`` / ``StockIssued``, and
+``LowStockDetected`` when a reservation pushes a warehouse below its threshold), and those
+events belong to the ``stock-<sku>`` streams.
+
+Why one decider across several streams: the no-oversell guarantee is that a reservation
+is decided on the stock of every SKU it takes and is refused by the store if any of them
+moved meanwhile. So :data:`RESERVATION` decides on a :class:`ReservationView` (the
+reservation, the warehouses and the stock of each SKU concerned, each loaded from its own
+stream) and returns ONE list: the reservation events and the per-SKU events together, in
+the order they happen. The handler records each event on its stream (per-SKU events by
+their ``sku``, see ``oms_inventory.streams.stream_for``) and appends them all in one
+atomic append, each stream checked against the version it was read at; on a conflict the
+whole unit of work is run again on fresh stock. Splitting this into a reservation decider
+and a stock decider would need a second step between them that could fail halfway.
+
+Refusals (only for shipments, which cannot get better on retry): ``no_open_reservation``
+and ``shipment_exceeds_reservation`` (409). An order is decided once: a second
+``ReserveStock`` for it decides nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import assert_never
 
 from oms_events.base import Event
 from oms_events.contracts import (
@@ -27,7 +44,9 @@ from oms_events.contracts import (
     StockReservationFailed,
     StockReserved,
     StockShipped,
+    WarehouseRegistered,
 )
+from oms_inventory.domain import stock, warehouses
 from oms_inventory.domain.allocation import (
     AllocationFailure,
     LineAllocation,
@@ -35,10 +54,16 @@ from oms_inventory.domain.allocation import (
     allocate,
     clip,
 )
-from oms_inventory.domain.commands import ReleaseStock, ReserveStock, ShipStock
-from oms_inventory.domain.errors import Conflict
-from oms_inventory.domain.stock import SkuStock, with_low_stock_checks
+from oms_inventory.domain.commands import (
+    ReleaseStock,
+    ReservationCommand,
+    ReserveStock,
+    ShipStock,
+)
+from oms_inventory.domain.stock import STOCK_EVENTS, SkuStock, with_low_stock_checks
 from oms_inventory.domain.warehouses import Warehouses
+from oms_platform.decider import Decider, Decision
+from oms_platform.refusal import Refusal
 
 
 class ReservationStatus(StrEnum):
@@ -56,7 +81,6 @@ class ReservationStatus(StrEnum):
 class Reservation:
     """What the ``reservation-<order id>`` stream says."""
 
-    order_id: str
     status: ReservationStatus = ReservationStatus.NONE
     reservation_id: str | None = None
     allocations: tuple[LineAllocation, ...] = ()
@@ -68,6 +92,15 @@ class Reservation:
     """The allocation's summary, or why it failed or was cancelled."""
     decisions: tuple[LineDecision, ...] = ()
     shortages: tuple[Shortage, ...] = ()
+
+    @property
+    def decided(self) -> bool:
+        """Reserved, failed or cancelled already: a placement decides nothing more."""
+        return self.status is not ReservationStatus.NONE
+
+    def skus(self) -> list[str]:
+        """The SKUs this reservation holds or held stock of."""
+        return sorted({a.sku for a in self.allocations})
 
     def outstanding(self) -> list[LineAllocation]:
         """Reserved units not yet shipped, per line and warehouse."""
@@ -86,6 +119,7 @@ def reservation_id(order_id: str) -> str:
 
 
 def evolve(state: Reservation, event: Event) -> Reservation:
+    """The reservation after ``event`` (events of other kinds leave it unchanged)."""
     match event:
         case StockReserved():
             allocations = tuple(_from_contract(a) for a in event.allocations)
@@ -121,46 +155,81 @@ def evolve(state: Reservation, event: Event) -> Reservation:
     return state
 
 
+# -- the decider -----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """Events for the reservation stream and, per SKU, for the ``stock-<sku>`` streams."""
+class ReservationView:
+    """What a reservation command decides on (see the module doc).
 
-    reservation: list[Event] = field(default_factory=list)
-    stock: dict[str, list[Event]] = field(default_factory=dict)
+    ``stocks`` holds the SKUs the handler loaded for the command: those of a placement's
+    lines, of a shipment's lines, or those the reservation holds; a SKU missing from it
+    has no stock.
+    """
 
-    def __bool__(self) -> bool:
-        return bool(self.reservation or any(self.stock.values()))
+    reservation: Reservation = field(default_factory=Reservation)
+    warehouses: Warehouses = field(default_factory=Warehouses)
+    stocks: Mapping[str, SkuStock] = field(default_factory=dict)
+
+    def stock_of(self, sku: str) -> SkuStock:
+        return self.stocks.get(sku, SkuStock())
 
 
-def reserve(
-    cmd: ReserveStock,
-    state: Reservation,
-    warehouses: Warehouses,
-    stocks: Mapping[str, SkuStock],
-) -> Decision:
+class ReservationDecider:
+    def initial_state(self) -> ReservationView:
+        return ReservationView()
+
+    def evolve(self, state: ReservationView, event: Event) -> ReservationView:
+        if isinstance(event, WarehouseRegistered):
+            return replace(state, warehouses=warehouses.evolve(state.warehouses, event))
+        if isinstance(event, STOCK_EVENTS):
+            moved = stock.evolve(state.stock_of(event.sku), event)
+            return replace(state, stocks={**state.stocks, event.sku: moved})
+        return replace(state, reservation=evolve(state.reservation, event))
+
+    def decide(self, command: ReservationCommand, state: ReservationView) -> Decision:
+        match command:
+            case ReserveStock():
+                return _reserve(command, state)
+            case ReleaseStock():
+                return _release(command, state.reservation)
+            case ShipStock():
+                return _ship(command, state.reservation)
+            case _:
+                assert_never(command)
+
+
+RESERVATION: Decider[ReservationCommand, ReservationView] = ReservationDecider()
+
+
+def _reserve(cmd: ReserveStock, view: ReservationView) -> list[Event]:
     """Reserve every line, or fail with the shortages; an order is decided only once."""
-    if state.status is not ReservationStatus.NONE:
-        return Decision()
+    if view.reservation.decided:
+        return []
+    skus = list(dict.fromkeys(ln.sku for ln in cmd.lines))
     # A SKU that was never registered has no stock anywhere: it is simply short.
-    unknown = sorted({ln.sku for ln in cmd.lines if stocks[ln.sku].info is None})
-    snapshot = {sku: ({} if sku in unknown else s.available()) for sku, s in stocks.items()}
-    result = allocate(snapshot, cmd.lines, cmd.delivery_country, warehouses.all(), cmd.strategy)
+    unknown = sorted(sku for sku in skus if view.stock_of(sku).info is None)
+    snapshot = {sku: ({} if sku in unknown else view.stock_of(sku).available()) for sku in skus}
+    result = allocate(
+        snapshot, cmd.lines, cmd.delivery_country, view.warehouses.all(), cmd.strategy
+    )
     if isinstance(result, AllocationFailure):
         note = f"; not registered: {', '.join(unknown)}" if unknown else ""
-        return _failed(cmd.order_id, result.shortages, result.summary + note)
+        return [_failed(cmd.order_id, result.shortages, result.summary + note)]
     res_id = reservation_id(cmd.order_id)
     allocations = tuple(_to_contract(a) for a in result.allocations)
-    reserved = StockReserved(
-        order_id=cmd.order_id,
-        reservation_id=res_id,
-        allocations=allocations,
-        strategy=result.strategy,
-        reasoning=result.summary,
-        decisions=tuple(
-            LineDecision(line_id=r.line_id, sku=r.sku, reason=r.reason) for r in result.reasons
-        ),
-    )
-    per_sku: dict[str, list[Event]] = {}
+    events: list[Event] = [
+        StockReserved(
+            order_id=cmd.order_id,
+            reservation_id=res_id,
+            allocations=allocations,
+            strategy=result.strategy,
+            reasoning=result.summary,
+            decisions=tuple(
+                LineDecision(line_id=r.line_id, sku=r.sku, reason=r.reason) for r in result.reasons
+            ),
+        )
+    ]
     for sku in dict.fromkeys(a.sku for a in allocations):
         allocated = StockAllocated(
             order_id=cmd.order_id,
@@ -168,43 +237,44 @@ def reserve(
             sku=sku,
             allocations=tuple(a for a in allocations if a.sku == sku),
         )
-        per_sku[sku] = with_low_stock_checks(stocks[sku], [allocated])
-    return Decision([reserved], per_sku)
+        events += with_low_stock_checks(view.stock_of(sku), sku, [allocated])
+    return events
 
 
-def release(cmd: ReleaseStock, state: Reservation) -> Decision:
+def _release(cmd: ReleaseStock, state: Reservation) -> list[Event]:
     """Give back whatever is reserved and not shipped; block a reservation still to come."""
     if state.status is ReservationStatus.NONE:
-        return Decision([StockReservationCancelled(order_id=cmd.order_id, reason=cmd.reason)])
+        return [StockReservationCancelled(order_id=cmd.order_id, reason=cmd.reason)]
     outstanding = state.outstanding()
     if state.status not in _HOLDING or not outstanding or state.reservation_id is None:
-        return Decision()
+        return []
     allocations = tuple(_to_contract(a) for a in outstanding)
-    per_sku: dict[str, list[Event]] = {
-        sku: [
-            StockDeallocated(
-                order_id=cmd.order_id,
-                reservation_id=state.reservation_id,
-                sku=sku,
-                allocations=tuple(a for a in allocations if a.sku == sku),
-            )
-        ]
+    events: list[Event] = [
+        StockReleased(
+            order_id=cmd.order_id, reservation_id=state.reservation_id, allocations=allocations
+        )
+    ]
+    events += [
+        StockDeallocated(
+            order_id=cmd.order_id,
+            reservation_id=state.reservation_id,
+            sku=sku,
+            allocations=tuple(a for a in allocations if a.sku == sku),
+        )
         for sku in dict.fromkeys(a.sku for a in allocations)
-    }
-    released = StockReleased(
-        order_id=cmd.order_id, reservation_id=state.reservation_id, allocations=allocations
-    )
-    return Decision([released], per_sku)
+    ]
+    return events
 
 
-def ship(cmd: ShipStock, state: Reservation) -> Decision:
+def _ship(cmd: ShipStock, state: Reservation) -> list[Event]:
     """Book reserved units out of the warehouse; each shipment is booked once."""
     if cmd.shipment_id in state.shipments:
-        return Decision()
+        return []
     if state.status not in _HOLDING:
-        raise Conflict(
+        raise Refusal(
+            "no_open_reservation",
             f"shipment {cmd.shipment_id}: order {cmd.order_id} has no open reservation "
-            f"(status {state.status.value})"
+            f"(status {state.status.value})",
         )
     wanted: dict[str, int] = {}
     for sku, qty in cmd.lines:
@@ -216,41 +286,44 @@ def ship(cmd: ShipStock, state: Reservation) -> Decision:
             if a.sku == sku and a.warehouse_id == cmd.warehouse
         )
         if qty > held:
-            raise Conflict(
+            raise Refusal(
+                "shipment_exceeds_reservation",
                 f"shipment {cmd.shipment_id} ships {qty} x {sku} from {cmd.warehouse}, but "
-                f"order {cmd.order_id} holds {held} reserved there"
+                f"order {cmd.order_id} holds {held} reserved there",
             )
     lines = tuple(SkuQuantity(sku=sku, quantity=q) for sku, q in wanted.items())
-    shipped = StockShipped(
-        order_id=cmd.order_id, shipment_id=cmd.shipment_id, warehouse_id=cmd.warehouse, lines=lines
-    )
-    per_sku: dict[str, list[Event]] = {
-        sku: [
-            StockIssued(
-                order_id=cmd.order_id,
-                shipment_id=cmd.shipment_id,
-                sku=sku,
-                warehouse_id=cmd.warehouse,
-                quantity=q,
-            )
-        ]
+    events: list[Event] = [
+        StockShipped(
+            order_id=cmd.order_id,
+            shipment_id=cmd.shipment_id,
+            warehouse_id=cmd.warehouse,
+            lines=lines,
+        )
+    ]
+    events += [
+        StockIssued(
+            order_id=cmd.order_id,
+            shipment_id=cmd.shipment_id,
+            sku=sku,
+            warehouse_id=cmd.warehouse,
+            quantity=q,
+        )
         for sku, q in wanted.items()
-    }
-    return Decision([shipped], per_sku)
+    ]
+    return events
 
 
 _HOLDING = (ReservationStatus.RESERVED, ReservationStatus.PARTIALLY_SHIPPED)
 
 
-def _failed(order_id: str, shortages: Iterable[Shortfall], reason: str) -> Decision:
-    failed = StockReservationFailed(
+def _failed(order_id: str, shortages: Iterable[Shortfall], reason: str) -> Event:
+    return StockReservationFailed(
         order_id=order_id,
         shortages=tuple(
             Shortage(sku=s.sku, requested=s.requested, available=s.available) for s in shortages
         ),
         reason=clip(reason),
     )
-    return Decision([failed])
 
 
 def _take(
