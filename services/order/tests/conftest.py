@@ -1,51 +1,65 @@
-"""Shared builders for the order service's unit tests."""
+"""Shared builders for the order service's unit tests: commands and the events they record."""
 
 from __future__ import annotations
 
-from oms_events.base import Event
 from oms_events.contracts import (
+    OrderConfirmed,
+    OrderPaymentRecorded,
     OrderPaymentStatus,
     OrderPlaced,
+    OrderStockRecorded,
     OrderStockStatus,
     OrderSubmitted,
 )
-from oms_events.examples import ALLOCATIONS, example
-from oms_order.domain.commands import Command, PlaceOrder, RecordPayment, RecordStock
-from oms_order.domain.decide import decide
-from oms_order.domain.evolve import rebuild
+from oms_events.examples import ADDRESS, ALLOCATIONS, example
+from oms_order.domain.commands import Command, RecordPayment, RecordStock
+from oms_order.domain.order import order_decider
 from oms_order.domain.state import OrderState
+from oms_platform.testing.decider_spec import DeciderSpec
 
 ORDER_ID = "ord-000000000001"
+
+spec: DeciderSpec[Command, OrderState] = DeciderSpec(order_decider)
 
 
 def submission(**changes: object) -> OrderSubmitted:
     return example(OrderSubmitted).model_copy(update=changes)
 
 
-def placed() -> list[Event]:
-    return decide(PlaceOrder(ORDER_ID, submission()), OrderState())
+def placed() -> OrderPlaced:
+    return OrderPlaced(order_id=ORDER_ID, **dict(submission()))
 
 
-def given(*commands: Command) -> list[Event]:
-    """The events of a freshly placed order after ``commands``, each decided in turn."""
-    events = placed()
-    for command in commands:
-        events += decide(command, rebuild(events))
-    return events
+def reserved(order_id: str = ORDER_ID) -> RecordStock:
+    return RecordStock(order_id, OrderStockStatus.RESERVED, "res-1", allocations=ALLOCATIONS)
 
 
-def when(history: list[Event], command: Command) -> list[Event]:
-    return decide(command, rebuild(history))
+def stock_reserved() -> OrderStockRecorded:
+    return OrderStockRecorded(
+        order_id=ORDER_ID,
+        status=OrderStockStatus.RESERVED,
+        reservation_id="res-1",
+        allocations=ALLOCATIONS,
+    )
 
 
-def reserved() -> RecordStock:
-    return RecordStock(OrderStockStatus.RESERVED, "res-1", allocations=ALLOCATIONS)
+def authorized(payment_id: str, order_id: str = ORDER_ID) -> RecordPayment:
+    payment = next(p for p in placed().payments if p.payment_id == payment_id)
+    return RecordPayment(
+        order_id, payment_id, payment.method, payment.amount, OrderPaymentStatus.AUTHORIZED
+    )
 
 
-def authorized(payment_id: str) -> RecordPayment:
-    payment = next(p for p in example(OrderPlaced).payments if p.payment_id == payment_id)
-    return RecordPayment(payment_id, payment.method, payment.amount, OrderPaymentStatus.AUTHORIZED)
+def payment_authorized(payment_id: str) -> OrderPaymentRecorded:
+    payment = next(p for p in placed().payments if p.payment_id == payment_id)
+    return OrderPaymentRecorded(
+        order_id=ORDER_ID,
+        payment_id=payment_id,
+        method=payment.method,
+        amount=payment.amount,
+        status=OrderPaymentStatus.AUTHORIZED,
+    )
 
 
-def types(events: list[Event]) -> list[str]:
-    return [e.event_type for e in events]
+def confirmed() -> OrderConfirmed:
+    return OrderConfirmed(order_id=ORDER_ID, allocations=ALLOCATIONS, shipping_address=ADDRESS)

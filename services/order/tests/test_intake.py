@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from oms_events.contracts import OrderLine, Payment, PaymentMethod, RejectionCode
+from oms_events.contracts import IntakeKeyKind, OrderLine, Payment, PaymentMethod, RejectionCode
 from oms_events.examples import eur
-from oms_order.domain.intake import fingerprint, rejection, review
+from oms_order.domain.intake import (
+    EMPTY_ORDER,
+    claim,
+    claimed,
+    fingerprint,
+    key_reused,
+    refused,
+    rejection,
+    review,
+)
 
 from .conftest import submission
 
@@ -44,6 +53,42 @@ def test_rejection_carries_one_reason_per_problem() -> None:
 
 def test_fingerprint_is_the_same_for_the_same_order_written_differently() -> None:
     a = submission()
-    b = submission(shipping_charge=eur("4.950"))
+    mug = a.lines[1].model_copy(update={"unit_price": eur("12.5")})  # was 12.50
+    b = submission(lines=(a.lines[0], mug))
     assert fingerprint(a) == fingerprint(b)
     assert fingerprint(a) != fingerprint(submission(platform_order_ref="WEB-other"))
+
+
+def test_a_rejection_is_answered_as_a_422_refusal_with_one_error_per_problem() -> None:
+    problems = review(submission(), unknown_skus={"MUG-ENAMEL-WHT"})
+    refusal = refused([*problems, EMPTY_ORDER])
+    assert (refusal.code, refusal.status) == ("order_rejected", 422)
+    assert [(e.field, e.code) for e in refusal.field_errors()] == [
+        ("lines[1].sku", "unknown_sku"),
+        ("lines", "invalid_order"),
+    ]
+    assert refusal.extra["reasons"][1] == {
+        "code": "invalid_order",
+        "detail": "the order has no lines",
+    }
+
+
+def test_a_reused_idempotency_key_names_the_order_it_belongs_to() -> None:
+    refusal = key_reused("ord-1")
+    assert (refusal.code, refusal.status, refusal.field) == (
+        "idempotency_key_reused",
+        422,
+        "header:Idempotency-Key",
+    )
+    assert refusal.extra == {"existing_order_id": "ord-1"}
+
+
+def test_the_first_claim_of_an_intake_key_holds() -> None:
+    sub = submission()
+    first = claim("ord-1", sub, fingerprint(sub), "key-1")
+    assert first.key_kind is IntakeKeyKind.IDEMPOTENCY_KEY
+    assert claim("ord-1", sub, fingerprint(sub)).key_kind is IntakeKeyKind.PLATFORM_ORDER_REF
+    state = None
+    for event in (rejection("r", "c", [EMPTY_ORDER]), first, claim("ord-2", sub, "0" * 64)):
+        state = claimed(state, event)
+    assert state == first

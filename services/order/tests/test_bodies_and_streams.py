@@ -1,4 +1,4 @@
-"""Small parsing helpers of the HTTP API."""
+"""Parsing of ``as_of`` and the stream ids of intake keys."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from oms_order.api import field_name, parse_as_of
+from oms_order.bodies import parse_as_of
 from oms_order.streams import idempotency_stream, platform_order_stream
-
-
-def test_field_names_read_like_paths() -> None:
-    assert field_name(("lines", 0, "unit_price", "amount")) == "lines[0].unit_price.amount"
-    assert field_name(()) == "body"
 
 
 def test_as_of_accepts_offsets_utc_and_a_plus_decoded_as_space() -> None:
@@ -20,8 +15,9 @@ def test_as_of_accepts_offsets_utc_and_a_plus_decoded_as_space() -> None:
     assert parse_as_of("2026-03-02T10:00:00") == datetime(2026, 3, 2, 10, tzinfo=UTC)
     plus_two = timezone(timedelta(hours=2))
     assert parse_as_of("2026-03-02T12:00:00 02:00") == datetime(2026, 3, 2, 12, tzinfo=plus_two)
-    with pytest.raises(ValueError):
-        parse_as_of("yesterday")
+    for bad in ("yesterday", "2026-03-02T10:00:00\x00", "9" * 100):
+        with pytest.raises(ValueError):
+            parse_as_of(bad)
 
 
 def test_platform_order_streams_cannot_collide_and_stay_short() -> None:
