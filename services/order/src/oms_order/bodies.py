@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from oms_events.contracts import CancellationReason, OrderSubmitted
 from oms_events.contracts.common import Id, Name, OrderLine, Text
-from oms_events.limits import MAX_LINES
+from oms_events.limits import MAX_LINES, SINGLE_LINE_PATTERN
 from oms_order.domain.state import OrderStatus
 from oms_order.projections.read_models import OrderQuery
 
@@ -70,6 +70,10 @@ class OrderFilters(BaseModel):
         )
 
 
+_SINGLE_LINE = re.compile(SINGLE_LINE_PATTERN)
+_AS_OF = "must be an ISO 8601 timestamp, e.g. 2026-03-02T09:15:00+00:00"
+
+
 def parse_as_of(value: Any) -> Any:
     """An ISO 8601 timestamp; without an offset it is taken as UTC.
 
@@ -78,13 +82,15 @@ def parse_as_of(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    if len(value) > 64:
-        raise ValueError("must be an ISO 8601 timestamp, e.g. 2026-03-02T09:15:00+00:00")
+    # fromisoformat stops at a NUL and takes what came before it, so such input (and any
+    # other control character) is refused before it gets there.
+    if len(value) > 64 or not _SINGLE_LINE.fullmatch(value):
+        raise ValueError(_AS_OF)
     value = re.sub(r" (\d{2}:?\d{2})$", r"+\1", value.strip())
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError("must be an ISO 8601 timestamp, e.g. 2026-03-02T09:15:00+00:00") from None
+        raise ValueError(_AS_OF) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
