@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog.testing
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -150,12 +151,13 @@ async def order(clean_db: str, kafka_bootstrap: str) -> AsyncIterator[Order]:
             await running.host.stop()
 
 
-async def start_host(dsn: str, bootstrap: str, prefix: str) -> ServiceHost:
+async def start_host(dsn: str, bootstrap: str, prefix: str, **settings_: Any) -> ServiceHost:
     settings = OrderSettings(
         database_dsn=SecretStr(dsn),
         kafka_bootstrap=bootstrap,
         topic_prefix=prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
+        **settings_,
     )
     host = create_app(settings)
     await host.start()
@@ -223,8 +225,10 @@ async def test_the_same_order_twice_on_ingress_and_once_over_http_is_one_order(
     other = body(submission())
     reused = await order.client.post("/v1/orders", json=other, headers=headers)
     assert reused.status_code == 422
-    assert reused.json()["error"] == "idempotency_key_reused"
-    assert order_id in reused.json()["message"]
+    assert reused.headers["content-type"].startswith("application/problem+json")
+    assert reused.json()["code"] == "idempotency_key_reused"
+    assert reused.json()["existing_order_id"] == order_id
+    assert order_id in reused.json()["detail"]
 
     await asyncio.sleep(1)  # let both ingress messages be handled before counting
     assert len(await order.lookup(sub)) == 1
@@ -333,7 +337,7 @@ async def test_customer_service_cancels_but_not_twice_and_not_after_shipping(
     assert resp.json()["cancellation"]["actor"] == "staff:alice"
     assert resp.json()["cancellation"]["cancelled_by"] == "staff"
     twice = await order.client.post(f"/v1/orders/{order_id}/cancel", json=cancel)
-    assert twice.status_code == 409 and "already cancelled" in twice.json()["message"]
+    assert twice.status_code == 409 and "already cancelled" in twice.json()["detail"]
 
     shipped_id, _ = await confirmed_order(order)
     dispatched = example(ShipmentDispatched).model_copy(update={"order_id": shipped_id})
@@ -343,12 +347,12 @@ async def test_customer_service_cancels_but_not_twice_and_not_after_shipping(
         f"/v1/orders/{shipped_id}/cancel", json=cancel, headers={"X-Actor": "staff:bob"}
     )
     assert refused.status_code == 409
-    assert refused.json()["error"] == "cancellation_refused"
-    assert "shipped" in refused.json()["message"]
+    assert refused.json()["code"] == "cancellation_refused"
+    assert "shipped" in refused.json()["detail"]
     assert (await order.get(shipped_id))["status"] == "shipped"
 
     missing = await order.client.post("/v1/orders/ord-000000000000/cancel", json=cancel)
-    assert missing.status_code == 404 and missing.json()["error"] == "order_not_found"
+    assert missing.status_code == 404 and missing.json()["code"] == "order_not_found"
     bad = await order.client.post(f"/v1/orders/{shipped_id}/cancel", json={"reason": "bored"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "reason"
 
@@ -375,11 +379,11 @@ async def test_as_of_shows_the_order_as_it_was(order: Order) -> None:
     assert now["status"] == "confirmed"
 
     early = await order.client.get(f"/v1/orders/{order_id}", params={"as_of": "2000-01-01"})
-    assert early.status_code == 404 and "did not exist yet" in early.json()["message"]
+    assert early.status_code == 404 and "did not exist yet" in early.json()["detail"]
     bad = await order.client.get(f"/v1/orders/{order_id}", params={"as_of": "yesterday"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query:as_of"
     unknown = await order.client.get("/v1/orders/ord-unknown")
-    assert unknown.status_code == 404 and "ord-unknown" in unknown.json()["message"]
+    assert unknown.status_code == 404 and "ord-unknown" in unknown.json()["detail"]
 
 
 async def test_malformed_input_over_http_gets_each_bad_field(order: Order) -> None:
@@ -404,7 +408,7 @@ async def test_malformed_input_over_http_gets_each_bad_field(order: Order) -> No
     empty["lines"] = []
     resp = await order.client.post("/v1/orders", json=empty)
     assert resp.status_code == 422
-    assert resp.json()["error"] == "order_rejected"
+    assert resp.json()["code"] == "order_rejected"
     assert resp.json()["reasons"] == [{"code": "invalid_order", "detail": "the order has no lines"}]
 
     unknown_sku = submission("WEB-UNKNOWN-SKU")
@@ -466,7 +470,8 @@ async def test_malformed_input_on_ingress_is_dead_lettered_or_rejected(order: Or
         order.bootstrap, order.topic(dlq(INVENTORY_EVENTS)), expect=1, timeout_s=30
     )
     headers = {k: v.decode() for k, v in facts[0].headers}
-    assert "unknown order ord-nobody" in headers["dlq.reason"]
+    assert headers["dlq.error_code"] == "order_not_found"
+    assert "there is no order ord-nobody" in headers["dlq.reason"]
 
 
 async def test_orders_reach_a_final_state_across_a_restart(order: Order) -> None:
@@ -512,10 +517,58 @@ async def test_the_orders_table_is_rebuilt_from_the_order_streams(order: Order) 
     await order.client.post("/v1/orders", json=body(other))
     async with order.host.engine.begin() as conn:
         await conn.execute(text("UPDATE orders SET status = 'garbage'"))
-    assert await rebuild_orders(order.host.store) == 2
+    assert order.host.pg is not None
+    assert await rebuild_orders(order.host.pg) == 2
     assert [o["status"] for o in await order.lookup(sub)] == ["confirmed"]
     assert [o["status"] for o in await order.lookup(other)] == ["placed"]
     listed = await order.client.get("/v1/orders", params={"status": "confirmed"})
     assert [o["order_id"] for o in listed.json()] == [order_id]
     bad = await order.client.get("/v1/orders", params={"colour": "red"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query:colour"
+
+
+async def test_orders_waiting_too_long_are_reported_as_stalled(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    host = await start_host(
+        clean_db,
+        kafka_bootstrap,
+        f"t{uuid.uuid4().hex[:8]}.",
+        check_skus=False,
+        stall_after_s=1.5,
+        stall_check_s=0.1,
+    )
+    transport = httpx.ASGITransport(app=host.api)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+            with structlog.testing.capture_logs() as logs:
+                waiting = (await client.post("/v1/orders", json=body(submission()))).json()
+                done = (await client.post("/v1/orders", json=body(submission()))).json()
+                cancel = await client.post(f"/v1/orders/{done['order_id']}/cancel")
+                assert cancel.status_code == 200, cancel.text
+                early = await client.get("/v1/orders", params={"stalled": "true"})
+                assert early.json() == []  # not waiting long enough yet
+
+                async def stalled() -> bool:
+                    resp = await client.get("/v1/orders", params={"stalled": "true"})
+                    return [o["order_id"] for o in resp.json()] == [waiting["order_id"]]
+
+                await eventually(stalled, what="the waiting order to be reported as stalled")
+
+                async def logged() -> bool:
+                    return any(e["event"] == "order.stalled" for e in logs)
+
+                await eventually(logged, what="an order.stalled warning")
+                await asyncio.sleep(0.5)  # several more checks, no second line within a minute
+            not_stalled = await client.get("/v1/orders", params={"stalled": "false"})
+            assert [o["order_id"] for o in not_stalled.json()] == [done["order_id"]]
+            ready = (await client.get("/ready")).json()
+    finally:
+        await host.stop()
+    [line] = [e for e in logs if e["event"] == "order.stalled"]
+    assert line["log_level"] == "warning"
+    assert line["count"] == 1 and line["oldest"] == [waiting["order_id"]]
+    assert ready["stalled_orders"]["count"] == 1
+    assert ready["stalled_orders"]["oldest"] == [waiting["order_id"]]
+    assert ready["stalled_orders"]["oldest_waiting_s"] >= 1.5
+    assert not any("stalled" in reason for reason in ready["reasons"])
