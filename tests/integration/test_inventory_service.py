@@ -221,17 +221,25 @@ async def test_stock_movements_over_http_with_reasons_for_refusals(inventory: Ru
     assert same.status_code == 200 and same.json()["recorded"] == []
     other = await c.post("/v1/warehouses", json={**WAREHOUSES[0], "priority": 9})
     assert other.status_code == 409 and "already registered" in other.json()["detail"]
+    assert other.headers["content-type"].startswith("application/problem+json")
+    assert other.json()["code"] == "warehouse_exists"
     change = {k: v for k, v in WAREHOUSES[2].items() if k != "code"} | {"active": False}
     closed = await c.put("/v1/warehouses/MAD", json=change)
     assert closed.status_code == 200 and closed.json()["recorded"] == ["WarehouseRegistered"]
     listed = {w["code"]: w["active"] for w in (await c.get("/v1/warehouses")).json()}
     assert listed == {"AMS": True, "BER": True, "MAD": False}
-    assert (await c.put("/v1/warehouses/NEW", json=change)).status_code == 404
+    unknown = await c.put("/v1/warehouses/NEW", json=change)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "warehouse_not_found"
     bad = await c.post(
         "/v1/stock/receipts", json={"sku": "TEE", "warehouse": "AMS", "quantity": 0, "x": 1}
     )
-    assert bad.status_code == 422
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
     assert {e["field"] for e in bad.json()["errors"]} == {"quantity", "x"}
+    # Nothing a client sends reaches PostgreSQL as a NUL (which it cannot store): 422.
+    nul = {"sku": "TEE", "warehouse": "AMS", "quantity": 1, "reference": "PO\x00"}
+    assert (await c.post("/v1/stock/receipts", json=nul)).status_code == 422
+    assert (await c.get("/v1/stock/T%00E")).status_code == 422
+    assert (await c.get("/v1/reservations/o%00")).status_code == 422
     assert (
         await c.post("/v1/stock/receipts", json={"sku": "NOPE", "warehouse": "AMS", "quantity": 1})
     ).status_code == 404
@@ -248,6 +256,7 @@ async def test_stock_movements_over_http_with_reasons_for_refusals(inventory: Ru
         json={"sku": "TEE", "from_warehouse": "AMS", "to_warehouse": "BER", "quantity": 16},
     )
     assert too_many.status_code == 409 and "only 15 units" in too_many.json()["detail"]
+    assert too_many.json()["code"] == "insufficient_stock"
     moved = await c.post(
         "/v1/stock/transfers",
         json={"sku": "TEE", "from_warehouse": "AMS", "to_warehouse": "BER", "quantity": 6},
@@ -369,6 +378,7 @@ async def test_orders_are_reserved_released_and_shipped(inventory: Running) -> N
         k.bootstrap, k.prefix + dlq(topic_for("ShipmentDispatched")), expect=1
     )
     assert b"no open reservation" in dict(dead.headers)["dlq.reason"]
+    assert dict(dead.headers)["dlq.error_code"] == b"no_open_reservation"
     never = (await c.get("/v1/reservations/ord-never-placed")).json()
     assert never["status"] == "cancelled"
 
@@ -552,7 +562,8 @@ async def test_promotion_readiness_from_sales_velocity(inventory: Running) -> No
     }
     assert (await c.post("/v1/promotions", json={**body, "skus": ["NOPE"]})).status_code == 404
     bad = await c.post("/v1/promotions", json={**body, "ends_at": body["starts_at"]})
-    assert bad.status_code == 422 and "ends_at" in bad.text
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_promotion_window"
+    assert [e["field"] for e in bad.json()["errors"]] == ["ends_at"]
     created = await c.post("/v1/promotions", json=body)
     assert created.status_code == 201
     promotion_id = created.json()["promotion_id"]
@@ -602,6 +613,7 @@ async def test_killed_mid_run_and_restarted_reserves_each_order_once(
     try:
         wait_healthy(url, pid, log, timeout_s=90)
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            assert (await client.get("/openapi.json")).status_code == 200
             running = Running(engine, client, kafka)
             await running.seed(HOT={"AMS": 30, "BER": 30})
             for i in range(80):
