@@ -8,9 +8,9 @@ plays the provider-work consumer over the service's own new events, in commit or
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,17 +33,19 @@ from oms_events.envelope import Envelope
 from oms_events.examples import ADDRESS, eur
 from oms_events.money import Money
 from oms_events.registry import envelope_for, registry
-from oms_payments import handlers
+from oms_payments.calls import MemoryProviderCalls
 from oms_payments.providers.base import (
-    AuthorisationRequest,
-    AuthorisationResult,
+    AuthorizationRequest,
+    AuthorizationResult,
     OperationResult,
     ProviderDirectory,
     ProviderRefused,
     ProviderTimeout,
 )
+from oms_payments.routing import routes
 from oms_payments.worker import ProviderWorker
-from oms_platform.eventstore import START, InMemoryEventStore, Position, UnitOfWork
+from oms_platform.eventstore import START, InMemoryEventStore, Position
+from oms_platform.failures import Unavailable
 
 ORDER_ID = "ord-000000000001"
 LINES = (
@@ -121,7 +123,11 @@ class Auth:
 
 @dataclass
 class FakeProvider:
-    """A scripted provider: remembers keys, counts calls, times out or declines on demand."""
+    """A scripted provider: remembers keys, counts calls, times out or declines on demand.
+
+    Like a real provider (and the sandbox), a call that times out was carried out: its
+    answer is stored under the key and only the answer is lost.
+    """
 
     name: str = "fake"
     decline: DeclineReason | None = None
@@ -135,28 +141,27 @@ class FakeProvider:
 
     async def _once(self, op: str, key: str, act: Callable[[], Any]) -> Any:
         self.calls.append((op, key))
-        if key in self.answers:
-            return self.answers[key]
+        if key not in self.answers:
+            self.answers[key] = act()
         if self.timed_out.get(key, 0) < self.timeouts:
             self.timed_out[key] = self.timed_out.get(key, 0) + 1
             raise ProviderTimeout(f"{op} {key}")
-        self.answers[key] = act()
         return self.answers[key]
 
-    async def authorise(
-        self, request: AuthorisationRequest, *, idempotency_key: str
-    ) -> AuthorisationResult:
-        def act() -> AuthorisationResult:
+    async def authorize(
+        self, request: AuthorizationRequest, *, idempotency_key: str
+    ) -> AuthorizationResult:
+        def act() -> AuthorizationResult:
             if self.decline:
                 zero = Money.zero(request.amount.currency)
-                return AuthorisationResult(False, zero, decline_reason=self.decline, message="no")
+                return AuthorizationResult(False, zero, decline_reason=self.decline, message="no")
             amount = self.approve_only or request.amount
             ref = f"REF-{request.payment_id}"
             captured = request.capture and self.sales
             self.auths[ref] = Auth(amount, amount.amount if captured else Decimal(0))
-            return AuthorisationResult(True, amount, ref, captured=captured)
+            return AuthorizationResult(True, amount, ref, captured=captured)
 
-        result: AuthorisationResult = await self._once("authorise", idempotency_key, act)
+        result: AuthorizationResult = await self._once("authorize", idempotency_key, act)
         return result
 
     async def capture(
@@ -165,7 +170,7 @@ class FakeProvider:
         def act() -> OperationResult:
             auth = self.auths[reference]
             if amount.amount > auth.amount.amount - auth.captured - auth.voided:
-                raise ProviderRefused("capture exceeds authorisation")
+                raise ProviderRefused("capture exceeds authorization")
             auth.captured += amount.amount
             return OperationResult(f"CAP-{idempotency_key}", amount)
 
@@ -199,43 +204,39 @@ class FakeProvider:
         return [key for o, key in self.calls if o == op]
 
 
-class MemoryAttempts:
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+@dataclass
+class FakeClock:
+    """Time that moves only when a test (or the pump, between retries) moves it."""
 
-    async def count(self, payment_id: str) -> int:
-        return self.counts.get(payment_id, 0)
+    now: datetime = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
-    async def record(self, payment_id: str) -> int:
-        self.counts[payment_id] = self.counts.get(payment_id, 0) + 1
-        return self.counts[payment_id]
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
-Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+RECONCILE_AFTER = timedelta(minutes=15)
 
 
 class Payments:
-    """The payments service in memory: the real handlers and worker, a fake provider."""
+    """The payments service in memory: the real routing table, handlers and worker, a fake
+    provider, the in-memory call log and a fake clock."""
 
-    def __init__(self, budget: int = 5) -> None:
+    def __init__(self) -> None:
         self.store = InMemoryEventStore()
         self.provider = FakeProvider()
-        self.attempts = MemoryAttempts()
+        self.calls = MemoryProviderCalls()
+        self.clock = FakeClock()
         directory = ProviderDirectory(
             {m: self.provider for m in PaymentMethod if m is not PaymentMethod.GIFT_CARD}
         )
-        self.worker = ProviderWorker(directory, self.attempts, budget=budget)
+        self.worker = ProviderWorker(
+            directory, self.calls, reconcile_after=RECONCILE_AFTER, clock=self.clock
+        )
+        self.routes = routes(self.worker)
         self.pumped: Position = START
-        self.routes: dict[str, Handler] = {
-            "OrderPlaced": handlers.open_billing,
-            "OrderCancelled": handlers.cancel_billing,
-            "ShipmentDispatched": handlers.bill_shipment,
-            "ShipmentDelivered": handlers.collect_on_delivery,
-            "PaymentAuthorizationRequested": self.worker.settle,
-            "PaymentCancellationRequested": self.worker.settle,
-            "PaymentCaptureRequested": self.worker.capture,
-            "PaymentRefundRequested": self.worker.refund,
-        }
 
     async def deliver(self, event: Event, order_id: str = ORDER_ID) -> None:
         """Hand ``event`` to its handler in a unit of work, as its consumer would."""
@@ -252,22 +253,28 @@ class Payments:
 
     async def handle(self, env: Envelope, event: Event) -> None:
         async with self.store.unit_of_work() as uow:
-            await self.routes[env.type](uow, env, event)
+            await self.routes[type(event)].handle(uow, env, event)
 
-    async def pump(self, *, retries: int = 10) -> None:
-        """Run the provider worker over every new request, as the consumer would (with retries)."""
+    async def pump(self, *, waits: int = 10, wait_s: float = 5.0) -> None:
+        """Run the provider worker over every new request, as the consumer would: a
+        request that raises ``Unavailable`` is repeated in place (``waits`` times at most,
+        ``wait_s`` apart on the fake clock) before the next one is taken."""
         while batch := await self.store.read_all(self.pumped):
             for rec in batch:
-                self.pumped = rec.commit_position
                 if rec.envelope.type.endswith("Requested"):
-                    event = registry.parse(rec.envelope)
-                    for attempt in range(retries):
-                        try:
-                            await self.handle(rec.envelope, event)
-                            break
-                        except ProviderTimeout:
-                            if attempt == retries - 1:
-                                raise
+                    await self._handle_waiting(rec.envelope, waits, wait_s)
+                self.pumped = rec.commit_position
+
+    async def _handle_waiting(self, env: Envelope, waits: int, wait_s: float) -> None:
+        event = registry.parse(env)
+        for wait in range(waits + 1):
+            try:
+                await self.handle(env, event)
+                return
+            except Unavailable:
+                if wait == waits:
+                    raise
+                self.clock.advance(wait_s)
 
     async def run(self, *events: Event) -> None:
         for event in events:

@@ -2,63 +2,72 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from oms_events.base import Event
 from oms_events.contracts import (
+    DeclineReason,
+    OrderBillingCancelled,
     OrderLine,
     Payment,
+    PaymentAuthorizationRequested,
+    PaymentAuthorized,
     PaymentCancellationRequested,
     PaymentCancelled,
+    PaymentCaptured,
     PaymentCaptureRequested,
+    PaymentDeclined,
     ShipmentBilled,
     SkuQuantity,
 )
 from oms_events.examples import eur
-from oms_payments.domain import billing, fold
-from oms_payments.domain import payment as pay
-from oms_payments.domain.billing import Billing
-from oms_payments.domain.commands import BillShipment, CancelBilling, CollectOnDelivery, OpenBilling
-from oms_payments.domain.errors import NotReady, Refused
+from oms_payments.domain.billing import billing_decider
+from oms_payments.domain.commands import (
+    BillingCommand,
+    BillShipment,
+    CancelBilling,
+    CollectOnDelivery,
+    OpenBilling,
+)
 from oms_payments.domain.methods import CaptureMoment, capture_moment
-from oms_payments.domain.payment import PaymentState
+from oms_platform.decider import fold
+from oms_platform.testing.decider_spec import DeciderSpec
 from services.payments.tests.support import LINES, SHIPPING, payment
 
 ORDER = "ord-1"
+spec = DeciderSpec(billing_decider)
+
+
+def decided(given: list[Event], cmd: BillingCommand) -> list[Event]:
+    """What ``cmd`` decides given ``given`` (for tests that look into the events)."""
+    return billing_decider.decide(cmd, fold(billing_decider, given))
+
+
+def open_cmd(*payments: Payment, lines: tuple[OrderLine, ...] = LINES) -> OpenBilling:
+    return OpenBilling(ORDER, "a@example.com", lines, SHIPPING, payments)
 
 
 def opened(*payments: Payment, lines: tuple[OrderLine, ...] = LINES) -> list[Event]:
-    cmd = OpenBilling(ORDER, "a@example.com", lines, SHIPPING, payments)
-    return billing.open_billing(cmd, Billing(ORDER), {})
-
-
-def world(events: list[Event]) -> tuple[Billing, dict[str, PaymentState]]:
-    """The billing and every payment after ``events``, all authorised (and up-front captured)."""
-    order = fold(billing.evolve, events, Billing(ORDER))
-    payments = {}
-    for p in order.payments:
-        state = fold(
-            pay.evolve,
-            [e for e in events if getattr(e, "payment_id", None) == p.payment_id],
-            PaymentState(payment_id=p.payment_id),
-        )
-        up_front = capture_moment(p.method) is CaptureMoment.AT_ORDER
-        state = fold(
-            pay.evolve, pay.authorised(state, provider="x", reference="r", captured=up_front), state
-        )
-        payments[p.payment_id] = state
-    return order, payments
+    """The events of a billing opened for ``payments``, each of them then authorized (and
+    captured, for methods paid up front), as the provider worker would record them."""
+    events = decided([], open_cmd(*payments, lines=lines))
+    for e in list(events):
+        if isinstance(e, PaymentAuthorizationRequested):
+            ids = {"order_id": e.order_id, "payment_id": e.payment_id, "method": e.method}
+            events.append(
+                PaymentAuthorized(**ids, amount=e.amount, provider="x", provider_reference="r")
+            )
+            if capture_moment(e.method) is CaptureMoment.AT_ORDER:
+                events.append(PaymentCaptured(**ids, amount=e.amount, provider_reference="r"))
+    return events
 
 
 def bill(events: list[Event], shipment: str, *lines: tuple[str, int]) -> list[Event]:
-    order, payments = world(events)
     cmd = BillShipment(ORDER, shipment, tuple(SkuQuantity(sku=s, quantity=q) for s, q in lines))
-    return billing.bill_shipment(cmd, order, payments)
+    return decided(events, cmd)
 
 
 def captures(events: list[Event]) -> dict[str, Decimal]:
@@ -66,38 +75,56 @@ def captures(events: list[Event]) -> dict[str, Decimal]:
 
 
 def test_opening_requests_every_payment_once() -> None:
-    events = opened(payment("p1", "card", "37.35"), payment("p2", "gift_card", "20.00", "GC"))
+    card, gift = payment("p1", "card", "37.35"), payment("p2", "gift_card", "20.00", "GC")
+    events = decided([], open_cmd(card, gift))
     assert [type(e).__name__ for e in events] == [
         "OrderBillingOpened",
         "PaymentAuthorizationRequested",
         "PaymentAuthorizationRequested",
     ]
-    order = fold(billing.evolve, events, Billing(ORDER))
-    again = OpenBilling(ORDER, "a@example.com", LINES, SHIPPING, order.payments)
-    assert billing.open_billing(again, order, {}) == []
+    spec.given(*events).when(open_cmd(card, gift)).then_nothing()
+
+
+def test_a_payment_id_of_another_order_is_refused() -> None:
+    other = PaymentAuthorizationRequested(
+        order_id="ord-2",
+        payment_id="p1",
+        method=payment("p1", "card", "1").method,
+        amount=eur("57.35"),
+        customer_email="b@example.com",
+    )
+    spec.given(other).when(open_cmd(payment("p1", "card", "57.35"))).then_refused(
+        "payment_id_in_use"
+    )
 
 
 def test_opening_after_the_cancellation_cancels_each_payment() -> None:
-    order = fold(
-        billing.evolve,
-        billing.cancel_billing(CancelBilling(ORDER, "customer_request"), Billing(ORDER), {}),
-        Billing(ORDER),
-    )
-    cmd = OpenBilling(ORDER, "a@example.com", LINES, SHIPPING, (payment("p1", "card", "57.35"),))
-    events = billing.open_billing(cmd, order, {})
+    cancelled = OrderBillingCancelled(order_id=ORDER, reason="customer_request")
+    events = decided([cancelled], open_cmd(payment("p1", "card", "57.35")))
     assert isinstance(events[-1], PaymentCancelled)
+    assert events[-1].reason == "order cancelled before authorization: customer_request"
 
 
 def test_cancelling_asks_each_live_payment_to_be_released() -> None:
     events = opened(payment("p1", "card", "37.35"), payment("p2", "invoice", "20.00"))
-    order, payments = world(events)
-    payments["p2"] = replace(payments["p2"], phase=pay.Phase.DECLINED)
-    out = billing.cancel_billing(CancelBilling(ORDER, "payment_declined"), order, payments)
+    events = [e for e in events if not (isinstance(e, PaymentAuthorized) and e.payment_id == "p2")]
+    requested = next(
+        e for e in events if isinstance(e, PaymentAuthorizationRequested) and e.payment_id == "p2"
+    )
+    declined = PaymentDeclined(
+        order_id=ORDER,
+        payment_id="p2",
+        method=requested.method,
+        amount=requested.amount,
+        reason=DeclineReason.REFUSED,
+    )
+    out = decided([*events, declined], CancelBilling(ORDER, "payment_declined"))
     assert [type(e).__name__ for e in out] == [
         "OrderBillingCancelled",
         "PaymentCancellationRequested",
     ]
     assert isinstance(out[1], PaymentCancellationRequested) and out[1].payment_id == "p1"
+    spec.given(*events, declined, *out).when(CancelBilling(ORDER, "again")).then_nothing()
 
 
 def test_the_first_shipment_carries_the_shipping_charge() -> None:
@@ -107,6 +134,7 @@ def test_the_first_shipment_carries_the_shipping_charge() -> None:
     second = bill(events + first, "s2", ("TSHIRT", 2))
     assert captures(second) == {"p1": Decimal("39.90")}
     assert isinstance(second[0], ShipmentBilled) and second[0].shipping_charge.is_zero()
+    assert bill(events + first, "s1", ("MUG", 1)) == []  # a redelivered dispatch
 
 
 def test_units_beyond_the_order_are_not_charged() -> None:
@@ -133,19 +161,21 @@ def test_cash_on_delivery_is_billed_at_dispatch_and_captured_at_delivery() -> No
     )
     out = bill(events, "s1", ("TSHIRT", 2), ("MUG", 1))
     assert captures(out) == {"gift": Decimal("10.00")}
-    order, payments = world(events + out)
-    collected = billing.collect_on_delivery(CollectOnDelivery(ORDER, "s1"), order, payments)
+    collected = decided(events + out, CollectOnDelivery(ORDER, "s1"))
     assert captures(collected) == {"cod": Decimal("47.35")}
-    with pytest.raises(NotReady):
-        billing.collect_on_delivery(CollectOnDelivery(ORDER, "s9"), order, payments)
+    spec.given(*events, *out).when(CollectOnDelivery(ORDER, "s9")).then_refused(
+        "shipment_not_billed"
+    )
 
 
-def test_a_cancelled_order_is_not_billed() -> None:
+def test_a_shipment_is_billed_only_for_an_open_live_order_with_authorized_payments() -> None:
+    cmd = BillShipment(ORDER, "s1", (SkuQuantity(sku="MUG", quantity=1),))
+    spec.given().when(cmd).then_refused("order_not_billed")
     events = opened(payment("p1", "card", "57.35"))
-    order, payments = world(events)
-    events += billing.cancel_billing(CancelBilling(ORDER, "x"), order, payments)
-    with pytest.raises(Refused):
-        bill(events, "s1", ("MUG", 1))
+    cancelled = OrderBillingCancelled(order_id=ORDER, reason="x")
+    spec.given(*events, cancelled).when(cmd).then_refused("order_cancelled")
+    unauthorized = [e for e in events if not isinstance(e, PaymentAuthorized)]
+    spec.given(*unauthorized).when(cmd).then_refused("payment_not_authorized")
 
 
 money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2)

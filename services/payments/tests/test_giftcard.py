@@ -4,59 +4,61 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
+from oms_events.contracts import GiftCardCredited, GiftCardDebited, GiftCardIssued
 from oms_events.examples import eur
 from oms_events.money import Money
-from oms_payments.domain import fold, giftcard
-from oms_payments.domain.errors import AmountExceeded, NotFound, Refused
-from oms_payments.domain.giftcard import GiftCard
+from oms_payments.domain.commands import CreditGiftCard, DebitGiftCard, IssueGiftCard
+from oms_payments.domain.giftcard import gift_card_decider
+from oms_platform.testing.decider_spec import DeciderSpec
+
+spec = DeciderSpec(gift_card_decider)
+issued = GiftCardIssued(code="GC-1", balance=eur("50.00"))
+debited = GiftCardDebited(
+    code="GC-1", amount=eur("20.00"), balance=eur("30.00"), order_id="o", payment_id="p"
+)
 
 
-def issued(balance: str = "50.00") -> GiftCard:
-    card = GiftCard("GC-1")
-    return fold(giftcard.evolve, giftcard.issue(card, eur(balance)), card)
+def test_a_card_is_issued_once_with_a_positive_balance() -> None:
+    spec.given().when(IssueGiftCard("GC-1", eur("50.00"))).then(issued)
+    spec.given(issued).when(IssueGiftCard("GC-1", eur("5.00"))).then_refused("refused")
+    spec.given().when(IssueGiftCard("GC-2", eur("0.00"))).then_refused("invalid_amount")
 
 
 def test_debits_and_credits_move_the_balance() -> None:
-    card = issued()
-    card = fold(
-        giftcard.evolve, giftcard.debit(card, eur("20.00"), order_id="o", payment_id="p"), card
+    spec.given(issued).when(DebitGiftCard(eur("20.00"), "o", "p")).then(debited)
+    credit = CreditGiftCard(Decimal("5.00"), "o", "p", "refund")
+    after = spec.given(issued, debited).when(credit)
+    after.then(
+        GiftCardCredited(
+            code="GC-1",
+            amount=eur("5.00"),
+            balance=eur("35.00"),
+            order_id="o",
+            payment_id="p",
+            reason="refund",
+        )
     )
-    assert card.balance == Decimal("30.00")
-    card = fold(
-        giftcard.evolve,
-        giftcard.credit(card, Decimal("5.00"), order_id="o", payment_id="p", reason="refund"),
-        card,
-    )
+    card = after.state_after()
     assert card.balance == Decimal("35.00") and card.held["p"] == Decimal("15.00")
 
 
 def test_a_debit_never_overdraws() -> None:
-    with pytest.raises(AmountExceeded):
-        giftcard.debit(issued("10.00"), eur("10.01"), order_id="o", payment_id="p")
+    spec.given(GiftCardIssued(code="GC-1", balance=eur("10.00"))).when(
+        DebitGiftCard(eur("10.01"), "o", "p")
+    ).then_refused("amount_exceeded")
 
 
 def test_a_debit_needs_an_issued_card_in_its_currency() -> None:
-    with pytest.raises(NotFound):
-        giftcard.debit(GiftCard("nope"), eur("1.00"), order_id="o", payment_id="p")
-    with pytest.raises(Refused):
-        giftcard.debit(issued(), Money.of("1.00", "USD"), order_id="o", payment_id="p")
+    spec.given().when(DebitGiftCard(eur("1.00"), "o", "p")).then_refused("not_found", status=404)
+    spec.given(issued).when(DebitGiftCard(Money.of("1.00", "USD"), "o", "p")).then_refused(
+        "refused"
+    )
 
 
 def test_a_credit_returns_no_more_than_the_payment_took() -> None:
-    card = issued()
-    card = fold(
-        giftcard.evolve, giftcard.debit(card, eur("20.00"), order_id="o", payment_id="p"), card
+    given = spec.given(issued, debited)
+    given.when(CreditGiftCard(Decimal("20.01"), "o", "p", "void")).then_refused("amount_exceeded")
+    given.when(CreditGiftCard(Decimal("1.00"), "o", "other", "void")).then_refused(
+        "amount_exceeded"
     )
-    with pytest.raises(AmountExceeded):
-        giftcard.credit(card, Decimal("20.01"), order_id="o", payment_id="p", reason="void")
-    with pytest.raises(AmountExceeded):
-        giftcard.credit(card, Decimal("1.00"), order_id="o", payment_id="other", reason="void")
-
-
-def test_a_card_is_issued_once_with_a_positive_balance() -> None:
-    with pytest.raises(Refused):
-        giftcard.issue(issued(), eur("5.00"))
-    with pytest.raises(Refused):
-        giftcard.issue(GiftCard("GC-2"), eur("0.00"))
+    given.when(CreditGiftCard(Decimal(0), "o", "p", "void")).then_nothing()

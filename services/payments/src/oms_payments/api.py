@@ -1,46 +1,70 @@
-"""HTTP API of the payments service: payment queries, refunds, gift cards.
+"""HTTP API of the payments service: payment queries, refunds, gift cards, reconciliations.
 
-Bad input gets 422 with a reason per field (FastAPI's validation errors); an unknown
-payment, order or gift card 404; a refusal (more than is refundable, a gift card code
-already issued) 409 with ``{"detail": {"code": ..., "reason": ...}}``.
+Every error is the platform's RFC 9457 problem body (``oms_platform.http``): 422 with a
+reason per field for bad input, 404 ``not_found``, 409 ``refused`` / ``amount_exceeded``,
+413 for a body over 1 MiB. Bodies use the contract types, so HTTP is held to the same
+bounds as Kafka (money scale and size, text without control characters).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Response, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+)
 
 from oms_events.contracts.common import Id, Text
 from oms_events.money import AMOUNT_PATTERN, Money
-from oms_payments import handlers
-from oms_payments.domain.errors import NotFound, PaymentsError
-from oms_payments.projections import views
-from oms_payments.streams import billing_stream, gift_card_stream, payment_stream
+from oms_payments import handlers, queries
+from oms_payments.domain.commands import IssueGiftCard, RequestRefund
 from oms_platform.commands import run_command
-from oms_platform.eventstore import EventStore, UnitOfWork
+from oms_platform.eventstore import UnitOfWork
+from oms_platform.http import (
+    PROBLEM_RESPONSES,
+    ActorHeader,
+    IdempotencyKeyHeader,
+    RequestIdHeader,
+    actor_or,
+    cause_of,
+)
 
-T = TypeVar("T")
-
-ACTOR_PATTERN = r"^(staff|service|platform):\S{1,150}$"
+DEFAULT_ACTOR = "staff:unknown"
 GIFT_CARD_CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$"
 
-Actor = Annotated[
-    str,
-    Header(
-        alias="X-Actor",
-        pattern=ACTOR_PATTERN,
-        description="Who asks, e.g. staff:alice (recorded as the events' actor).",
-    ),
+PaymentId = Annotated[Id, Path(description="The payment's id (as in OrderPlaced.payments).")]
+OrderId = Annotated[Id, Path(description="The OMS order id.")]
+GiftCardCode = Annotated[Id, Path(description="The gift card's code.")]
+
+
+def _amount_kind(value: Any) -> str:
+    return "money" if isinstance(value, dict | Money) else "decimal"
+
+
+def _text_only(value: Any) -> Any:
+    if not isinstance(value, str):
+        # A JSON number would be read as a binary float and lose cents.
+        raise ValueError("an amount is a Money object or a decimal string such as '12.50'")
+    return value
+
+
+PlainAmount = Annotated[
+    str, BeforeValidator(_text_only), Field(pattern=AMOUNT_PATTERN, examples=["10.00"])
 ]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200),
+RefundAmount = Annotated[
+    Annotated[Money, Tag("money")] | Annotated[PlainAmount, Tag("decimal")],
+    Discriminator(_amount_kind),
 ]
+"""A Money object, or a plain decimal string in the payment's currency."""
 
 
 class RefundBody(BaseModel):
@@ -48,7 +72,7 @@ class RefundBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount: Money | Annotated[str, Field(pattern=AMOUNT_PATTERN)]
+    amount: RefundAmount
     reason: Text
     return_id: Id | None = None
 
@@ -59,6 +83,12 @@ class RefundBody(BaseModel):
         if amount <= 0:
             raise ValueError("a refund must be more than zero")
         return value
+
+    def decimal(self) -> Decimal:
+        return self.amount.amount if isinstance(self.amount, Money) else Decimal(self.amount)
+
+    def currency(self) -> str | None:
+        return self.amount.currency if isinstance(self.amount, Money) else None
 
 
 class GiftCardBody(BaseModel):
@@ -75,103 +105,101 @@ class GiftCardBody(BaseModel):
         return value
 
 
-def router(store: EventStore) -> APIRouter:
-    """The ``/v1`` routes, reading and writing through ``store``."""
-    api = APIRouter(prefix="/v1", tags=["payments"])
-
-    @api.get("/payments/{payment_id}")
-    async def get_payment(payment_id: str) -> dict[str, Any]:
-        """A payment: method, amounts authorised/captured/voided/refunded, status, history."""
-        return _found(
-            views.payment_view(payment_id, await store.read_stream(payment_stream(payment_id))),
-            f"payment {payment_id}",
-        )
-
-    @api.get("/orders/{order_id}/payments")
-    async def get_order_payments(order_id: str) -> dict[str, Any]:
-        """Every payment of an order, what each shipment billed, and the totals."""
-        records = await store.read_stream(billing_stream(order_id))
-        if not records:
-            raise _not_found(f"order {order_id}")
-        order = views.billing_of(order_id, records)
-        docs = []
-        for pid in order.payment_ids:
-            doc = views.payment_view(pid, await store.read_stream(payment_stream(pid)))
-            if doc is not None:
-                docs.append(doc)
-        return views.order_payments_view(order, docs)
-
-    @api.post("/payments/{payment_id}/refunds", status_code=status.HTTP_202_ACCEPTED)
-    async def refund(
-        payment_id: str,
-        body: RefundBody,
-        response: Response,
-        actor: Actor = "staff:unknown",
-        idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
-        """Ask for a full or partial refund; the provider pays it shortly after (202).
-
-        With an ``Idempotency-Key``, repeating the request returns the same refund (200).
-        """
-        refund_id = _refund_id(payment_id, idempotency_key)
-        if isinstance(body.amount, Money):
-            amount, currency = body.amount.amount, body.amount.currency
-        else:
-            amount, currency = Decimal(body.amount), None
-
-        async def work(uow: UnitOfWork) -> handlers.RefundAccepted:
-            return await handlers.request_refund(
-                uow,
-                payment_id=payment_id,
-                refund_id=refund_id,
-                amount=amount,
-                currency=currency,
-                reason=body.reason,
-                return_id=body.return_id,
-                actor=actor,
-            )
-
-        accepted = await _command(store, work)
-        if not accepted.new:
-            response.status_code = status.HTTP_200_OK
-        response.headers["Location"] = f"/v1/payments/{payment_id}"
-        return {
-            "refund_id": accepted.refund_id,
-            "payment_id": accepted.payment_id,
-            "order_id": accepted.order_id,
-            "amount": accepted.amount.model_dump(mode="json"),
-            "status": "requested",
-        }
-
-    @api.post("/gift-cards", status_code=status.HTTP_201_CREATED)
-    async def issue_gift_card(body: GiftCardBody, actor: Actor = "staff:unknown") -> dict[str, Any]:
-        """Issue a gift card with its starting balance (409 if the code is taken)."""
-
-        async def work(uow: UnitOfWork) -> None:
-            await handlers.issue_gift_card(uow, code=body.code, balance=body.balance, actor=actor)
-
-        await _command(store, work)
-        return {"code": body.code, "balance": body.balance.model_dump(mode="json")}
-
-    @api.get("/gift-cards/{code}")
-    async def get_gift_card(code: str) -> dict[str, Any]:
-        """A gift card's balance and its debits and credits."""
-        return _found(
-            views.gift_card_view(code, await store.read_stream(gift_card_stream(code))),
-            f"gift card {code}",
-        )
-
-    return api
+def reads(request: Request) -> queries.Reads:
+    """The store and call log the routes use (set on ``app.state`` by ``create_app``)."""
+    found = request.app.state.reads
+    assert isinstance(found, queries.Reads)
+    return found
 
 
-async def _command(store: EventStore, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    try:
-        result = await run_command(store, work)
-    except NotFound as err:
-        raise HTTPException(404, {"code": err.code, "reason": err.reason}) from err
-    except PaymentsError as err:
-        raise HTTPException(409, {"code": err.code, "reason": err.reason}) from err
-    return result
+Reads = Annotated[queries.Reads, Depends(reads)]
+
+router = APIRouter(prefix="/v1", tags=["payments"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("/payments/{payment_id}")
+async def get_payment(payment_id: PaymentId, r: Reads) -> dict[str, Any]:
+    """A payment: method, amounts authorized/captured/voided/refunded, status, history."""
+    return await queries.payment(r, payment_id)
+
+
+@router.get("/orders/{order_id}/payments")
+async def get_order_payments(order_id: OrderId, r: Reads) -> dict[str, Any]:
+    """Every payment of an order, what each shipment billed, and the totals."""
+    return await queries.order_payments(r, order_id)
+
+
+@router.post("/payments/{payment_id}/refunds", status_code=status.HTTP_202_ACCEPTED)
+async def refund(
+    payment_id: PaymentId,
+    body: RefundBody,
+    response: Response,
+    r: Reads,
+    actor: ActorHeader = None,
+    request_id: RequestIdHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> dict[str, Any]:
+    """Ask for a full or partial refund; the provider pays it shortly after (202).
+
+    With an ``Idempotency-Key``, repeating the request returns the same refund (200).
+    """
+    cmd = RequestRefund(
+        payment_id=payment_id,
+        refund_id=_refund_id(payment_id, idempotency_key),
+        amount=body.decimal(),
+        reason=body.reason,
+        currency=body.currency(),
+        return_id=body.return_id,
+    )
+
+    async def work(uow: UnitOfWork) -> handlers.RefundAccepted:
+        who = actor_or(actor, DEFAULT_ACTOR)
+        return await handlers.request_refund(uow, cmd, actor=who, cause=cause_of(request_id))
+
+    accepted = await run_command(r.store, work)
+    if not accepted.new:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/payments/{payment_id}"
+    return {
+        "refund_id": accepted.refund_id,
+        "payment_id": accepted.payment_id,
+        "order_id": accepted.order_id,
+        "amount": accepted.amount.model_dump(mode="json"),
+        "status": "requested",
+    }
+
+
+@router.post("/gift-cards", status_code=status.HTTP_201_CREATED)
+async def issue_gift_card(
+    body: GiftCardBody,
+    r: Reads,
+    actor: ActorHeader = None,
+    request_id: RequestIdHeader = None,
+) -> dict[str, Any]:
+    """Issue a gift card with its starting balance (409 if the code is taken)."""
+    cmd = IssueGiftCard(code=body.code, balance=body.balance)
+
+    async def work(uow: UnitOfWork) -> None:
+        who = actor_or(actor, DEFAULT_ACTOR)
+        await handlers.issue_gift_card(uow, cmd, actor=who, cause=cause_of(request_id))
+
+    await run_command(r.store, work)
+    return {"code": body.code, "balance": body.balance.model_dump(mode="json")}
+
+
+@router.get("/gift-cards/{code}")
+async def get_gift_card(code: GiftCardCode, r: Reads) -> dict[str, Any]:
+    """A gift card's balance and its debits and credits."""
+    return await queries.gift_card(r, code)
+
+
+@router.get("/reconciliations")
+async def get_reconciliations(
+    r: Reads, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> dict[str, Any]:
+    """Provider calls parked for reconciliation: the provider never answered them, so
+    whether money moved must be settled with the provider's own books."""
+    return await queries.reconciliations(r, limit)
 
 
 def _refund_id(payment_id: str, idempotency_key: str | None) -> str:
@@ -179,13 +207,3 @@ def _refund_id(payment_id: str, idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return f"rfd-{uuid.uuid4().hex[:16]}"
     return f"rfd-{uuid.uuid5(uuid.NAMESPACE_URL, f'{payment_id}/{idempotency_key}').hex[:16]}"
-
-
-def _not_found(what: str) -> HTTPException:
-    return HTTPException(404, {"code": "not_found", "reason": f"{what} is unknown"})
-
-
-def _found(doc: dict[str, Any] | None, what: str) -> dict[str, Any]:
-    if doc is None:
-        raise _not_found(what)
-    return doc

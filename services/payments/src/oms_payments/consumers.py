@@ -1,87 +1,40 @@
-"""Subscriptions: which events the payments service reacts to, and with which handler.
+"""Subscriptions of the payments service, built from its routing table.
 
-* ``billing`` (order topic): ``OrderPlaced`` opens an order's billing and requests each
-  payment's authorisation; ``OrderCancelled`` requests every payment's release. One
-  consumer for both, so a cancellation is handled after its order's placement.
-* ``shipments`` (shipping topic): ``ShipmentDispatched`` bills the shipment and requests
-  the captures due; ``ShipmentDelivered`` requests cash-on-delivery captures.
-* ``provider-work`` (the service's own topic): carries out the requests with the
-  payment providers (see :mod:`oms_payments.worker`).
-
-Domain refusals become :class:`PermanentError` (dead-lettered with their reason at once);
-``NotReady`` and provider timeouts stay transient, so the runtime retries them with backoff.
+Failures are left to the consumer runtime's classes: a :class:`Refusal` (a message that
+can never succeed) is dead-lettered at once with its code; a provider timeout is raised
+as :class:`~oms_platform.failures.Unavailable` and waited out, never dead-lettered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections import defaultdict
 
 from oms_events.base import Event
-from oms_events.contracts import (
-    OrderCancelled,
-    OrderPlaced,
-    PaymentAuthorizationRequested,
-    PaymentCancellationRequested,
-    PaymentCaptureRequested,
-    PaymentRefundRequested,
-    ShipmentDelivered,
-    ShipmentDispatched,
-)
 from oms_events.envelope import Envelope
-from oms_events.topics import ORDER_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS
-from oms_payments import handlers
-from oms_payments.domain.errors import NotFound, Refused
-from oms_payments.providers.base import ProviderRefused
-from oms_payments.worker import ProviderWorker
-from oms_platform.consumer import Handler, PermanentError
+from oms_payments.routing import Route, Routes
+from oms_platform.consumer import Handler
 from oms_platform.eventstore import UnitOfWork
+from oms_platform.refusal import Refusal
 from oms_platform.service import ServiceHost
 
-E = TypeVar("E", bound=Event)
+
+def subscribe(host: ServiceHost, routes: Routes) -> None:
+    """Register one consumer per routing-table consumer name on ``host``."""
+    topics: dict[str, set[str]] = defaultdict(set)
+    handlers: dict[str, dict[str, Handler]] = defaultdict(dict)
+    for cls, r in routes.items():
+        topics[r.consumer].add(r.topic)
+        handlers[r.consumer][cls.event_type] = typed(cls, r)
+    for consumer, by_type in handlers.items():
+        host.subscribe(consumer, sorted(topics[consumer]), by_type)
 
 
-def subscribe(host: ServiceHost, worker: ProviderWorker) -> None:
-    """Register the service's consumers on ``host``."""
-    host.subscribe(
-        "billing",
-        [ORDER_EVENTS],
-        {
-            "OrderPlaced": _handler(OrderPlaced, handlers.open_billing),
-            "OrderCancelled": _handler(OrderCancelled, handlers.cancel_billing),
-        },
-    )
-    host.subscribe(
-        "shipments",
-        [SHIPPING_EVENTS],
-        {
-            "ShipmentDispatched": _handler(ShipmentDispatched, handlers.bill_shipment),
-            "ShipmentDelivered": _handler(ShipmentDelivered, handlers.collect_on_delivery),
-        },
-    )
-    host.subscribe(
-        "provider-work",
-        [PAYMENTS_EVENTS],
-        {
-            "PaymentAuthorizationRequested": _handler(PaymentAuthorizationRequested, worker.settle),
-            "PaymentCancellationRequested": _handler(PaymentCancellationRequested, worker.settle),
-            "PaymentCaptureRequested": _handler(PaymentCaptureRequested, worker.capture),
-            "PaymentRefundRequested": _handler(PaymentRefundRequested, worker.refund),
-        },
-    )
-
-
-def _handler(cls: type[E], handle: Callable[[UnitOfWork, Envelope, E], Awaitable[None]]) -> Handler:
-    """``handle`` as a runtime handler: typed event, refusals made permanent."""
+def typed(cls: type[Event], r: Route) -> Handler:
+    """``r.handle`` as a runtime handler, given only events of ``cls``."""
 
     async def run(uow: UnitOfWork, env: Envelope, event: Event) -> None:
         if not isinstance(event, cls):
-            raise PermanentError(f"expected {cls.event_type}, got {env.type}")
-        try:
-            await handle(uow, env, event)
-        except (Refused, NotFound) as refusal:
-            raise PermanentError(f"{refusal.code}: {refusal.reason}") from refusal
-        except ProviderRefused as refusal:
-            raise PermanentError(f"provider refused: {refusal}") from refusal
+            raise Refusal("unexpected_type", f"expected {cls.event_type}, got {env.type}")
+        await r.handle(uow, env, event)
 
     return run

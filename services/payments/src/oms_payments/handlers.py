@@ -1,13 +1,13 @@
 """Handlers: load the streams, decide, append; one unit of work per message or request.
 
-Consumer handlers take ``(uow, envelope, event)``; the HTTP commands take the uow and
-their arguments and return what the API answers with.
+Consumer handlers take ``(uow, envelope, event)``; the HTTP commands take the uow, their
+command and who asked, and return what the API answers with. Refusals propagate as
+:class:`~oms_platform.refusal.Refusal` (a dead letter with its code, or a problem body).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from oms_events.contracts import (
     OrderCancelled,
@@ -17,23 +17,24 @@ from oms_events.contracts import (
 )
 from oms_events.envelope import Envelope
 from oms_events.money import Money
-from oms_payments.domain import billing, giftcard
-from oms_payments.domain import payment as pay
-from oms_payments.domain.commands import BillShipment, CancelBilling, CollectOnDelivery, OpenBilling
-from oms_payments.domain.errors import NotFound, Refused
+from oms_payments.domain.billing import billing_decider
+from oms_payments.domain.commands import (
+    BillingCommand,
+    BillShipment,
+    CancelBilling,
+    CollectOnDelivery,
+    IssueGiftCard,
+    OpenBilling,
+    RequestRefund,
+)
+from oms_payments.domain.giftcard import gift_card_decider
+from oms_payments.domain.payment import payment_decider
 from oms_payments.streams import Session, gift_card_stream
 from oms_platform.eventstore import UnitOfWork
 
 
-def _session(uow: UnitOfWork, env: Envelope, order_id: str) -> Session:
-    return Session(uow, correlation_id=order_id, causation_id=str(env.event_id))
-
-
 async def open_billing(uow: UnitOfWork, env: Envelope, event: OrderPlaced) -> None:
-    """An order was placed: take it on and request each payment's authorisation."""
-    s = _session(uow, env, event.order_id)
-    order = await s.billing(event.order_id)
-    payments = await s.payments_of(order, extra=[p.payment_id for p in event.payments])
+    """An order was placed: take it on and request each payment's authorization."""
     cmd = OpenBilling(
         order_id=event.order_id,
         customer_email=event.customer.email,
@@ -41,39 +42,33 @@ async def open_billing(uow: UnitOfWork, env: Envelope, event: OrderPlaced) -> No
         shipping_charge=event.shipping_charge,
         payments=event.payments,
     )
-    s.record(billing.open_billing(cmd, order, payments))
-    await s.flush()
+    await _bill(uow, env, cmd, extra=[p.payment_id for p in event.payments])
 
 
 async def cancel_billing(uow: UnitOfWork, env: Envelope, event: OrderCancelled) -> None:
     """An order was cancelled: ask for every payment of it to be released."""
-    s = _session(uow, env, event.order_id)
-    order = await s.billing(event.order_id)
-    payments = await s.payments_of(order)
     # The detail is free text of up to 2000 characters; the reason is quoted in other
     # events' texts, which have the same limit.
     reason = event.reason.value + (f" ({event.detail[:200]})" if event.detail else "")
-    s.record(billing.cancel_billing(CancelBilling(event.order_id, reason), order, payments))
-    await s.flush()
+    await _bill(uow, env, CancelBilling(event.order_id, reason))
 
 
 async def bill_shipment(uow: UnitOfWork, env: Envelope, event: ShipmentDispatched) -> None:
     """A shipment was dispatched: bill its value and request the captures it makes due."""
-    s = _session(uow, env, event.order_id)
-    order = await s.billing(event.order_id)
-    payments = await s.payments_of(order)
-    cmd = BillShipment(event.order_id, event.shipment_id, event.lines)
-    s.record(billing.bill_shipment(cmd, order, payments))
-    await s.flush()
+    await _bill(uow, env, BillShipment(event.order_id, event.shipment_id, event.lines))
 
 
 async def collect_on_delivery(uow: UnitOfWork, env: Envelope, event: ShipmentDelivered) -> None:
     """A shipment was delivered: request the capture of its cash-on-delivery share."""
-    s = _session(uow, env, event.order_id)
-    order = await s.billing(event.order_id)
-    payments = await s.payments_of(order)
-    cmd = CollectOnDelivery(event.order_id, event.shipment_id)
-    s.record(billing.collect_on_delivery(cmd, order, payments))
+    await _bill(uow, env, CollectOnDelivery(event.order_id, event.shipment_id))
+
+
+async def _bill(
+    uow: UnitOfWork, env: Envelope, cmd: BillingCommand, extra: list[str] | None = None
+) -> None:
+    s = Session(uow, correlation_id=cmd.order_id, causation_id=str(env.event_id))
+    state = await s.order_billing(cmd.order_id, extra or [])
+    s.record(billing_decider.decide(cmd, state))
     await s.flush()
 
 
@@ -89,39 +84,29 @@ class RefundAccepted:
 
 
 async def request_refund(
-    uow: UnitOfWork,
-    *,
-    payment_id: str,
-    refund_id: str,
-    amount: Decimal,
-    currency: str | None,
-    reason: str,
-    actor: str,
-    return_id: str | None = None,
+    uow: UnitOfWork, cmd: RequestRefund, *, actor: str, cause: str | None
 ) -> RefundAccepted:
     """Ask for (part of) a captured payment to be paid back; the worker pays it.
 
     Asking again with the same ``refund_id`` and amount returns the first request.
     """
-    s = Session(uow, correlation_id=payment_id, causation_id=None, actor=actor)
-    p = await s.payment(payment_id)
-    if not p.exists:
-        raise NotFound(f"payment {payment_id} is unknown")
-    if currency is not None and currency != p.currency:
-        raise Refused(f"payment {payment_id} is in {p.currency}, not {currency}")
-    earlier = p.refunds_requested.get(refund_id)
-    if earlier is not None and earlier != amount:
-        raise Refused(f"refund {refund_id} was already requested for {earlier} {p.currency}")
+    s = Session(uow, correlation_id=cmd.payment_id, causation_id=cause, actor=actor)
+    p = await s.payment(cmd.payment_id)
+    events = payment_decider.decide(cmd, p)
+    # The order id, the correlation of every event of the order, is known only now.
     s.correlation_id = p.order_id
-    events = pay.request_refund(p, refund_id, amount, reason, return_id)
     s.record(events)
     await s.flush()
-    return RefundAccepted(payment_id, p.order_id, refund_id, p.money(amount), new=bool(events))
+    return RefundAccepted(
+        cmd.payment_id, p.order_id, cmd.refund_id, p.money(cmd.amount), new=bool(events)
+    )
 
 
-async def issue_gift_card(uow: UnitOfWork, *, code: str, balance: Money, actor: str) -> None:
+async def issue_gift_card(
+    uow: UnitOfWork, cmd: IssueGiftCard, *, actor: str, cause: str | None
+) -> None:
     """Issue a gift card with its starting balance (refused if the code is taken)."""
-    s = Session(uow, correlation_id=gift_card_stream(code), causation_id=None, actor=actor)
-    card = await s.gift_card(code)
-    s.record(giftcard.issue(card, balance))
+    s = Session(uow, correlation_id=gift_card_stream(cmd.code), causation_id=cause, actor=actor)
+    card = await s.gift_card(cmd.code)
+    s.record(gift_card_decider.decide(cmd, card))
     await s.flush()

@@ -17,13 +17,13 @@ class SandboxSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMS_PAYMENTS_SANDBOX_", extra="ignore")
 
     timeouts: int = Field(default=0, ge=0)
-    """Every provider call times out this many times (per idempotency key) before answering."""
+    """Every provider call loses its answer this many times (per idempotency key)."""
     invoice_credit_limit: Decimal = Field(default=Decimal("1000.00"), ge=0)
-    """Invoice / buy-now-pay-later authorisations above this fail the credit check."""
+    """Invoice / buy-now-pay-later authorizations above this fail the credit check."""
     cod_limit: Decimal = Field(default=Decimal("500.00"), ge=0)
-    """Cash-on-delivery authorisations above this are refused."""
+    """Cash-on-delivery authorizations above this are refused."""
     card_partial_limit: Decimal | None = Field(default=None, ge=0)
-    """When set, card authorisations above this are approved for this much only."""
+    """When set, card authorizations above this are approved for this much only."""
 
     def rules(self) -> SandboxRules:
         return SandboxRules(
@@ -39,3 +39,5 @@ class PaymentsSettings(ServiceSettings):
 
     service: str = "payments"
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    reconcile_after_s: float = Field(default=900.0, gt=0)
+    """A provider call unanswered for this long is parked for reconciliation, not waited for."""

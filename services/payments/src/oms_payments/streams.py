@@ -26,8 +26,8 @@ from oms_events.contracts import (
     ShipmentBilled,
 )
 from oms_events.envelope import Envelope
-from oms_payments.domain import billing, giftcard, payment
-from oms_payments.domain.billing import Billing
+from oms_payments.domain import giftcard, payment
+from oms_payments.domain.billing import Billing, OrderBilling, evolve_billing
 from oms_payments.domain.giftcard import GiftCard
 from oms_payments.domain.payment import PaymentState
 from oms_platform.eventstore import UnitOfWork
@@ -96,22 +96,27 @@ class Session:
         # payment is loaded; envelopes recorded from then on carry it.
         self._streams.correlation_id = value
 
+    # Each loader starts from its decider's empty state named after the stream, so that
+    # a refusal about a stream with no events can still say which one it means.
+
     async def payment(self, payment_id: str) -> PaymentState:
         initial = PaymentState(payment_id=payment_id)
         return await self._streams.load(payment_stream(payment_id), initial, payment.evolve)
 
     async def billing(self, order_id: str) -> Billing:
-        return await self._streams.load(billing_stream(order_id), Billing(order_id), billing.evolve)
+        initial = Billing(order_id=order_id)
+        return await self._streams.load(billing_stream(order_id), initial, evolve_billing)
 
     async def gift_card(self, code: str) -> GiftCard:
-        return await self._streams.load(gift_card_stream(code), GiftCard(code), giftcard.evolve)
+        initial = GiftCard(code=code)
+        return await self._streams.load(gift_card_stream(code), initial, giftcard.evolve)
 
-    async def payments_of(
-        self, order: Billing, extra: Iterable[str] = ()
-    ) -> dict[str, PaymentState]:
-        """Every payment of the order (and of ``extra`` ids), by payment id."""
+    async def order_billing(self, order_id: str, extra: Iterable[str] = ()) -> OrderBilling:
+        """The billing decider's state: the order's billing and every payment of it (and
+        of the ``extra`` payment ids, e.g. those an ``OrderPlaced`` names)."""
+        order = await self.billing(order_id)
         ids = dict.fromkeys([*order.payment_ids, *extra])
-        return {pid: await self.payment(pid) for pid in ids}
+        return OrderBilling(order, {pid: await self.payment(pid) for pid in ids})
 
     def record(self, events: Iterable[Event]) -> None:
         """Stage decided events; the state of their (loaded) streams moves on at once."""

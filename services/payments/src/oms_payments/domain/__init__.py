@@ -1,17 +1,11 @@
-"""The payments domain: pure state, evolve and decide functions (no I/O, no clock)."""
+"""The payments domain: three deciders over plain values (no I/O, no clock).
 
-from __future__ import annotations
+* :data:`~oms_payments.domain.billing.billing` -- an order as payments sees it (what it
+  owes, its payments, each shipment's split, the cancellation);
+* :data:`~oms_payments.domain.payment.payment` -- one payment with its provider
+  (authorized, captured in parts, voided, refunded);
+* :data:`~oms_payments.domain.giftcard.gift_card` -- a gift card's balance.
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
-
-from oms_events.base import Event
-
-S = TypeVar("S")
-
-
-def fold(evolve: Callable[[S, Event], S], events: Iterable[Event], state: S) -> S:
-    """``state`` after each of ``events`` in turn."""
-    for event in events:
-        state = evolve(state, event)
-    return state
+Each is an :class:`oms_platform.decider.Decider`: ``decide(command, state)`` returns the new
+events or raises :class:`oms_platform.refusal.Refusal`.
+"""

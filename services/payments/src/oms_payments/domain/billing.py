@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
+from typing import assert_never
 
 from oms_events.base import Event
 from oms_events.contracts import (
@@ -38,19 +39,29 @@ from oms_events.contracts import (
 )
 from oms_events.money import Money
 from oms_payments.domain import payment as pay
-from oms_payments.domain.commands import BillShipment, CancelBilling, CollectOnDelivery, OpenBilling
-from oms_payments.domain.errors import NotReady, Refused
+from oms_payments.domain.commands import (
+    BillingCommand,
+    BillShipment,
+    CancelBilling,
+    CollectOnDelivery,
+    OpenBilling,
+    PreventAuthorization,
+    RequestCancellation,
+    RequestCapture,
+)
 from oms_payments.domain.methods import CaptureMoment, billing_rank, capture_moment
 from oms_payments.domain.payment import PaymentState, Phase
+from oms_platform.decider import Decision
+from oms_platform.refusal import Refusal
 
 ZERO = Decimal(0)
-Payments = Mapping[str, PaymentState]
-"""The current state of each payment of the order, by payment id."""
 
 
 @dataclass(frozen=True, slots=True)
 class Billing:
-    order_id: str
+    """The order's own billing stream, folded."""
+
+    order_id: str = ""
     opened: bool = False
     cancelled: str | None = None
     customer_email: str = ""
@@ -74,11 +85,30 @@ class Billing:
         return Money(amount=amount, currency=self.currency)
 
 
-def evolve(billing: Billing, event: Event) -> Billing:
+@dataclass(frozen=True, slots=True)
+class OrderBilling:
+    """What billing decisions need: the order's billing and the state of its payments.
+
+    A billing decision touches the order's stream and its payments' streams together
+    (opening requests each payment, a shipment requests captures), so its state is both;
+    the handler loads them and routes each decided event to its own stream.
+    """
+
+    billing: Billing = field(default_factory=Billing)
+    payments: Mapping[str, PaymentState] = field(default_factory=dict)
+    """The state of each payment of the order (and of any payment id it names), by id."""
+
+    def payment(self, payment_id: str) -> PaymentState:
+        return self.payments.get(payment_id) or PaymentState(payment_id=payment_id)
+
+
+def evolve_billing(billing: Billing, event: Event) -> Billing:
+    """The order's billing after one event of its own stream."""
     match event:
         case OrderBillingOpened():
             return replace(
                 billing,
+                order_id=event.order_id,
                 opened=True,
                 customer_email=event.customer_email,
                 currency=event.shipping_charge.currency,
@@ -87,7 +117,7 @@ def evolve(billing: Billing, event: Event) -> Billing:
                 payments=event.payments,
             )
         case OrderBillingCancelled():
-            return replace(billing, cancelled=event.reason)
+            return replace(billing, order_id=event.order_id, cancelled=event.reason)
         case ShipmentBilled():
             units, _ = _units_and_value(billing, event.lines)
             return replace(
@@ -98,21 +128,64 @@ def evolve(billing: Billing, event: Event) -> Billing:
     return billing
 
 
+def evolve(state: OrderBilling, event: Event) -> OrderBilling:
+    """Billing events move the billing, payment events the payment they name."""
+    if isinstance(event, pay.PAYMENT_EVENTS):
+        payment_id = str(getattr(event, "payment_id"))  # noqa: B009 (every one has it)
+        moved = pay.evolve(state.payment(payment_id), event)
+        return replace(state, payments=MappingProxyType({**state.payments, payment_id: moved}))
+    return replace(state, billing=evolve_billing(state.billing, event))
+
+
+def decide(command: BillingCommand, state: OrderBilling) -> Decision:
+    match command:
+        case OpenBilling():
+            return _open(command, state)
+        case CancelBilling():
+            return _cancel(command, state)
+        case BillShipment():
+            return _bill_shipment(command, state)
+        case CollectOnDelivery():
+            return _collect_on_delivery(command, state)
+        case _:
+            assert_never(command)
+
+
+class BillingDecider:
+    """An order's billing with its payments, as a :class:`~oms_platform.decider.Decider`."""
+
+    def initial_state(self) -> OrderBilling:
+        return OrderBilling()
+
+    def evolve(self, state: OrderBilling, event: Event) -> OrderBilling:
+        return evolve(state, event)
+
+    def decide(self, command: BillingCommand, state: OrderBilling) -> Decision:
+        return decide(command, state)
+
+
+billing_decider = BillingDecider()
+
+
 # -- decisions ---------------------------------------------------------------------------
 
 
-def open_billing(cmd: OpenBilling, billing: Billing, payments: Payments) -> list[Event]:
-    """Take on a placed order and ask for each payment's authorisation.
+def _open(cmd: OpenBilling, state: OrderBilling) -> Decision:
+    """Take on a placed order and ask for each payment's authorization.
 
     If the cancellation was handled first, every payment is cancelled straight away.
     """
+    billing = state.billing
     if billing.opened:
         return []
     for p in cmd.payments:
-        taken = payments.get(p.payment_id)
-        if taken is not None and taken.exists:
-            raise Refused(f"payment id {p.payment_id} already belongs to order {taken.order_id}")
-    events: list[Event] = [
+        taken = state.payment(p.payment_id)
+        if taken.exists:
+            raise Refusal(
+                "payment_id_in_use",
+                f"payment id {p.payment_id} already belongs to order {taken.order_id}",
+            )
+    events: Decision = [
         OrderBillingOpened(
             order_id=cmd.order_id,
             customer_email=cmd.customer_email,
@@ -132,34 +205,46 @@ def open_billing(cmd: OpenBilling, billing: Billing, payments: Payments) -> list
         )
         events.append(request)
         if billing.cancelled:
-            state = pay.evolve(PaymentState(payment_id=p.payment_id), request)
-            events += pay.prevented(replace(state, cancellation=billing.cancelled))
+            requested = pay.evolve(PaymentState(), request)
+            events += pay.decide(PreventAuthorization(billing.cancelled), requested)
     return events
 
 
-def cancel_billing(cmd: CancelBilling, billing: Billing, payments: Payments) -> list[Event]:
+def _cancel(cmd: CancelBilling, state: OrderBilling) -> Decision:
     """Record the cancellation and ask for every live payment to be released."""
-    if billing.cancelled:
+    if state.billing.cancelled:
         return []
-    events: list[Event] = [OrderBillingCancelled(order_id=cmd.order_id, reason=cmd.reason)]
-    for payment_id in billing.payment_ids:
-        events += pay.request_cancellation(payments[payment_id], cmd.reason)
+    events: Decision = [OrderBillingCancelled(order_id=cmd.order_id, reason=cmd.reason)]
+    for payment_id in state.billing.payment_ids:
+        events += pay.decide(RequestCancellation(cmd.reason), state.payment(payment_id))
     return events
 
 
-def bill_shipment(cmd: BillShipment, billing: Billing, payments: Payments) -> list[Event]:
+def _bill_shipment(cmd: BillShipment, state: OrderBilling) -> Decision:
     """Value a dispatched shipment, split it over the payments, ask for the captures due."""
+    billing = state.billing
     if not billing.opened:
-        raise NotReady(f"order {cmd.order_id} is not known to payments yet")
+        # Causally impossible for a live order: a shipment follows the confirmation, which
+        # follows the authorizations this service recorded after opening the billing. So
+        # the placement was dead-lettered (or never reached payments); waiting here would
+        # only block the partition. Dead-lettered: replay it once the placement is handled.
+        raise Refusal(
+            "order_not_billed",
+            f"order {cmd.order_id} is not known to payments (its OrderPlaced was not "
+            "handled); replay this message once it is",
+        )
     if cmd.shipment_id in billing.shipments:
         return []
     if billing.cancelled:
-        raise Refused(f"order {cmd.order_id} was cancelled ({billing.cancelled}); nothing to bill")
+        raise Refusal(
+            "order_cancelled",
+            f"order {cmd.order_id} was cancelled ({billing.cancelled}); nothing to bill",
+        )
     _, value = _units_and_value(billing, cmd.lines)
     shipping = ZERO if billing.shipments else billing.shipping_charge
     amount = value + shipping
     shares = _shares(billing, billing.billed_total, amount)
-    events: list[Event] = [
+    events: Decision = [
         ShipmentBilled(
             order_id=cmd.order_id,
             shipment_id=cmd.shipment_id,
@@ -173,31 +258,40 @@ def bill_shipment(cmd: BillShipment, billing: Billing, payments: Payments) -> li
         )
     ]
     for p, share in shares:
-        state = payments[p.payment_id]
-        if state.phase is Phase.REQUESTED:
-            raise NotReady(f"payment {p.payment_id} is not authorised yet")
+        payment = state.payment(p.payment_id)
+        if payment.phase is not Phase.AUTHORIZED:
+            # Also causally impossible (an order ships only once every payment is
+            # authorized): a contradiction to look at, not something waiting can fix.
+            raise Refusal(
+                "payment_not_authorized",
+                f"payment {p.payment_id} is {payment.phase.value}; it cannot pay for "
+                f"shipment {cmd.shipment_id}",
+            )
         if capture_moment(p.method) is CaptureMoment.ON_DISPATCH:
-            events += pay.request_capture(state, cmd.shipment_id, share)
-        elif state.phase is not Phase.AUTHORISED:
-            raise Refused(f"payment {p.payment_id} is {state.phase.value}; it cannot pay")
+            events += pay.decide(RequestCapture(cmd.shipment_id, share), payment)
     return events
 
 
-def collect_on_delivery(
-    cmd: CollectOnDelivery, billing: Billing, payments: Payments
-) -> list[Event]:
+def _collect_on_delivery(cmd: CollectOnDelivery, state: OrderBilling) -> Decision:
     """The courier collected cash for a delivered shipment: capture the COD shares."""
+    billing = state.billing
     cod = [p for p in billing.payments if capture_moment(p.method) is CaptureMoment.ON_DELIVERY]
     if not cod:
         return []
     billed = billing.shipments.get(cmd.shipment_id)
     if billed is None:
-        raise NotReady(f"shipment {cmd.shipment_id} of order {cmd.order_id} was not billed")
-    events: list[Event] = []
+        # The dispatch travels ahead of its delivery in the same partition: if it is not
+        # billed by now it was dead-lettered, and waiting cannot bring it back.
+        raise Refusal(
+            "shipment_not_billed",
+            f"shipment {cmd.shipment_id} of order {cmd.order_id} was not billed (its "
+            "dispatch was not handled); replay this message after the dispatch",
+        )
+    events: Decision = []
     for share in billed.payments:
         if capture_moment(share.method) is CaptureMoment.ON_DELIVERY:
-            state = payments[share.payment_id]
-            events += pay.request_capture(state, cmd.shipment_id, share.amount.amount)
+            payment = state.payment(share.payment_id)
+            events += pay.decide(RequestCapture(cmd.shipment_id, share.amount.amount), payment)
     return events
 
 

@@ -1,11 +1,18 @@
-"""Commands the payments domain decides on (imperative: what someone asks to happen)."""
+"""Commands the payments deciders decide on (imperative: what someone asks to happen).
+
+``Request...`` commands record work for the provider worker; ``Record...`` commands record
+what a provider answered (the call itself happened outside the domain).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
-from oms_events.contracts import OrderLine, Payment, SkuQuantity
+from oms_events.contracts import DeclineReason, OrderLine, Payment, SkuQuantity
 from oms_events.money import Money
+
+# -- billing (the order's stream plus its payments' states) ------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +49,132 @@ class CollectOnDelivery:
 
     order_id: str
     shipment_id: str
+
+
+BillingCommand = OpenBilling | CancelBilling | BillShipment | CollectOnDelivery
+
+# -- one payment -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAuthorization:
+    """The provider approved the whole amount (and, if ``captured``, collected it too)."""
+
+    provider: str
+    reference: str
+    captured: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDecline:
+    """The provider (or the gift card) refused the payment."""
+
+    reason: DeclineReason
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreventAuthorization:
+    """The order was cancelled before any provider was asked: it never will be."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCancellation:
+    """The order was cancelled: ask for the payment to be released."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCapture:
+    """Schedule the capture of ``amount`` for a shipment (once per shipment)."""
+
+    shipment_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCapture:
+    """The provider collected what was requested for ``shipment_id``."""
+
+    shipment_id: str
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVoid:
+    """The provider released everything still authorized and not captured."""
+
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRefund:
+    """Ask for ``amount`` of what was captured to be paid back.
+
+    ``currency`` is None when the caller gave a plain amount in the payment's currency;
+    the same ``refund_id`` with the same amount is the same request (nothing new).
+    """
+
+    payment_id: str
+    refund_id: str
+    amount: Decimal
+    reason: str
+    currency: str | None = None
+    return_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRefund:
+    """The provider paid ``amount`` back (a requested refund, or a cancellation's)."""
+
+    refund_id: str
+    amount: Decimal
+    reference: str
+    reason: str
+    return_id: str | None = None
+
+
+PaymentCommand = (
+    RecordAuthorization
+    | RecordDecline
+    | PreventAuthorization
+    | RequestCancellation
+    | RequestCapture
+    | RecordCapture
+    | RecordVoid
+    | RequestRefund
+    | RecordRefund
+)
+
+# -- one gift card -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IssueGiftCard:
+    code: str
+    balance: Money
+
+
+@dataclass(frozen=True, slots=True)
+class DebitGiftCard:
+    """Take ``amount`` for a payment; refused rather than overdraw."""
+
+    amount: Money
+    order_id: str
+    payment_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreditGiftCard:
+    """Put ``amount`` back; never more than the payment took from this card."""
+
+    amount: Decimal
+    order_id: str
+    payment_id: str
+    reason: str
+
+
+GiftCardCommand = IssueGiftCard | DebitGiftCard | CreditGiftCard

@@ -1,7 +1,7 @@
 """Gift cards: a balance of their own, debited by payments and credited back on release.
 
-A gift card is its own ledger, so it needs no outside provider: authorising a gift-card
-payment debits the balance in the same atomic append as the authorisation, and optimistic
+A gift card is its own ledger, so it needs no outside provider: authorizing a gift-card
+payment debits the balance in the same atomic append as the authorization, and optimistic
 concurrency on the card's stream keeps two concurrent spends from overdrawing it. A card
 whose balance does not cover the whole payment declines it (no partial approval): the
 platform should ask for what the card holds (``GET /v1/gift-cards/{code}``) and put the
@@ -14,11 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
+from typing import assert_never
 
 from oms_events.base import Event
 from oms_events.contracts import GiftCardCredited, GiftCardDebited, GiftCardIssued
 from oms_events.money import Money
-from oms_payments.domain.errors import AmountExceeded, NotFound, Refused
+from oms_payments.domain.commands import (
+    CreditGiftCard,
+    DebitGiftCard,
+    GiftCardCommand,
+    IssueGiftCard,
+)
+from oms_platform.decider import Decision
+from oms_platform.refusal import Refusal
 
 ZERO = Decimal(0)
 
@@ -27,7 +35,7 @@ ZERO = Decimal(0)
 class GiftCard:
     """A gift card's balance and, per payment, what it still holds of the card's money."""
 
-    code: str
+    code: str = ""
     issued: bool = False
     currency: str = "EUR"
     balance: Decimal = ZERO
@@ -37,79 +45,109 @@ class GiftCard:
     def money(self, amount: Decimal) -> Money:
         return Money(amount=amount, currency=self.currency)
 
+    def held_for(self, payment_id: str) -> Decimal:
+        return self.held.get(payment_id, ZERO)
+
 
 def evolve(card: GiftCard, event: Event) -> GiftCard:
     match event:
         case GiftCardIssued():
             return replace(
-                card, issued=True, currency=event.balance.currency, balance=event.balance.amount
+                card,
+                code=event.code,
+                issued=True,
+                currency=event.balance.currency,
+                balance=event.balance.amount,
             )
         case GiftCardDebited():
             held = {
                 **card.held,
-                event.payment_id: _held(card, event.payment_id) + event.amount.amount,
+                event.payment_id: card.held_for(event.payment_id) + event.amount.amount,
             }
             return replace(card, balance=event.balance.amount, held=MappingProxyType(held))
         case GiftCardCredited():
             held = {
                 **card.held,
-                event.payment_id: _held(card, event.payment_id) - event.amount.amount,
+                event.payment_id: card.held_for(event.payment_id) - event.amount.amount,
             }
             return replace(card, balance=event.balance.amount, held=MappingProxyType(held))
     return card
 
 
-def _held(card: GiftCard, payment_id: str) -> Decimal:
-    return card.held.get(payment_id, ZERO)
+def decide(command: GiftCardCommand, card: GiftCard) -> Decision:
+    match command:
+        case IssueGiftCard():
+            if card.issued:
+                raise Refusal("refused", f"gift card {command.code} was already issued", "code")
+            if command.balance.amount <= 0:
+                raise Refusal.invalid(
+                    "invalid_amount", "a gift card's balance must be more than zero", "balance"
+                )
+            return [GiftCardIssued(code=command.code, balance=command.balance)]
+        case DebitGiftCard():
+            return _debit(command, card)
+        case CreditGiftCard():
+            return _credit(command, card)
+        case _:
+            assert_never(command)
 
 
-def issue(card: GiftCard, balance: Money) -> list[Event]:
-    if card.issued:
-        raise Refused(f"gift card {card.code} was already issued")
-    if balance.amount <= 0:
-        raise Refused("a gift card's balance must be more than zero")
-    return [GiftCardIssued(code=card.code, balance=balance)]
+class GiftCardDecider:
+    """One gift card (stream ``giftcard-<code>``) as a :class:`~oms_platform.decider.Decider`."""
+
+    def initial_state(self) -> GiftCard:
+        return GiftCard()
+
+    def evolve(self, state: GiftCard, event: Event) -> GiftCard:
+        return evolve(state, event)
+
+    def decide(self, command: GiftCardCommand, state: GiftCard) -> Decision:
+        return decide(command, state)
 
 
-def debit(card: GiftCard, amount: Money, *, order_id: str, payment_id: str) -> list[Event]:
-    """Take ``amount`` for a payment; refuses rather than overdraw."""
+gift_card_decider = GiftCardDecider()
+
+
+def _debit(command: DebitGiftCard, card: GiftCard) -> Decision:
     if not card.issued:
-        raise NotFound(f"gift card {card.code} does not exist")
-    if amount.currency != card.currency:
-        raise Refused(f"gift card {card.code} holds {card.currency}, not {amount.currency}")
-    if amount.amount > card.balance:
-        raise AmountExceeded(
-            f"gift card balance {card.balance} {card.currency} does not cover {amount}"
+        raise Refusal.not_found("not_found", "the gift card does not exist")
+    if command.amount.currency != card.currency:
+        raise Refusal(
+            "refused", f"gift card {card.code} holds {card.currency}, not {command.amount.currency}"
+        )
+    if command.amount.amount > card.balance:
+        raise Refusal(
+            "amount_exceeded",
+            f"gift card balance {card.balance} {card.currency} does not cover {command.amount}",
         )
     return [
         GiftCardDebited(
             code=card.code,
-            amount=amount,
-            balance=card.money(card.balance - amount.amount),
-            order_id=order_id,
-            payment_id=payment_id,
+            amount=command.amount,
+            balance=card.money(card.balance - command.amount.amount),
+            order_id=command.order_id,
+            payment_id=command.payment_id,
         )
     ]
 
 
-def credit(
-    card: GiftCard, amount: Decimal, *, order_id: str, payment_id: str, reason: str
-) -> list[Event]:
-    """Put ``amount`` back; never more than the payment took from this card."""
-    if amount <= 0:
+def _credit(command: CreditGiftCard, card: GiftCard) -> Decision:
+    if command.amount <= 0:
         return []
-    if amount > _held(card, payment_id):
-        raise AmountExceeded(
-            f"gift card {card.code}: crediting {amount} would return more than payment "
-            f"{payment_id} took ({_held(card, payment_id)} {card.currency})"
+    held = card.held_for(command.payment_id)
+    if command.amount > held:
+        raise Refusal(
+            "amount_exceeded",
+            f"gift card {card.code}: crediting {command.amount} would return more than "
+            f"payment {command.payment_id} took ({held} {card.currency})",
         )
     return [
         GiftCardCredited(
             code=card.code,
-            amount=card.money(amount),
-            balance=card.money(card.balance + amount),
-            order_id=order_id,
-            payment_id=payment_id,
-            reason=reason,
+            amount=card.money(command.amount),
+            balance=card.money(card.balance + command.amount),
+            order_id=command.order_id,
+            payment_id=command.payment_id,
+            reason=command.reason,
         )
     ]

@@ -1,10 +1,10 @@
 """What each payment method means for when its money is captured.
 
-* card, PayPal, invoice (buy now, pay later) and gift card: authorised when the order is
+* card, PayPal, invoice (buy now, pay later) and gift card: authorized when the order is
   placed, captured when a shipment is dispatched (PayPal is handled like a card: an
-  authorisation held until dispatch, the common "authorize, capture later" PayPal flow);
+  authorization held until dispatch, the common "authorize, capture later" PayPal flow);
 * iDEAL and bank transfer: the shopper pays up front, so they are captured at order time;
-* cash on delivery: "authorised" at order time (the shop accepts the obligation), captured
+* cash on delivery: "authorized" at order time (the shop accepts the obligation), captured
   when the carrier reports the parcel delivered (the cash changed hands).
 """
 
@@ -42,7 +42,7 @@ def billing_rank(method: PaymentMethod) -> int:
     """The order in which payments cover a shipment's value (lowest first).
 
     Money already collected (up front) is used first, then gift card balance (already
-    taken from the card), then authorisations, and cash on delivery last, so that the
+    taken from the card), then authorizations, and cash on delivery last, so that the
     courier collects only what nothing else pays.
     """
     if method is PaymentMethod.GIFT_CARD:

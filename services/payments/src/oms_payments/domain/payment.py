@@ -1,10 +1,10 @@
 """One payment of an order: its state, how events change it, and what may happen next.
 
-A payment is requested when its order is placed, then authorised (and, for methods paid up
-front, captured at once), declined, or cancelled before it was authorised. An authorised
+A payment is requested when its order is placed, then authorized (and, for methods paid up
+front, captured at once), declined, or cancelled before it was authorized. An authorized
 payment is captured in parts (one per shipment), its remainder voided when the order is
 cancelled, and what was captured can be refunded in parts. The invariants:
-captured + voided never exceed what was authorised, refunds never exceed what was captured.
+captured + voided never exceed what was authorized, refunds never exceed what was captured.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TypedDict
+from typing import TypedDict, assert_never
 
 from oms_events.base import Event
 from oms_events.contracts import (
-    DeclineReason,
     PaymentAuthorizationRequested,
     PaymentAuthorized,
     PaymentCancellationRequested,
@@ -31,12 +30,39 @@ from oms_events.contracts import (
     PaymentVoided,
     RefundIssued,
 )
-from oms_events.money import Money
-from oms_payments.domain.errors import AmountExceeded, NotFound, Refused
+from oms_events.money import Money, minor_units
+from oms_payments.domain.commands import (
+    PaymentCommand,
+    PreventAuthorization,
+    RecordAuthorization,
+    RecordCapture,
+    RecordDecline,
+    RecordRefund,
+    RecordVoid,
+    RequestCancellation,
+    RequestCapture,
+    RequestRefund,
+)
+from oms_platform.decider import Decision
+from oms_platform.refusal import Refusal
 
 ZERO = Decimal(0)
 UP_FRONT = ""
 """The capture key of a payment captured at order time (it pays for no one shipment)."""
+
+PAYMENT_EVENTS: tuple[type[Event], ...] = (
+    PaymentAuthorizationRequested,
+    PaymentAuthorized,
+    PaymentDeclined,
+    PaymentCancelled,
+    PaymentCancellationRequested,
+    PaymentCaptureRequested,
+    PaymentCaptured,
+    PaymentVoided,
+    PaymentRefundRequested,
+    RefundIssued,
+)
+"""The events of a payment's own stream."""
 
 
 class Phase(StrEnum):
@@ -44,7 +70,7 @@ class Phase(StrEnum):
 
     NEW = "new"
     REQUESTED = "requested"
-    AUTHORISED = "authorised"
+    AUTHORIZED = "authorized"
     DECLINED = "declined"
     CANCELLED = "cancelled"
 
@@ -65,8 +91,8 @@ class PaymentState:
     reference: str | None = None
     decline: str | None = None
     cancellation: str | None = None
-    """Why the order was cancelled, once it was: nothing more may be authorised or captured."""
-    authorised: Decimal = ZERO
+    """Why the order was cancelled, once it was: nothing more may be authorized or captured."""
+    authorized: Decimal = ZERO
     captured: Decimal = ZERO
     voided: Decimal = ZERO
     refunded: Decimal = ZERO
@@ -82,24 +108,29 @@ class PaymentState:
         return self.phase is not Phase.NEW
 
     @property
-    def open_authorisation(self) -> Decimal:
-        """Authorised and neither captured nor voided: what a capture or void may take."""
-        return self.authorised - self.captured - self.voided
+    def open_authorization(self) -> Decimal:
+        """Authorized and neither captured nor voided: what a capture or void may take."""
+        return self.authorized - self.captured - self.voided
 
     @property
-    def uncommitted_authorisation(self) -> Decimal:
-        """Authorised and not yet promised to any capture request or void."""
-        return self.authorised - self.voided - sum(self.captures_requested.values(), ZERO)
+    def uncommitted_authorization(self) -> Decimal:
+        """Authorized and not yet promised to any capture request or void."""
+        return self.authorized - self.voided - sum(self.captures_requested.values(), ZERO)
 
     @property
     def refundable(self) -> Decimal:
         """Captured and not yet promised to any refund (issued or still to issue)."""
         return self.captured - sum(self.refunds_requested.values(), ZERO)
 
+    @property
+    def refund_pending(self) -> Decimal:
+        """Refunds asked for and not yet paid."""
+        return sum(self.refunds_requested.values(), ZERO) - self.refunded
+
     def money(self, amount: Decimal) -> Money:
         return Money(amount=amount, currency=self.currency)
 
-    def _fields(self) -> _Ids:
+    def ids(self) -> _Ids:
         return {"order_id": self.order_id, "payment_id": self.payment_id, "method": self.method}
 
 
@@ -127,10 +158,10 @@ def evolve(state: PaymentState, event: Event) -> PaymentState:
         case PaymentAuthorized():
             return replace(
                 state,
-                phase=Phase.AUTHORISED,
+                phase=Phase.AUTHORIZED,
                 provider=event.provider,
                 reference=event.provider_reference,
-                authorised=state.authorised + event.amount.amount,
+                authorized=state.authorized + event.amount.amount,
             )
         case PaymentDeclined():
             return replace(state, phase=Phase.DECLINED, decline=event.reason.value)
@@ -168,190 +199,235 @@ def evolve(state: PaymentState, event: Event) -> PaymentState:
     return state
 
 
-# -- decisions ---------------------------------------------------------------------------
+def decide(command: PaymentCommand, state: PaymentState) -> Decision:
+    """The events ``command`` produces on this payment, or a :class:`Refusal`."""
+    match command:
+        case RecordAuthorization():
+            return _authorized(command, state)
+        case RecordDecline():
+            _require_phase(state, Phase.REQUESTED, "decline")
+            message = command.message[:2000] if command.message else None
+            return [
+                PaymentDeclined(
+                    **state.ids(),
+                    amount=state.money(state.amount),
+                    reason=command.reason,
+                    provider_message=message,
+                )
+            ]
+        case PreventAuthorization():
+            _require_phase(state, Phase.REQUESTED, "cancel")
+            reason = f"order cancelled before authorization: {command.reason}"[:2000]
+            return [
+                PaymentCancelled(**state.ids(), amount=state.money(state.amount), reason=reason)
+            ]
+        case RequestCancellation():
+            return _request_cancellation(command, state)
+        case RequestCapture():
+            return _request_capture(command, state)
+        case RecordCapture():
+            amount = capture_due(state, command.shipment_id)
+            if not amount:
+                return []
+            return [
+                PaymentCaptured(
+                    **state.ids(),
+                    amount=state.money(amount),
+                    shipment_id=command.shipment_id,
+                    provider_reference=command.reference,
+                )
+            ]
+        case RecordVoid():
+            if state.phase is not Phase.AUTHORIZED or state.open_authorization <= 0:
+                return []
+            return [
+                PaymentVoided(
+                    **state.ids(),
+                    amount=state.money(state.open_authorization),
+                    provider_reference=command.reference,
+                )
+            ]
+        case RequestRefund():
+            return _request_refund(command, state)
+        case RecordRefund():
+            if not refund_due(state, command.refund_id, command.amount):
+                return []
+            return [
+                RefundIssued(
+                    **state.ids(),
+                    amount=state.money(command.amount),
+                    refund_id=command.refund_id,
+                    return_id=command.return_id,
+                    provider_reference=command.reference,
+                    reason=command.reason,
+                )
+            ]
+        case _:
+            assert_never(command)
 
 
-def authorised(
-    state: PaymentState, *, provider: str, reference: str, captured: bool
-) -> list[Event]:
-    """The provider approved the whole amount (and, if ``captured``, collected it too)."""
-    _require_phase(state, Phase.REQUESTED, "authorise")
-    amount = state.money(state.amount)
-    events: list[Event] = [
-        PaymentAuthorized(
-            **state._fields(), amount=amount, provider=provider, provider_reference=reference
-        )
-    ]
-    if captured:
-        events.append(
-            PaymentCaptured(
-                **state._fields(), amount=amount, shipment_id=None, provider_reference=reference
-            )
-        )
-    return events
+class PaymentDecider:
+    """One payment (stream ``payment-<payment id>``) as a :class:`~oms_platform.decider.Decider`."""
+
+    def initial_state(self) -> PaymentState:
+        return PaymentState()
+
+    def evolve(self, state: PaymentState, event: Event) -> PaymentState:
+        return evolve(state, event)
+
+    def decide(self, command: PaymentCommand, state: PaymentState) -> Decision:
+        return decide(command, state)
 
 
-def declined(state: PaymentState, reason: DeclineReason, message: str | None) -> list[Event]:
-    _require_phase(state, Phase.REQUESTED, "decline")
-    return [
-        PaymentDeclined(
-            **state._fields(),
-            amount=state.money(state.amount),
-            reason=reason,
-            provider_message=message[:2000] if message else None,
-        )
-    ]
+payment_decider = PaymentDecider()
 
 
-def prevented(state: PaymentState) -> list[Event]:
-    """The order was cancelled before this payment was authorised: it never will be."""
-    _require_phase(state, Phase.REQUESTED, "cancel")
-    reason = f"order cancelled before authorisation: {state.cancellation or 'cancelled'}"
-    return [PaymentCancelled(**state._fields(), amount=state.money(state.amount), reason=reason)]
-
-
-def request_cancellation(state: PaymentState, reason: str) -> list[Event]:
-    """Ask for the payment to be released; nothing to do once declined or cancelled."""
-    if state.phase in (Phase.NEW, Phase.DECLINED, Phase.CANCELLED) or state.cancellation:
-        return []
-    return [
-        PaymentCancellationRequested(
-            **state._fields(), amount=state.money(state.amount), reason=reason
-        )
-    ]
-
-
-def request_capture(state: PaymentState, shipment_id: str, amount: Decimal) -> list[Event]:
-    """Schedule the capture of ``amount`` for a shipment (once per shipment)."""
-    if shipment_id in state.captures_requested:
-        return []
-    _require_phase(state, Phase.AUTHORISED, "capture")
-    if state.cancellation:
-        raise Refused(f"payment {state.payment_id}: the order was cancelled")
-    if amount > state.uncommitted_authorisation:
-        raise AmountExceeded(
-            f"payment {state.payment_id}: capturing {amount} would exceed the "
-            f"{state.uncommitted_authorisation} {state.currency} left of the authorisation"
-        )
-    return [
-        PaymentCaptureRequested(
-            **state._fields(), amount=state.money(amount), shipment_id=shipment_id
-        )
-    ]
+# -- what is due (asked by the worker before it calls a provider) ------------------------
 
 
 def capture_due(state: PaymentState, shipment_id: str) -> Decimal:
-    """What to capture now for ``shipment_id``: zero once done; raises if it may not be."""
+    """What to capture now for ``shipment_id``: zero once done; refused if it may not be."""
     if shipment_id in state.captured_for:
         return ZERO
     if shipment_id not in state.captures_requested:
-        raise NotFound(f"payment {state.payment_id}: no capture requested for {shipment_id}")
-    _require_phase(state, Phase.AUTHORISED, "capture")
+        raise Refusal.not_found(
+            "capture_not_requested",
+            f"payment {state.payment_id}: no capture was requested for {shipment_id}",
+        )
+    _require_phase(state, Phase.AUTHORIZED, "capture")
     amount = state.captures_requested[shipment_id]
-    if amount > state.open_authorisation:
-        raise AmountExceeded(
+    if amount > state.open_authorization:
+        raise _exceeded(
             f"payment {state.payment_id}: capturing {amount} would exceed the "
-            f"{state.open_authorisation} {state.currency} still authorised"
+            f"{state.open_authorization} {state.currency} still authorized"
         )
     return amount
 
 
-def captured(state: PaymentState, shipment_id: str, reference: str) -> list[Event]:
-    """The provider collected what was requested for ``shipment_id``."""
-    amount = capture_due(state, shipment_id)
-    if not amount:
-        return []
-    return [
-        PaymentCaptured(
-            **state._fields(),
-            amount=state.money(amount),
-            shipment_id=shipment_id,
-            provider_reference=reference,
-        )
-    ]
-
-
-def voided(state: PaymentState, reference: str) -> list[Event]:
-    """The provider released everything still authorised and not captured."""
-    if state.phase is not Phase.AUTHORISED or state.open_authorisation <= 0:
-        return []
-    return [
-        PaymentVoided(
-            **state._fields(),
-            amount=state.money(state.open_authorisation),
-            provider_reference=reference,
-        )
-    ]
-
-
-def request_refund(
-    state: PaymentState,
-    refund_id: str,
-    amount: Decimal,
-    reason: str,
-    return_id: str | None = None,
-) -> list[Event]:
-    """Ask for ``amount`` of what was captured to be paid back."""
-    if not state.exists:
-        raise NotFound(f"payment {state.payment_id} is unknown")
-    if refund_id in state.refunds_requested:
-        return []
-    if amount <= 0:
-        raise Refused("a refund must be more than zero")
-    if amount > state.refundable:
-        raise AmountExceeded(
-            f"payment {state.payment_id}: refunding {amount} would exceed the "
-            f"{state.refundable} {state.currency} captured and not yet refunded"
-        )
-    return [
-        PaymentRefundRequested(
-            **state._fields(),
-            amount=state.money(amount),
-            refund_id=refund_id,
-            reason=reason,
-            return_id=return_id,
-        )
-    ]
-
-
-def refund_allowed(state: PaymentState, refund_id: str, amount: Decimal) -> bool:
-    """False once ``refund_id`` was issued; raises if ``amount`` may not be refunded."""
+def refund_due(state: PaymentState, refund_id: str, amount: Decimal) -> bool:
+    """False once ``refund_id`` was issued; refused if ``amount`` may not be refunded."""
     if refund_id in state.refunds_issued:
         return False
     others = sum((a for r, a in state.refunds_requested.items() if r != refund_id), ZERO)
     if amount > state.captured - others:
-        raise AmountExceeded(
+        raise _exceeded(
             f"payment {state.payment_id}: refunding {amount} would exceed the "
             f"{state.captured - others} {state.currency} captured and not refunded"
         )
     return True
 
 
-def refunded(
-    state: PaymentState,
-    refund_id: str,
-    amount: Decimal,
-    reference: str,
-    reason: str,
-    return_id: str | None = None,
-) -> list[Event]:
-    """The provider paid ``amount`` back (a requested refund, or a cancellation's refund)."""
-    if not refund_allowed(state, refund_id, amount):
+# -- decisions ---------------------------------------------------------------------------
+
+
+def _authorized(command: RecordAuthorization, state: PaymentState) -> Decision:
+    _require_phase(state, Phase.REQUESTED, "authorize")
+    amount = state.money(state.amount)
+    events: Decision = [
+        PaymentAuthorized(
+            **state.ids(),
+            amount=amount,
+            provider=command.provider,
+            provider_reference=command.reference,
+        )
+    ]
+    if command.captured:
+        events.append(
+            PaymentCaptured(
+                **state.ids(),
+                amount=amount,
+                shipment_id=None,
+                provider_reference=command.reference,
+            )
+        )
+    return events
+
+
+def _request_cancellation(command: RequestCancellation, state: PaymentState) -> Decision:
+    """Nothing to release once declined or cancelled, or when it was asked already."""
+    if state.phase in (Phase.NEW, Phase.DECLINED, Phase.CANCELLED) or state.cancellation:
         return []
     return [
-        RefundIssued(
-            **state._fields(),
-            amount=state.money(amount),
-            refund_id=refund_id,
-            return_id=return_id,
-            provider_reference=reference,
-            reason=reason,
+        PaymentCancellationRequested(
+            **state.ids(), amount=state.money(state.amount), reason=command.reason
         )
     ]
 
 
+def _request_capture(command: RequestCapture, state: PaymentState) -> Decision:
+    if command.shipment_id in state.captures_requested:
+        return []
+    _require_phase(state, Phase.AUTHORIZED, "capture")
+    if state.cancellation:
+        raise Refusal("order_cancelled", f"payment {state.payment_id}: the order was cancelled")
+    if command.amount > state.uncommitted_authorization:
+        raise _exceeded(
+            f"payment {state.payment_id}: capturing {command.amount} would exceed the "
+            f"{state.uncommitted_authorization} {state.currency} left of the authorization"
+        )
+    return [
+        PaymentCaptureRequested(
+            **state.ids(), amount=state.money(command.amount), shipment_id=command.shipment_id
+        )
+    ]
+
+
+def _request_refund(command: RequestRefund, state: PaymentState) -> Decision:
+    if not state.exists:
+        raise Refusal.not_found("not_found", f"payment {command.payment_id} is unknown")
+    if command.currency is not None and command.currency != state.currency:
+        raise Refusal(
+            "refused",
+            f"payment {state.payment_id} is in {state.currency}, not {command.currency}",
+            "amount.currency",
+        )
+    earlier = state.refunds_requested.get(command.refund_id)
+    if earlier is not None:
+        if earlier != command.amount:
+            raise Refusal(
+                "refused",
+                f"refund {command.refund_id} was already requested for {earlier} {state.currency}",
+            )
+        return []
+    _check_amount(command.amount, state.currency)
+    if command.amount > state.refundable:
+        raise _exceeded(
+            f"payment {state.payment_id}: refunding {command.amount} would exceed the "
+            f"{state.refundable} {state.currency} captured and not yet refunded",
+            "amount",
+        )
+    return [
+        PaymentRefundRequested(
+            **state.ids(),
+            amount=state.money(command.amount),
+            refund_id=command.refund_id,
+            reason=command.reason,
+            return_id=command.return_id,
+        )
+    ]
+
+
+def _check_amount(amount: Decimal, currency: str) -> None:
+    """A plain amount is given in the payment's currency: hold it to that currency's scale."""
+    if amount <= 0:
+        raise Refusal.invalid("invalid_amount", "a refund must be more than zero", "amount")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > minor_units(currency):
+        raise Refusal.invalid(
+            "invalid_amount",
+            f"{currency} amounts have at most {minor_units(currency)} decimal places",
+            "amount",
+        )
+
+
+def _exceeded(reason: str, field: str | None = None) -> Refusal:
+    return Refusal("amount_exceeded", reason, field)
+
+
 def _require_phase(state: PaymentState, phase: Phase, action: str) -> None:
     if not state.exists:
-        raise NotFound(f"payment {state.payment_id or '?'} is unknown")
+        raise Refusal.not_found("not_found", f"payment {state.payment_id or '?'} is unknown")
     if state.phase is not phase:
-        raise Refused(f"cannot {action} payment {state.payment_id}: it is {state.phase.value}")
+        raise Refusal(
+            "refused", f"cannot {action} payment {state.payment_id}: it is {state.phase.value}"
+        )

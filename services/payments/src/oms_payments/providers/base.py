@@ -4,12 +4,15 @@ Every call carries an idempotency key: a provider that sees a key again must ans
 the result it gave the first time and do nothing more, so a call can be retried safely
 after a timeout, a crash or a redelivered message. Keys are derived from the payment
 (``authorise-<payment id>``, ``capture-<payment id>-<shipment id>``, ``void-<payment id>``,
-``refund-<refund id>``), never random.
+``refund-<refund id>``), never random. (``authorise-`` keeps its old spelling on purpose:
+the key is the provider's record of the call, and a payment whose first call was made
+before a rename would be authorized a second time under the new key.)
 
 A call that got no answer raises :class:`ProviderTimeout`: the money may or may not have
-moved, and only a retry with the same key tells. A provider that refuses an operation
-(capture more than authorised, refund an unknown payment) raises :class:`ProviderRefused`.
-A declined authorisation is not an error: it is an :class:`AuthorisationResult`.
+moved, and only a repeat with the same key tells. It is never a decline. A provider that
+refuses an operation (capture more than authorized, refund an unknown payment) raises
+:class:`ProviderRefused`.
+A declined authorization is not an error: it is an :class:`AuthorizationResult`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ class ProviderError(Exception):
 
 
 class ProviderTimeout(ProviderError):
-    """No answer in time; retry with the same idempotency key (transient)."""
+    """No answer in time: the provider may have acted. Repeat with the same key."""
 
 
 class ProviderRefused(ProviderError):
@@ -35,8 +38,8 @@ class ProviderRefused(ProviderError):
 
 
 @dataclass(frozen=True, slots=True)
-class AuthorisationRequest:
-    """What a provider is asked to authorise. ``capture`` asks for a sale (both at once)."""
+class AuthorizationRequest:
+    """What a provider is asked to authorize. ``capture`` asks for a sale (both at once)."""
 
     order_id: str
     payment_id: str
@@ -47,7 +50,7 @@ class AuthorisationRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class AuthorisationResult:
+class AuthorizationResult:
     """The provider's answer: approved (perhaps for less than asked: a partial approval)."""
 
     approved: bool
@@ -75,18 +78,18 @@ class PaymentProvider(Protocol):
 
     @property
     def name(self) -> str:
-        """Stable name recorded on each authorisation (e.g. ``sandbox-card``)."""
+        """Stable name recorded on each authorization (e.g. ``sandbox-card``)."""
 
-    async def authorise(
-        self, request: AuthorisationRequest, *, idempotency_key: str
-    ) -> AuthorisationResult: ...
+    async def authorize(
+        self, request: AuthorizationRequest, *, idempotency_key: str
+    ) -> AuthorizationResult: ...
 
     async def capture(
         self, reference: str, amount: Money, *, idempotency_key: str
     ) -> OperationResult: ...
 
     async def void(self, reference: str, *, idempotency_key: str) -> OperationResult:
-        """Release everything still authorised and not captured."""
+        """Release everything still authorized and not captured."""
 
     async def refund(
         self, reference: str, amount: Money, *, idempotency_key: str

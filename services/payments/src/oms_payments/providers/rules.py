@@ -9,7 +9,8 @@ so a demo or a test picks an outcome per order; settings set limits for every or
 * ``+abort``: PayPal, iDEAL and bank transfer decline with authentication_failed (the
   shopper gave up at the bank or at PayPal);
 * ``+partial``: card and PayPal approve half the amount (a partial approval);
-* ``+timeout<N>``: the authorisation times out N times, then is answered;
+* ``+timeout<N>``: the authorization is carried out but its answer is lost N times (the
+  caller sees a timeout), then the answer comes; a repeated call never acts twice;
 * an invoice (buy now, pay later) above the credit limit declines with
   credit_check_failed; cash on delivery above its limit declines with refused; a card
   above the card limit, when one is set, is approved for the limit only (partial).
@@ -53,7 +54,7 @@ class SandboxRules:
     """Limits for every order (from ``OMS_PAYMENTS_SANDBOX_*`` settings)."""
 
     timeouts: int = 0
-    """Every provider call times out this many times per idempotency key before answering."""
+    """Every provider call loses its answer this many times per idempotency key."""
     invoice_credit_limit: Decimal = Decimal("1000.00")
     cod_limit: Decimal = Decimal("500.00")
     card_partial_limit: Decimal | None = None
@@ -61,7 +62,7 @@ class SandboxRules:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What the sandbox answers an authorisation: an approved amount or a decline."""
+    """What the sandbox answers an authorization: an approved amount or a decline."""
 
     approved: Decimal
     decline: DeclineReason | None = None
@@ -75,13 +76,13 @@ def email_tags(email: str) -> set[str]:
 
 
 def timeouts_before_answer(email: str, rules: SandboxRules) -> int:
-    """How many times an authorisation for this shopper times out before it is answered."""
+    """How many times an authorization for this shopper times out before it is answered."""
     counts = [int(m.group(1)) for t in email_tags(email) if (m := _TIMEOUT_TAG.fullmatch(t))]
     return max([rules.timeouts, *counts])
 
 
 def judge(family: Family, amount: Decimal, email: str, rules: SandboxRules) -> Verdict:
-    """The sandbox's answer to authorising ``amount`` for ``email`` (pure, deterministic)."""
+    """The sandbox's answer to authorizing ``amount`` for ``email`` (pure, deterministic)."""
     tags = email_tags(email)
     if family in (Family.CARD, Family.PAYPAL, Family.INVOICE):
         if "decline" in tags:

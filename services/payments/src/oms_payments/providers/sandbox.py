@@ -4,9 +4,11 @@ A sandbox behaves like an external system: it keeps its own books (tables ``sand
 the service's database, written in transactions of its own, never in the caller's unit
 of work, exactly as an HTTP call to a real provider would commit on the provider's side
 whatever happens to the caller afterwards). It remembers every idempotency key durably,
-across restarts, and answers a repeated key with the stored result. It refuses to capture
-or void more than is authorised, or to refund more than was captured. What it answers is
-chosen by :mod:`oms_payments.providers.rules`.
+across restarts, and answers a repeated key with the stored result. A timeout here is what
+makes timeouts dangerous with a real provider: the call is carried out and its answer
+lost, so only a repeat with the same key finds out what happened (never a second hold).
+It refuses to capture or void more than is authorized, or to refund more than was
+captured. What it answers is chosen by :mod:`oms_payments.providers.rules`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from oms_events.contracts import DeclineReason, PaymentMethod
 from oms_events.money import Money
 from oms_payments.providers.base import (
-    AuthorisationRequest,
-    AuthorisationResult,
+    AuthorizationRequest,
+    AuthorizationResult,
     OperationResult,
     PaymentProvider,
     ProviderDirectory,
@@ -39,6 +41,18 @@ from oms_payments.providers.rules import (
     timeouts_before_answer,
 )
 
+# The books were first spelled "authorisation(s)"; renamed in place so that a database
+# from before keeps its ledger (and so its idempotency answers).
+RENAME_OLD_SPELLING = """
+DO $$ BEGIN
+    IF to_regclass('sandbox_authorisations') IS NOT NULL
+       AND to_regclass('sandbox_authorizations') IS NULL THEN
+        ALTER TABLE sandbox_authorisations RENAME TO sandbox_authorizations;
+        ALTER TABLE sandbox_authorizations RENAME COLUMN authorised TO authorized;
+    END IF;
+END $$
+"""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sandbox_operations (
     idempotency_key  text PRIMARY KEY,
@@ -47,12 +61,12 @@ CREATE TABLE IF NOT EXISTS sandbox_operations (
     result           jsonb NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now()
 );
-CREATE TABLE IF NOT EXISTS sandbox_authorisations (
+CREATE TABLE IF NOT EXISTS sandbox_authorizations (
     reference   text PRIMARY KEY,
     provider    text NOT NULL,
     payment_id  text NOT NULL,
     currency    text NOT NULL,
-    authorised  numeric NOT NULL,
+    authorized  numeric NOT NULL,
     captured    numeric NOT NULL DEFAULT 0,
     voided      numeric NOT NULL DEFAULT 0,
     refunded    numeric NOT NULL DEFAULT 0
@@ -78,6 +92,7 @@ async def create_schema(engine: AsyncEngine) -> None:
     """Create the sandbox's tables (idempotent; safe with several processes starting)."""
     async with engine.begin() as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('oms.payments.sandbox'))"))
+        await conn.execute(text(RENAME_OLD_SPELLING))
         for statement in filter(str.strip, SCHEMA.split(";")):
             await conn.execute(text(statement))
 
@@ -103,9 +118,9 @@ class SandboxProvider:
     def name(self) -> str:
         return f"sandbox-{self.family.value}"
 
-    async def authorise(
-        self, request: AuthorisationRequest, *, idempotency_key: str
-    ) -> AuthorisationResult:
+    async def authorize(
+        self, request: AuthorizationRequest, *, idempotency_key: str
+    ) -> AuthorizationResult:
         async def act(conn: AsyncConnection) -> Result:
             verdict = judge(self.family, request.amount.amount, request.shopper_email, self.rules)
             result: Result = {
@@ -122,8 +137,8 @@ class SandboxProvider:
                 captured = verdict.approved if request.capture else Decimal(0)
                 await conn.execute(
                     text(
-                        "INSERT INTO sandbox_authorisations (reference, provider, payment_id, "
-                        "currency, authorised, captured) VALUES (:r, :p, :pid, :c, :a, :cap)"
+                        "INSERT INTO sandbox_authorizations (reference, provider, payment_id, "
+                        "currency, authorized, captured) VALUES (:r, :p, :pid, :c, :a, :cap)"
                     ),
                     {
                         "r": reference,
@@ -138,8 +153,8 @@ class SandboxProvider:
             return result
 
         timeouts = timeouts_before_answer(request.shopper_email, self.rules)
-        result = await self._once(idempotency_key, "authorise", timeouts, act)
-        return AuthorisationResult(
+        result = await self._once(idempotency_key, "authorize", timeouts, act)
+        return AuthorizationResult(
             approved=result["approved"],
             amount=Money.of(result["amount"], result["currency"]),
             reference=result["reference"],
@@ -154,11 +169,11 @@ class SandboxProvider:
         self, reference: str, amount: Money, *, idempotency_key: str
     ) -> OperationResult:
         async def act(conn: AsyncConnection) -> Result:
-            row = await self._authorisation(conn, reference)
-            open_amount = row["authorised"] - row["captured"] - row["voided"]
+            row = await self._authorization(conn, reference)
+            open_amount = row["authorized"] - row["captured"] - row["voided"]
             if amount.amount > open_amount:
                 raise ProviderRefused(
-                    f"{reference}: cannot capture {amount}, {open_amount} is authorised"
+                    f"{reference}: cannot capture {amount}, {open_amount} is authorized"
                 )
             await self._add(conn, reference, "captured", amount.amount)
             return self._moved(idempotency_key, amount.amount, row["currency"])
@@ -167,8 +182,8 @@ class SandboxProvider:
 
     async def void(self, reference: str, *, idempotency_key: str) -> OperationResult:
         async def act(conn: AsyncConnection) -> Result:
-            row = await self._authorisation(conn, reference)
-            released = row["authorised"] - row["captured"] - row["voided"]
+            row = await self._authorization(conn, reference)
+            released = row["authorized"] - row["captured"] - row["voided"]
             await self._add(conn, reference, "voided", released)
             return self._moved(idempotency_key, released, row["currency"])
 
@@ -178,7 +193,7 @@ class SandboxProvider:
         self, reference: str, amount: Money, *, idempotency_key: str
     ) -> OperationResult:
         async def act(conn: AsyncConnection) -> Result:
-            row = await self._authorisation(conn, reference)
+            row = await self._authorization(conn, reference)
             refundable = row["captured"] - row["refunded"]
             if amount.amount > refundable:
                 raise ProviderRefused(
@@ -198,14 +213,23 @@ class SandboxProvider:
         timeouts: int,
         act: Callable[[AsyncConnection], Awaitable[Result]],
     ) -> Result:
-        """Answer ``key`` from the ledger, or time out, or act once and remember the answer."""
+        """Act once per ``key`` and remember the answer; lose it the first ``timeouts`` times.
+
+        The first call with a key acts (places the hold, captures...) whether or not its
+        answer then gets through; every later call answers from the ledger.
+        """
         async with self.engine.connect() as conn:
             done = await _stored(conn, key)
             await conn.rollback()
-        if done is not None:
-            return done
+        if done is None:
+            done = await self._act_once(key, operation, act)
         if timeouts and await self._count_timeout(key) <= timeouts:
             raise ProviderTimeout(f"{self.name}: no answer for {operation} {key}")
+        return done
+
+    async def _act_once(
+        self, key: str, operation: str, act: Callable[[AsyncConnection], Awaitable[Result]]
+    ) -> Result:
         async with self.engine.begin() as conn:
             # Two callers with one key (a redelivery racing the original) act only once.
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
@@ -235,19 +259,19 @@ class SandboxProvider:
             )
             return int(row.scalar_one())
 
-    async def _authorisation(self, conn: AsyncConnection, reference: str) -> dict[str, Any]:
+    async def _authorization(self, conn: AsyncConnection, reference: str) -> dict[str, Any]:
         row = (
             await conn.execute(
                 text(
-                    "SELECT authorised, captured, voided, refunded, currency "
-                    "FROM sandbox_authorisations WHERE reference = :r AND provider = :p "
+                    "SELECT authorized, captured, voided, refunded, currency "
+                    "FROM sandbox_authorizations WHERE reference = :r AND provider = :p "
                     "FOR UPDATE"
                 ),
                 {"r": reference, "p": self.name},
             )
         ).first()
         if row is None:
-            raise ProviderRefused(f"{self.name}: unknown authorisation {reference}")
+            raise ProviderRefused(f"{self.name}: unknown authorization {reference}")
         return dict(row._mapping)
 
     async def _add(
@@ -256,7 +280,7 @@ class SandboxProvider:
         assert column in ("captured", "voided", "refunded")
         await conn.execute(
             text(
-                f"UPDATE sandbox_authorisations SET {column} = {column} + :a WHERE reference = :r"
+                f"UPDATE sandbox_authorizations SET {column} = {column} + :a WHERE reference = :r"
             ),
             {"a": amount, "r": reference},
         )

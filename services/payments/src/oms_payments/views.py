@@ -2,7 +2,7 @@
 
 A payment's stream holds a handful of events, so the views are computed on request from
 the event store: always current (read-your-writes for the HTTP API), nothing to rebuild.
-Pure functions over recorded events; the API does the reading.
+Pure functions over recorded events; :mod:`oms_payments.queries` does the reading.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from typing import Any
 
 from oms_events.base import Event
 from oms_events.registry import registry
-from oms_payments.domain import billing, fold, giftcard, payment
-from oms_payments.domain.billing import Billing
-from oms_payments.domain.giftcard import GiftCard
-from oms_payments.domain.payment import PaymentState, Phase
+from oms_payments.calls import CallRecord
+from oms_payments.domain.billing import Billing, evolve_billing
+from oms_payments.domain.giftcard import GiftCard, gift_card_decider
+from oms_payments.domain.payment import PaymentState, Phase, payment_decider
+from oms_platform.decider import fold_from
 from oms_platform.eventstore import RecordedEvent
 
 Doc = dict[str, Any]
@@ -27,17 +28,19 @@ def money(amount: Decimal, currency: str) -> dict[str, str]:
     return {"amount": format(amount, "f"), "currency": currency}
 
 
-def status(p: PaymentState) -> str:
+def status(p: PaymentState, parked: bool = False) -> str:
     """One word for where a payment stands (its amounts tell the detail)."""
-    if p.phase is not Phase.AUTHORISED:
+    if parked:
+        return "reconciliation_required"
+    if p.phase is not Phase.AUTHORIZED:
         return {Phase.REQUESTED: "pending"}.get(p.phase, p.phase.value)
     if p.refunded > 0:
         return "refunded" if p.refunded == p.captured else "partially_refunded"
     if p.captured > 0:
-        return "captured" if p.open_authorisation == 0 else "partially_captured"
+        return "captured" if p.open_authorization == 0 else "partially_captured"
     if p.voided > 0:
         return "voided"
-    return "authorised"
+    return "authorized"
 
 
 def _events(records: Sequence[RecordedEvent]) -> list[Event]:
@@ -45,34 +48,44 @@ def _events(records: Sequence[RecordedEvent]) -> list[Event]:
 
 
 def billing_of(order_id: str, records: Sequence[RecordedEvent]) -> Billing:
-    return fold(billing.evolve, _events(records), Billing(order_id))
+    billing = Billing(order_id=order_id)
+    for event in _events(records):
+        billing = evolve_billing(billing, event)
+    return billing
 
 
-def payment_view(payment_id: str, records: Sequence[RecordedEvent]) -> Doc | None:
-    """A payment's amounts, status, provider and history; None if there is no such payment."""
+def payment_view(
+    payment_id: str, records: Sequence[RecordedEvent], parked: Sequence[CallRecord] = ()
+) -> Doc | None:
+    """A payment's amounts, status, provider and history; None if there is no such payment.
+
+    ``parked`` are its provider calls parked for reconciliation (the provider never
+    answered them): shown under ``reconciliation`` and as the status.
+    """
     if not records:
         return None
-    state = fold(payment.evolve, _events(records), PaymentState(payment_id=payment_id))
+    initial = PaymentState(payment_id=payment_id)
+    state = fold_from(payment_decider, initial, _events(records))
     c = state.currency
-    pending_refunds = sum(state.refunds_requested.values(), Decimal(0)) - state.refunded
     return {
         "payment_id": state.payment_id,
         "order_id": state.order_id,
         "method": state.method.value,
-        "status": status(state),
+        "status": status(state, parked=bool(parked)),
         "amount": money(state.amount, c),
-        "authorised": money(state.authorised, c),
+        "authorized": money(state.authorized, c),
         "captured": money(state.captured, c),
         "voided": money(state.voided, c),
         "refunded": money(state.refunded, c),
-        "refund_pending": money(pending_refunds, c),
-        "capturable": money(state.open_authorisation, c),
+        "refund_pending": money(state.refund_pending, c),
+        "capturable": money(state.open_authorization, c),
         "refundable": money(state.refundable, c),
         "provider": state.provider,
         "provider_reference": state.reference,
         "decline_reason": state.decline,
         "cancellation": state.cancellation,
         "gift_card_code": state.gift_card_code,
+        "reconciliation": [call.as_doc() for call in parked],
         "history": _history(records, skip=_IDS),
     }
 
@@ -100,7 +113,7 @@ def order_payments_view(order: Billing, payments: Iterable[Doc]) -> Doc:
             }
             for s in order.shipments.values()
         ],
-        "totals": {f: total(f) for f in ("authorised", "captured", "voided", "refunded")},
+        "totals": {f: total(f) for f in ("authorized", "captured", "voided", "refunded")},
         "payments": docs,
     }
 
@@ -108,7 +121,7 @@ def order_payments_view(order: Billing, payments: Iterable[Doc]) -> Doc:
 def gift_card_view(code: str, records: Sequence[RecordedEvent]) -> Doc | None:
     if not records:
         return None
-    card = fold(giftcard.evolve, _events(records), GiftCard(code))
+    card = fold_from(gift_card_decider, GiftCard(code=code), _events(records))
     return {
         "code": card.code,
         "balance": money(card.balance, card.currency),
