@@ -568,7 +568,7 @@ async def test_orders_waiting_too_long_are_reported_as_stalled(
     [line] = [e for e in logs if e["event"] == "order.stalled"]
     assert line["log_level"] == "warning"
     assert line["count"] == 1 and line["oldest"] == [waiting["order_id"]]
-    assert ready["stalled_orders"]["count"] == 1
+    assert ready["stalled_orders"]["stalled"] == 1
     assert ready["stalled_orders"]["oldest"] == [waiting["order_id"]]
     assert ready["stalled_orders"]["oldest_waiting_s"] >= 1.5
     assert not any("stalled" in reason for reason in ready["reasons"])

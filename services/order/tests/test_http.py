@@ -318,7 +318,7 @@ async def test_stalled_orders_are_listed(store: InMemoryEventStore) -> None:
         rest = await client.get("/v1/orders", params={"stalled": "false"})
         assert [o["order_id"] for o in rest.json()] == [cancelled]
         ready = (await client.get("/ready")).json()
-    assert ready["stalled_orders"]["count"] == 1
+    assert ready["stalled_orders"]["stalled"] == 1
     assert ready["stalled_orders"]["oldest"] == [waiting]
     assert not any("stalled" in reason for reason in ready["reasons"])
 

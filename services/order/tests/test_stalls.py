@@ -78,7 +78,7 @@ async def test_the_probe_reports_the_count_and_stays_ready() -> None:
     result = await watch(found, Log(), Clock()).probe()
     assert result.ready
     assert result.details == {
-        "count": 1,
+        "stalled": 1,
         "oldest": ["ord-a"],
         "oldest_waiting_s": 61.0,
         "stall_after_s": 60,

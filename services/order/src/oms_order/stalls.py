@@ -67,4 +67,11 @@ class StallWatch:
     async def probe(self) -> ProbeResult:
         """The ``stalled_orders`` figure of ``/ready``; never makes the service unready."""
         stalled = await self.read_models.stalled()
-        return ProbeResult(True, {**stalled.as_dict(), "stall_after_s": self.stall_after_s})
+        # "stalled" is the count, the key ``oms status`` shows.
+        details = {
+            "stalled": stalled.count,
+            "oldest": stalled.oldest,
+            "oldest_waiting_s": stalled.as_dict()["oldest_waiting_s"],
+            "stall_after_s": self.stall_after_s,
+        }
+        return ProbeResult(True, details)
