@@ -183,12 +183,12 @@ async def test_hundred_orders_over_three_warehouses_and_seven_methods_reconcile(
             payment = payments[asked_payment["payment_id"]]
             amount = Decimal(asked_payment["amount"]["amount"])
             if expect == "confirmed":
-                assert Decimal(payment["authorised"]["amount"]) == amount, payment
+                assert Decimal(payment["authorized"]["amount"]) == amount, payment
                 if asked_payment["method"] in {"ideal", "bank_transfer"}:
                     assert Decimal(payment["captured"]["amount"]) == amount, payment
             else:
                 held = (
-                    Decimal(payment["authorised"]["amount"])
+                    Decimal(payment["authorized"]["amount"])
                     - Decimal(payment["voided"]["amount"])
                     - Decimal(payment["refunded"]["amount"])
                 )
@@ -280,7 +280,7 @@ async def test_stock_unavailable_after_payment_authorised_voids_the_payment(
     async def nothing_held() -> dict | None:
         [payment] = await order_payments(shop, order["order_id"])
         held = (
-            Decimal(payment["authorised"]["amount"])
+            Decimal(payment["authorized"]["amount"])
             - Decimal(payment["voided"]["amount"])
             - Decimal(payment["captured"]["amount"])
         )
@@ -289,8 +289,8 @@ async def test_stock_unavailable_after_payment_authorised_voids_the_payment(
     # The card was authorised at order time (or the cancellation stopped it first): either
     # way it ends voided, and the void shows in the order's timeline.
     payment = await wait_until(nothing_held, what="the payment to be voided")
-    assert payment["voided"] == payment["authorised"]
-    if Decimal(payment["authorised"]["amount"]) > 0:
+    assert payment["voided"] == payment["authorized"]
+    if Decimal(payment["authorized"]["amount"]) > 0:
         await wait_until(
             lambda: _with_type(shop, order["order_id"], "voided"),
             what="the void in the order's timeline",

@@ -104,7 +104,7 @@ async def test_a_killed_service_recovers_without_doing_anything_twice(
             for asked in body["payments"]:
                 payment = payments[asked["payment_id"]]
                 amount = Decimal(asked["amount"]["amount"])
-                assert Decimal(payment["authorised"]["amount"]) == amount, payment
+                assert Decimal(payment["authorized"]["amount"]) == amount, payment
                 captured = Decimal(payment["captured"]["amount"])
                 expected = amount if asked["method"] in {"ideal", "bank_transfer"} else 0
                 assert captured == expected, payment
