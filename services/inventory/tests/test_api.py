@@ -15,7 +15,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from oms_events.limits import MAX_BODY_BYTES, MAX_QUANTITY, MAX_STOCK_LEVEL
+from oms_events.limits import (
+    MAX_BODY_BYTES,
+    MAX_LINES,
+    MAX_PROMOTION_SKUS,
+    MAX_QUANTITY,
+    MAX_STOCK_LEVEL,
+)
 from oms_inventory.app import create_app
 from oms_inventory.settings import InventorySettings
 from oms_platform.eventstore import InMemoryEventStore
@@ -208,7 +214,7 @@ OUT_OF_BOUNDS: list[tuple[str, dict[str, Any], str]] = [
     ("/v1/stock/transfers", {**WRITES[6][2], "quantity": 2**63}, "body"),
     ("/v1/promotions", PROMOTION | {"expected_uplift": "1e999999"}, "expected_uplift"),
     ("/v1/promotions", PROMOTION | {"expected_uplift": "0.000000001"}, "expected_uplift"),
-    ("/v1/promotions", PROMOTION | {"skus": ["TEE"] * 501}, "skus"),
+    ("/v1/promotions", PROMOTION | {"skus": ["TEE"] * (MAX_PROMOTION_SKUS + 1)}, "skus"),
     (
         "/v1/allocations/preview",
         {"lines": [{"line_id": "1", "sku": "TEE", "quantity": MAX_QUANTITY + 1}], "country": "NL"},
@@ -216,7 +222,10 @@ OUT_OF_BOUNDS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "/v1/allocations/preview",
-        {"lines": [{"line_id": "1", "sku": "TEE", "quantity": 1}] * 501, "country": "NL"},
+        {
+            "lines": [{"line_id": "1", "sku": "TEE", "quantity": 1}] * (MAX_LINES + 1),
+            "country": "NL",
+        },
         "lines",
     ),
 ]
@@ -312,6 +321,7 @@ async def test_every_write_endpoint_refuses_a_body_over_one_mebibyte(
         "/v1/reservations/%1b%5b2J",
         "/v1/promotions/%00",
         "/v1/promotions/p/readiness?as_of=yesterday",
+        "/v1/promotions/p/readiness?as_of=0001-01-02T00:00:00Z",
         "/v1/stock?low=maybe",
     ],
 )

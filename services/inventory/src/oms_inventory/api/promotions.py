@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
 
 from oms_events.contracts.common import Id
 from oms_inventory.api.context import Ctx, cause, recorded
@@ -18,7 +18,19 @@ from oms_platform.http import ActorHeader, RequestIdHeader
 
 router = APIRouter()
 
-AsOf = Annotated[AwareDatetime | None, Query(description="Default: now.")]
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _plausible(as_of: datetime | None) -> datetime | None:
+    # The velocity window reaches back from as_of: year 1 would overflow the date type.
+    if as_of is not None and not EARLIEST <= as_of <= LATEST:
+        raise ValueError(f"as_of must lie between {EARLIEST.year} and {LATEST.year}")
+    return as_of
+
+
+AsOf = Annotated[
+    AwareDatetime | None, AfterValidator(_plausible), Query(description="Default: now.")
+]
 
 
 @router.post("/promotions", status_code=201)

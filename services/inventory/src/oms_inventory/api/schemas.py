@@ -25,7 +25,7 @@ from oms_events.contracts.common import (
     Units,
 )
 from oms_events.contracts.inventory import Millimetres, Uplift
-from oms_events.limits import MAX_LINES, MAX_WAREHOUSE_PRIORITY
+from oms_events.limits import MAX_LINES, MAX_PROMOTION_SKUS, MAX_WAREHOUSE_PRIORITY
 from oms_inventory.domain.allocation import STRATEGIES
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
@@ -123,7 +123,7 @@ class PreviewIn(_In):
 class PromotionIn(_In):
     promotion_id: PromotionId | None = Field(default=None, description="Generated when omitted.")
     name: Name
-    skus: Annotated[list[Sku], Field(min_length=1, max_length=MAX_LINES)]
+    skus: Annotated[list[Sku], Field(min_length=1, max_length=MAX_PROMOTION_SKUS)]
     starts_at: AwareDatetime
     ends_at: AwareDatetime = Field(description="After starts_at.")
     expected_uplift: Uplift = Field(
