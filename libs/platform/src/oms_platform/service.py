@@ -88,6 +88,7 @@ class ServiceHost:
             self.health.add_probe("consumers", self._consumer_probe)
         self.projections: list[ProjectionRunner] = []
         self.startup_hooks: list[Hook] = []
+        self._loops: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.api.add_api_route("/health", self.live, methods=["GET"], include_in_schema=False)
@@ -116,6 +117,12 @@ class ServiceHost:
         runner = ProjectionRunner(self.pg, projection)
         self.projections.append(runner)
         return runner
+
+    def add_loop(self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]) -> LoopStatus:
+        """Run ``loop(stop)`` in the background once started (after the startup hooks),
+        restarted after a failure and reported in ``/ready`` as loop ``name``."""
+        self._loops.append((name, loop))
+        return self.health.loop(name)
 
     def on_startup(self, hook: Hook) -> Hook:
         self.startup_hooks.append(hook)

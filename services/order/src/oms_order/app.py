@@ -43,14 +43,7 @@ def create_app(
         status=host.health.loop(STALL_LOOP),
     )
     host.health.add_probe("stalled_orders", watch.probe)
-
-    async def start_watch() -> None:
-        # ServiceHost has no public way to add a background loop yet; _spawn is what it
-        # runs its own loops with (restarted on failure, stopped with the host).
-        host._spawn(STALL_LOOP, watch.run, watch.status)
-
-    if host.pg is not None:
-        host.on_startup(start_watch)
+    host.add_loop(STALL_LOOP, watch.run)
     return host
 
 
