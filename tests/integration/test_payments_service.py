@@ -14,7 +14,7 @@ import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,16 @@ from oms_events.examples import ADDRESS, eur
 from oms_events.registry import envelope_for
 from oms_events.topics import ORDER_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS
 from oms_payments.app import create_app
+from oms_payments.calls import (
+    Call,
+    MemoryProviderCalls,
+    Operation,
+    PostgresProviderCalls,
+    ProviderCalls,
+)
+from oms_payments.providers import sandbox
 from oms_payments.settings import PaymentsSettings, SandboxSettings
+from oms_platform.db import create_engine
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
@@ -116,7 +125,12 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running(
-    dsn: str, bootstrap: str, *, backoff_s: float = 0.05, **sandbox: Any
+    dsn: str,
+    bootstrap: str,
+    *,
+    backoff_s: float = 0.05,
+    reconcile_after_s: float = 900.0,
+    **sandbox: Any,
 ) -> AsyncIterator[Harness]:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = PaymentsSettings(
@@ -125,6 +139,7 @@ async def running(
         topic_prefix=prefix,
         retry=RetrySettings(max_attempts=5, initial_backoff_s=backoff_s),
         sandbox=SandboxSettings(**sandbox),
+        reconcile_after_s=reconcile_after_s,
     )
     host: ServiceHost = create_app(settings)
     await host.start()
@@ -194,13 +209,13 @@ def amount(doc: dict[str, Any], field: str) -> Decimal:
 
 
 async def sandbox_books(dsn: str) -> dict[str, dict[str, Decimal]]:
-    """The sandbox provider's own ledger: payment id -> authorised/captured/voided/refunded."""
+    """The sandbox provider's own ledger: payment id -> authorized/captured/voided/refunded."""
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         cur = await conn.execute(
-            "SELECT payment_id, count(*), sum(authorised), sum(captured), sum(voided), "
-            "sum(refunded) FROM sandbox_authorisations GROUP BY payment_id"
+            "SELECT payment_id, count(*), sum(authorized), sum(captured), sum(voided), "
+            "sum(refunded) FROM sandbox_authorizations GROUP BY payment_id"
         )
-        keys = ("authorisations", "authorised", "captured", "voided", "refunded")
+        keys = ("authorizations", "authorized", "captured", "voided", "refunded")
         return {
             row[0]: dict(zip(keys, map(Decimal, row[1:]), strict=True))
             for row in await cur.fetchall()
@@ -210,12 +225,12 @@ async def sandbox_books(dsn: str) -> dict[str, dict[str, Decimal]]:
 # -- tests -------------------------------------------------------------------------------
 
 
-async def test_card_order_is_authorised_captured_on_dispatch_and_refunded_over_http(
+async def test_card_order_is_authorized_captured_on_dispatch_and_refunded_over_http(
     clean_db: str, kafka_bootstrap: str
 ) -> None:
     async with running(clean_db, kafka_bootstrap) as svc:
         await svc.publish(ORDER_EVENTS, placed("ord-c1", pay("ord-c1-p1", "card")))
-        doc = await svc.until("ord-c1-p1", "authorised")
+        doc = await svc.until("ord-c1-p1", "authorized")
         assert doc["provider"] == "sandbox-card" and doc["provider_reference"].startswith("CARD-")
 
         await svc.publish(SHIPPING_EVENTS, dispatched("ord-c1", "shp-1", *EVERYTHING))
@@ -227,7 +242,8 @@ async def test_card_order_is_authorised_captured_on_dispatch_and_refunded_over_h
             json={"amount": {"amount": "57.36", "currency": "EUR"}, "reason": "goodwill"},
         )
         assert resp.status_code == 409
-        assert resp.json()["detail"]["code"] == "amount_exceeded"
+        assert resp.json()["code"] == "amount_exceeded"
+        assert resp.headers["content-type"].startswith("application/problem+json")
         resp = await svc.http.post(
             "/v1/payments/ord-c1-p1/refunds",
             json={"amount": "20.00", "reason": "damaged mug"},
@@ -265,14 +281,15 @@ async def test_card_order_is_authorised_captured_on_dispatch_and_refunded_over_h
 async def test_http_errors_have_reasons(clean_db: str, kafka_bootstrap: str) -> None:
     async with running(clean_db, kafka_bootstrap) as svc:
         resp = await svc.http.get("/v1/payments/nope")
-        assert resp.status_code == 404 and "unknown" in resp.json()["detail"]["reason"]
+        assert resp.status_code == 404 and "unknown" in resp.json()["detail"]
+        assert resp.json()["code"] == "not_found"
         assert (await svc.http.get("/v1/orders/nope/payments")).status_code == 404
         assert (await svc.http.get("/v1/gift-cards/NOPE-1")).status_code == 404
         resp = await svc.http.post(
             "/v1/payments/nope/refunds", json={"amount": 10.5, "reason": "float amount"}
         )
         assert resp.status_code == 422
-        assert "amount" in str(resp.json()["detail"])
+        assert [e["field"] for e in resp.json()["errors"]] == ["amount.decimal"]
         resp = await svc.http.post(
             "/v1/payments/nope/refunds", json={"amount": "-1", "reason": "x"}
         )
@@ -286,7 +303,7 @@ async def test_http_errors_have_reasons(clean_db: str, kafka_bootstrap: str) -> 
         body = {"code": "GC-1", "balance": {"amount": "25.00", "currency": "EUR"}}
         assert (await svc.http.post("/v1/gift-cards", json=body)).status_code == 201
         resp = await svc.http.post("/v1/gift-cards", json=body)
-        assert resp.status_code == 409 and resp.json()["detail"]["code"] == "refused"
+        assert resp.status_code == 409 and resp.json()["code"] == "refused"
         card = (await svc.http.get("/v1/gift-cards/GC-1")).json()
         assert card["balance"] == {"amount": "25.00", "currency": "EUR"}
 
@@ -317,7 +334,7 @@ async def test_every_method_reaches_its_state_and_the_totals_reconcile(
         for ps in orders.values():
             for p in ps:
                 up_front = p.method in (PaymentMethod.IDEAL, PaymentMethod.BANK_TRANSFER)
-                await svc.until(p.payment_id, "captured" if up_front else "authorised")
+                await svc.until(p.payment_id, "captured" if up_front else "authorized")
 
         to_cancel = [oid for n, oid in enumerate(orders) if n % 4 == 3]
         to_ship = [oid for oid in orders if oid not in to_cancel]
@@ -340,18 +357,18 @@ async def test_every_method_reaches_its_state_and_the_totals_reconcile(
             view = (await svc.http.get(f"/v1/orders/{oid}/payments")).json()
             assert sum(amount(d, "amount") for d in view["payments"]) == TOTAL
             for doc in view["payments"]:
-                authorised = amount(doc, "authorised")
-                assert authorised == amount(doc, "amount")
-                assert authorised == amount(doc, "captured") + amount(doc, "voided")
+                authorized = amount(doc, "authorized")
+                assert authorized == amount(doc, "amount")
+                assert authorized == amount(doc, "captured") + amount(doc, "voided")
                 assert amount(doc, "refunded") <= amount(doc, "captured")
                 if oid in to_cancel:
                     assert amount(doc, "captured") == amount(doc, "refunded")
                 else:
-                    assert amount(doc, "captured") == authorised
+                    assert amount(doc, "captured") == authorized
                 if doc["method"] != "gift_card":
                     ledger = books[doc["payment_id"]]
-                    assert ledger["authorisations"] == 1
-                    for field in ("authorised", "captured", "voided", "refunded"):
+                    assert ledger["authorizations"] == 1
+                    for field in ("authorized", "captured", "voided", "refunded"):
                         assert ledger[field] == amount(doc, field), (doc["payment_id"], field)
             if oid in to_ship:
                 assert [s["shipment_id"] for s in view["shipments"]] == [f"{oid}-s1", f"{oid}-s2"]
@@ -384,42 +401,71 @@ async def test_declines_cancel_nothing_themselves_but_are_published(
         assert declines == {"ord-d1-p1": "insufficient_funds", "ord-d2-p1": "credit_check_failed"}
 
 
-async def test_provider_timeouts_are_retried_and_end_authorised(
+async def test_provider_timeouts_are_waited_out_and_authorize_once(
     clean_db: str, kafka_bootstrap: str
 ) -> None:
+    """The sandbox places the hold on the first call and loses its answer twice: the
+    worker repeats the call with the same key and gets the first answer, one hold."""
     async with running(clean_db, kafka_bootstrap) as svc:
         await svc.publish(
             ORDER_EVENTS,
             placed("ord-t1", pay("ord-t1-p1", "paypal"), email="a+timeout2@example.com"),
         )
-        doc = await svc.until("ord-t1-p1", "authorised")
+        doc = await svc.until("ord-t1-p1", "authorized")
         assert [h["type"] for h in doc["history"]] == [
             "PaymentAuthorizationRequested",
             "PaymentAuthorized",
         ]
+        books = (await sandbox_books(clean_db))["ord-t1-p1"]
+        assert (books["authorizations"], books["authorized"]) == (1, TOTAL)
         async with await psycopg.AsyncConnection.connect(clean_db) as conn:
-            cur = await conn.execute("SELECT attempts FROM authorisation_attempts")
-            assert [row[0] for row in await cur.fetchall()] == [3]
+            cur = await conn.execute(
+                "SELECT idempotency_key, attempts, parked_at FROM provider_calls "
+                "WHERE operation = 'authorize'"
+            )
+            assert await cur.fetchall() == [("authorise-ord-t1-p1", 3, None)]
 
 
-async def test_an_exhausted_retry_budget_declines_as_provider_unavailable(
+async def test_a_provider_that_never_answers_is_parked_never_declined(
     clean_db: str, kafka_bootstrap: str
 ) -> None:
-    async with running(clean_db, kafka_bootstrap) as svc:
+    """No answer for longer than the reconciliation limit: parked (shown by the API and
+    /ready), not declined; a cancellation asks again and, still no answer, stays parked."""
+    async with running(clean_db, kafka_bootstrap, reconcile_after_s=2.0) as svc:
         await svc.publish(
-            ORDER_EVENTS, placed("ord-t2", pay("ord-t2-p1", "card"), email="a+timeout9@example.com")
+            ORDER_EVENTS,
+            placed("ord-t2", pay("ord-t2-p1", "card"), email="a+timeout100000@example.com"),
         )
-        doc = await svc.until("ord-t2-p1", "declined")
-        assert doc["decline_reason"] == "provider_unavailable"
-        assert "ord-t2-p1" not in await sandbox_books(clean_db)
+        doc = await svc.until("ord-t2-p1", "reconciliation_required")
+        [parked] = doc["reconciliation"]
+        assert (parked["idempotency_key"], parked["operation"]) == (
+            "authorise-ord-t2-p1",
+            "authorize",
+        )
+        await svc.publish(ORDER_EVENTS, cancelled("ord-t2"))
+
+        async def cancellation_seen() -> bool:
+            doc.update(await svc.payment("ord-t2-p1"))
+            return doc.get("cancellation") is not None
+
+        await eventually(cancellation_seen, what="the cancellation to reach the payment")
+        assert doc["status"] == "reconciliation_required" and doc["decline_reason"] is None
+        listed = (await svc.http.get("/v1/reconciliations")).json()["reconciliations"]
+        assert [r["payment_id"] for r in listed] == ["ord-t2-p1"]
+        ready = await svc.http.get("/ready")
+        assert ready.status_code == 503
+        assert any("reconciliation" in r for r in ready.json()["reasons"])
+        # The sandbox holds the money (its first call was carried out): one hold, never two.
+        books = (await sandbox_books(clean_db))["ord-t2-p1"]
+        assert (books["authorizations"], books["authorized"]) == (1, TOTAL)
 
 
-async def test_a_cancellation_during_authorisation_retries_undoes_it(
+async def test_a_cancellation_during_authorization_timeouts_voids_the_hold(
     clean_db: str, kafka_bootstrap: str
 ) -> None:
-    """The provider times out twice (1 s, then 2 s of backoff); the cancellation lands
-    after the first attempt, when the provider may already have authorised. The worker
-    asks again with the same key, gets the authorisation and voids it at once."""
+    """The provider places the hold and loses the answer twice (1 s, then 2 s of backoff);
+    the cancellation lands after the first attempt. The worker asks again with the same
+    key, gets the authorization and voids it at once: nothing stays charged."""
     async with running(clean_db, kafka_bootstrap, backoff_s=1.0) as svc:
         await svc.publish(
             ORDER_EVENTS, placed("ord-x1", pay("ord-x1-p1", "card"), email="a+timeout2@example.com")
@@ -427,11 +473,11 @@ async def test_a_cancellation_during_authorisation_retries_undoes_it(
 
         async def attempted() -> bool:
             async with await psycopg.AsyncConnection.connect(clean_db) as conn:
-                cur = await conn.execute("SELECT count(*) FROM authorisation_attempts")
+                cur = await conn.execute("SELECT count(*) FROM provider_calls")
                 row = await cur.fetchone()
                 return bool(row and row[0])
 
-        await eventually(attempted, what="a first authorisation attempt")
+        await eventually(attempted, what="a first authorization attempt")
         await svc.publish(ORDER_EVENTS, cancelled("ord-x1"))
         doc = await svc.until("ord-x1-p1", "voided")
         assert [h["type"] for h in doc["history"]] == [
@@ -441,10 +487,11 @@ async def test_a_cancellation_during_authorisation_retries_undoes_it(
             "PaymentVoided",
         ]
         books = (await sandbox_books(clean_db))["ord-x1-p1"]
-        assert books["voided"] == books["authorised"] == TOTAL == amount(doc, "voided")
+        assert books["authorizations"] == 1
+        assert books["voided"] == books["authorized"] == TOTAL == amount(doc, "voided")
 
 
-async def test_a_cancellation_before_authorisation_prevents_it(
+async def test_a_cancellation_before_authorization_prevents_it(
     clean_db: str, kafka_bootstrap: str
 ) -> None:
     """A cancellation handled before the placement (an OrderPlaced replayed from the DLQ)."""
@@ -476,11 +523,77 @@ async def test_concurrent_spends_of_one_gift_card_never_overdraw_it(
         ]
         await svc.publish(ORDER_EVENTS, *orders)
         outcomes = [
-            (await svc.until(f"ord-g{n}-p1", "authorised", "declined"))["status"] for n in range(6)
+            (await svc.until(f"ord-g{n}-p1", "authorized", "declined"))["status"] for n in range(6)
         ]
-        assert sorted(outcomes) == ["authorised"] * 2 + ["declined"] * 4
+        assert sorted(outcomes) == ["authorized"] * 2 + ["declined"] * 4
         card = (await svc.http.get("/v1/gift-cards/GC-HOT")).json()
         assert card["balance"]["amount"] == "10.00"
+
+
+@contextlib.asynccontextmanager
+async def call_log(kind: str, dsn: str) -> AsyncIterator[ProviderCalls]:
+    if kind == "memory":
+        yield MemoryProviderCalls()
+        return
+    engine = create_engine(dsn)
+    log = PostgresProviderCalls(engine)
+    await log.create_schema()
+    try:
+        yield log
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["memory", "postgres"])
+async def test_the_provider_call_log_behaves_the_same_in_memory_and_in_postgres(
+    clean_db: str, kind: str
+) -> None:
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    call = Call("authorise-p1", "p1", "o1", Operation.AUTHORIZE, "sandbox-card")
+    other = Call("capture-p2-s1", "p2", "o2", Operation.CAPTURE, "sandbox-card")
+    async with call_log(kind, clean_db) as log:
+        assert await log.attempts(call.idempotency_key) == 0
+        first = await log.attempt(call, t0)
+        again = await log.attempt(call, t0 + timedelta(seconds=5))
+        await log.attempt(other, t0)
+        assert (first.attempts, again.attempts, again.first_attempt_at) == (1, 2, t0)
+        assert again.last_attempt_at == t0 + timedelta(seconds=5) and again.parked_at is None
+        assert await log.attempts(call.idempotency_key) == 2
+        assert await log.parked_count() == 0
+        await log.park(call.idempotency_key, "no answer", t0 + timedelta(minutes=15))
+        [parked] = await log.parked()
+        assert (parked.call, parked.reason) == (call, "no answer")
+        assert await log.parked(payment_id="p2") == []
+        assert [r.call for r in await log.parked(payment_id="p1")] == [call]
+        assert (await log.attempt(call, t0 + timedelta(minutes=16))).parked_at is not None
+        await log.answered(call.idempotency_key)
+        assert await log.parked_count() == 0
+
+
+async def test_books_and_call_counts_spelled_the_old_way_are_carried_over(clean_db: str) -> None:
+    async with await psycopg.AsyncConnection.connect(clean_db, autocommit=True) as conn:
+        await conn.execute(
+            "CREATE TABLE authorisation_attempts (payment_id text PRIMARY KEY, "
+            "attempts integer NOT NULL, last_attempt_at timestamptz NOT NULL DEFAULT now());"
+            "INSERT INTO authorisation_attempts (payment_id, attempts) VALUES ('p1', 2);"
+            "CREATE TABLE sandbox_authorisations (reference text PRIMARY KEY, provider text, "
+            "payment_id text, currency text, authorised numeric NOT NULL, "
+            "captured numeric NOT NULL DEFAULT 0, voided numeric NOT NULL DEFAULT 0, "
+            "refunded numeric NOT NULL DEFAULT 0);"
+            "INSERT INTO sandbox_authorisations VALUES ('CARD-1', 'sandbox-card', 'p1', "
+            "'EUR', 57.35, 0, 0, 0)"
+        )
+    engine = create_engine(clean_db)
+    try:
+        log = PostgresProviderCalls(engine)
+        for _ in range(2):  # idempotent
+            await log.create_schema()
+            await sandbox.create_schema(engine)
+        assert await log.attempts("authorise-p1") == 2
+    finally:
+        await engine.dispose()
+    books = await sandbox_books(clean_db)
+    assert books["p1"]["authorized"] == TOTAL
 
 
 def _free_port() -> int:
@@ -490,10 +603,10 @@ def _free_port() -> int:
         return port
 
 
-async def test_killed_mid_stream_and_restarted_nothing_is_authorised_or_captured_twice(
+async def test_killed_mid_stream_and_restarted_nothing_is_authorized_or_captured_twice(
     clean_db: str, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """200 orders as a real process, SIGKILLed while authorising and again while capturing."""
+    """200 orders as a real process, SIGKILLed while authorizing and again while capturing."""
     stack = StackConfig()
     prefix = f"t{uuid.uuid4().hex[:8]}."
     port = _free_port()
@@ -532,12 +645,12 @@ async def test_killed_mid_stream_and_restarted_nothing_is_authorised_or_captured
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             svc = Harness(kafka_bootstrap, prefix, http)
             await svc.publish(ORDER_EVENTS, *(placed(oid, p) for oid, p in orders.items()))
-            await eventually(lambda: _at_least(operations, 40), what="some authorisations")
+            await eventually(lambda: _at_least(operations, 40), what="some authorizations")
             kill()
             assert await operations() < len(orders), "the kill came too late to test anything"
             start()
             for p in orders.values():
-                done = "captured" if p.method in up_front else "authorised"
+                done = "captured" if p.method in up_front else "authorized"
                 await svc.until(p.payment_id, done, timeout_s=120)
             before = await operations()
             await svc.publish(
@@ -556,9 +669,9 @@ async def test_killed_mid_stream_and_restarted_nothing_is_authorised_or_captured
             for p in orders.values():
                 doc = await svc.payment(p.payment_id)
                 assert [h["type"] for h in doc["history"]].count("PaymentAuthorized") == 1
-                assert amount(doc, "captured") == amount(doc, "authorised") == TOTAL
+                assert amount(doc, "captured") == amount(doc, "authorized") == TOTAL
                 ledger = books[p.payment_id]
-                assert (ledger["authorisations"], ledger["authorised"], ledger["captured"]) == (
+                assert (ledger["authorizations"], ledger["authorized"], ledger["captured"]) == (
                     1,
                     TOTAL,
                     TOTAL,

@@ -1,6 +1,6 @@
 """The payments service's streams, and a session that loads them and appends to them.
 
-* ``payment-<payment id>``: one payment (requested, authorised, captured, voided, refunded);
+* ``payment-<payment id>``: one payment (requested, authorized, captured, voided, refunded);
 * ``payments-order-<order id>``: the order's billing (lines, payments, shipments billed,
   cancellation);
 * ``giftcard-<code>``: a gift card's balance.
