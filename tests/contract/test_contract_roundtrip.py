@@ -25,6 +25,7 @@ from oms_events.contracts import (
 )
 from oms_events.envelope import Envelope
 from oms_events.examples import all_examples
+from oms_events.limits import MAX_PG_INTEGER, SINGLE_LINE_PATTERN
 from oms_events.money import Money
 from oms_events.registry import envelope_for, payload_of, registry
 from oms_events.schemas import load_committed
@@ -72,7 +73,8 @@ def test_payloads_are_plain_json_valid_against_the_committed_schema(event: Event
 
 # --- property-based: generated orders and envelopes --------------------------------------
 
-ids = st.text(st.characters(codec="utf-8"), min_size=1, max_size=30)  # no lone surrogates
+# Straight from the contracts' own pattern, as a schema-driven generator would do it.
+ids = st.from_regex(SINGLE_LINE_PATTERN, fullmatch=True).filter(lambda s: len(s) <= 30)
 skus = st.from_regex(r"[A-Z0-9]{2,10}(-[A-Z0-9]{1,6}){0,3}", fullmatch=True)
 prices = st.decimals(min_value=0, max_value=100_000, places=2, allow_nan=False)
 timestamps = st.datetimes(
@@ -126,7 +128,7 @@ def orders(draw: st.DrawFn) -> OrderPlaced:
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(order=orders(), occurred_at=timestamps, stream_version=st.integers(1, 2**40))
+@given(order=orders(), occurred_at=timestamps, stream_version=st.integers(1, MAX_PG_INTEGER))
 def test_generated_orders_round_trip_exactly(
     order: OrderPlaced, occurred_at: datetime, stream_version: int
 ) -> None:
@@ -138,7 +140,7 @@ def test_generated_orders_round_trip_exactly(
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
 
 from oms_events.codec import decode_envelope, encode_envelope
 from oms_events.envelope import Envelope
@@ -57,6 +58,15 @@ def test_round_trip() -> None:
         (b"[1, 2]", "JSON list, not an envelope object"),
         (b'"OrderPlaced"', "JSON str, not an envelope object"),
         (b"{}", "invalid envelope: type: Field required"),
+        (b"[" * 5_000 + b"]" * 5_000, "message is nested deeper than 32 arrays and objects"),
+        (b'{"payload": ' * 80_000, "message is nested deeper than 32 arrays and objects"),
+        (b'{"a": ' * 40 + b"1" + b"}" * 40, "message is nested deeper than 32 arrays and objects"),
+        (
+            b'{"payload": {"lines": [{"quantity": 1' + b"0" * 309 + b"}]}}",
+            "message is out of range: a number is outside the signed 64-bit range "
+            "at payload.lines.0.quantity",
+        ),
+        (b" " * (1_048_576 + 1), "message is larger than 1048576 bytes"),
     ],
 )
 def test_undecodable_messages_are_malformed(raw: bytes, reason: str) -> None:
@@ -83,3 +93,43 @@ def test_encoding_a_non_json_payload_is_refused() -> None:
     env = make_envelope(payload={"thing": object()})
     with pytest.raises(MalformedMessage, match="not JSON-serialisable"):
         encode_envelope(env)
+
+
+def test_a_deep_payload_inside_a_valid_envelope_is_malformed() -> None:
+    raw = encode_envelope(make_envelope(payload={"note": "DEEP"}))
+    for depth in [31, 5_000]:  # with the envelope and payload objects: 33 and 5002 levels
+        deep = b'{"x": ' * depth + b"1" + b"}" * depth
+        with pytest.raises(MalformedMessage, match="message is nested deeper than 32 arrays"):
+            decode_envelope(raw.replace(b'"DEEP"', deep))
+    assert decode_envelope(raw.replace(b'"DEEP"', b'{"x": ' * 30 + b"1" + b"}" * 30))
+
+
+@pytest.mark.parametrize(
+    "field", ["type", "stream_id", "correlation_id", "causation_id", "actor", "producer"]
+)
+@pytest.mark.parametrize("control", ["\x00", "\n", "\x1b", "\x7f", "\x85"])
+def test_envelope_strings_refuse_control_characters(field: str, control: str) -> None:
+    data = json.loads(encode_envelope(make_envelope()))
+    data[field] = f"ord{control}1"
+    with pytest.raises(MalformedMessage, match=f"{field}: String should match pattern"):
+        decode_envelope(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [
+        *[("type", 200), ("stream_id", 200), ("correlation_id", 200)],
+        *[("causation_id", 200), ("actor", 200), ("producer", 100)],
+    ],
+)
+def test_envelope_strings_are_bounded(field: str, limit: int) -> None:
+    assert getattr(make_envelope(**{field: "é" * limit}), field) == "é" * limit
+    with pytest.raises(ValidationError, match=f"at most {limit} characters"):
+        make_envelope(**{field: "é" * (limit + 1)})
+
+
+@pytest.mark.parametrize("field", ["version", "stream_version"])
+def test_envelope_versions_fit_a_postgresql_integer(field: str) -> None:
+    assert getattr(make_envelope(**{field: 2**31 - 1}), field) == 2**31 - 1
+    with pytest.raises(ValidationError, match="less than or equal to 2147483647"):
+        make_envelope(**{field: 2**31})

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from oms_events.compat import check_compatibility, is_compatible
+from oms_events.compat import (
+    ReviewedChange,
+    Tightening,
+    check_compatibility,
+    is_compatible,
+    unreviewed,
+)
 from oms_events.money import Money
 
 
@@ -234,3 +240,40 @@ def test_pydantic_models_breaking_changes(
     new: type[BaseModel], expected: list[tuple[str, str]]
 ) -> None:
     assert kinds(schema(V1), schema(new)) == expected
+
+
+# --- reviewed tightenings ------------------------------------------------------------------
+
+LINES = obj(("lines",), lines={"type": "array", "items": INT})
+BOUNDED_LINES = obj(("lines",), lines={"type": "array", "items": {**INT, "maximum": 9}})
+BOUNDS = ReviewedChange(
+    id="bounds",
+    reason="reviewed: no event ever had more",
+    tightenings=(Tightening("maximum", None, 9), Tightening("pattern", "^a+$", "^a{1,3}$")),
+)
+
+
+def test_tightened_bounds_carry_the_keyword_and_both_values() -> None:
+    (issue,) = check_compatibility(LINES, BOUNDED_LINES)
+    assert (issue.path, issue.kind) == ("lines[]", "constraint_tightened")
+    assert (issue.keyword, issue.old, issue.new) == ("maximum", None, 9)
+    assert str(issue) == "lines[]: maximum lowered from None to 9"
+
+
+def test_a_reviewed_tightening_is_accepted_and_nothing_else() -> None:
+    assert unreviewed(check_compatibility(LINES, BOUNDED_LINES), [BOUNDS]) == []
+    patterned = (
+        obj(("s",), s={**STR, "pattern": "^a+$"}),
+        obj(("s",), s={**STR, "pattern": "^a{1,3}$"}),
+    )
+    assert unreviewed(check_compatibility(*patterned), [BOUNDS]) == []
+    # The same keyword with other values, a later change of the bound, or a removed field
+    # were not reviewed.
+    other = obj(("lines",), lines={"type": "array", "items": {**INT, "maximum": 8}})
+    assert [i.detail for i in unreviewed(check_compatibility(LINES, other), [BOUNDS])] == [
+        "maximum lowered from None to 8"
+    ]
+    assert unreviewed(check_compatibility(BOUNDED_LINES, other), [BOUNDS])
+    removed = unreviewed(check_compatibility(BASE, obj(("order_id",), order_id=STR)), [BOUNDS])
+    assert [i.kind for i in removed] == ["field_removed"]
+    assert unreviewed(check_compatibility(LINES, BOUNDED_LINES), []) != []

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import Field
 
 from oms_events.base import Event
+from oms_events.compat import ReviewedChange, Tightening
 from oms_events.money import Money
 from oms_events.registry import Registry
 from oms_events.schemas import (
@@ -38,6 +40,20 @@ class RefundWithoutAmount(Event, type_name="Refund", version=1):
     """A refund that lost its amount."""
 
     refund_id: str
+
+
+class RefundWithBoundedId(Event, type_name="Refund", version=1):
+    """A refund whose id is now at most 10 characters long."""
+
+    refund_id: str = Field(max_length=10)
+    amount: Money
+
+
+REVIEWED = ReviewedChange(
+    id="refund-ids",
+    reason="no refund id was ever longer",
+    tightenings=(Tightening("maxLength", None, 10),),
+)
 
 
 def registry_of(*classes: type[Event]) -> Registry:
@@ -113,3 +129,16 @@ def test_cli_on_the_default_registry(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "legacy_field: field removed" in out
     assert main(["export", "--dir", str(tmp_path)]) == 1
     assert "incompatible contract changes" in capsys.readouterr().err
+
+
+def test_a_reviewed_tightening_is_exported_without_permission(tmp_path: Path) -> None:
+    export_schemas(tmp_path, registry_of(RefundV1))
+    reg = registry_of(RefundWithBoundedId)
+    (difference,) = diff_schemas(tmp_path, reg, reviewed=[REVIEWED])
+    assert difference.incompatibilities == ()
+    assert [i.detail for i in difference.reviewed] == ["maxLength lowered from None to 10"]
+    assert "reviewed tightening: 1 constraint(s)" in str(difference)
+    with pytest.raises(SchemaExportRefused, match="refund_id: maxLength lowered"):
+        export_schemas(tmp_path, reg, reviewed=[])
+    assert export_schemas(tmp_path, reg, reviewed=[REVIEWED]) == [tmp_path / "Refund.v1.json"]
+    assert diff_schemas(tmp_path, reg, reviewed=[]) == [], "the baseline moved"

@@ -24,6 +24,7 @@ from oms_events.errors import (
     UnknownEventType,
     UnknownEventVersion,
 )
+from oms_events.limits import JsonRejected, parse_json
 from oms_events.money import CurrencyMismatchError, Money
 from oms_events.registry import Registry, envelope_for, parse, parse_as, payload_of, upcast
 
@@ -34,6 +35,7 @@ __all__ = [
     "Envelope",
     "Event",
     "EventContractError",
+    "JsonRejected",
     "MalformedMessage",
     "Money",
     "Registry",
@@ -46,6 +48,7 @@ __all__ = [
     "envelope_for",
     "parse",
     "parse_as",
+    "parse_json",
     "payload_of",
     "topics",
     "upcast",

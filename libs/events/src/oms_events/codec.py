@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, NoReturn
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from oms_events.envelope import Envelope
 from oms_events.errors import MalformedMessage
+from oms_events.limits import JsonRejected, parse_json
 
 
 def encode_envelope(envelope: Envelope) -> bytes:
@@ -21,25 +21,19 @@ def encode_envelope(envelope: Envelope) -> bytes:
         raise MalformedMessage(f"envelope payload is not JSON-serialisable: {exc}") from exc
 
 
-def _reject_constant(name: str) -> NoReturn:
-    # Python's json accepts NaN and Infinity, which are not JSON and which no other
-    # consumer of the topic would parse.
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def decode_envelope(raw: bytes) -> Envelope:
     """Parse a Kafka message value into an :class:`Envelope`.
 
-    Raises :class:`MalformedMessage` when the bytes are not UTF-8 JSON, the JSON is not an
-    object, or the object is not a valid envelope. The payload is not checked against its
-    contract here; that is :meth:`Registry.parse`'s job.
+    Raises :class:`MalformedMessage` when the bytes are not JSON that
+    :func:`oms_events.limits.parse_json` accepts (UTF-8, at most 1 MiB, nesting and numbers
+    bounded), the JSON is not an object, or the object is not a valid envelope. The payload
+    is not checked against its contract here; that is :meth:`Registry.parse`'s job.
     """
     try:
-        data: Any = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise MalformedMessage(f"message is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        raise MalformedMessage(f"message is not valid JSON: {exc}") from exc
+        data: Any = parse_json(raw)
+    except JsonRejected as exc:
+        where = f" at {'.'.join(map(str, exc.location))}" if exc.location else ""
+        raise MalformedMessage(f"message is {exc.reason}{where}") from exc
     if not isinstance(data, dict):
         raise MalformedMessage(f"message is JSON {type(data).__name__}, not an envelope object")
     try:

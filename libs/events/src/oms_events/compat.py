@@ -13,6 +13,15 @@ already stored or in flight. Concretely, a change is reported when
 
 Adding optional fields, adding enum values and loosening constraints are allowed.
 
+A tightened constraint can also be a deliberate, reviewed decision rather than a mistake:
+bounds added against hostile input that no legitimate producer ever came near. Such a
+change is recorded as a :class:`ReviewedChange` (the project's record is
+``oms_events.reviewed_changes``), which accepts exactly the listed value changes of
+constraint keywords (``maximum`` from none to 100000, ``pattern`` from one regex to
+another) and nothing else; :func:`unreviewed` filters them out. Removed fields, changed
+types, new required fields and removed enum values cannot be reviewed away: they need a
+new version.
+
 Note the other direction: a consumer still running the *old* model rejects a new optional
 field or enum value (``extra="forbid"``), so deploy consumers before producers start to
 emit them. Anything that breaks these rules needs a new contract version and an upcaster.
@@ -25,7 +34,7 @@ structural keyword is reported rather than guessed about.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +56,10 @@ _HANDLED = frozenset(
 )
 
 
+Bound = str | int | float
+"""The value of a bound or pattern keyword in a schema."""
+
+
 @dataclass(frozen=True)
 class Incompatibility:
     """One reason why old payloads may no longer validate.
@@ -54,15 +67,46 @@ class Incompatibility:
     ``path`` locates the value (``lines[].unit_price.amount``; empty for the root);
     ``kind`` is one of ``field_removed``, ``new_required_field``, ``field_became_required``,
     ``type_changed``, ``enum_value_removed``, ``constraint_tightened``,
-    ``unsupported_change``.
+    ``unsupported_change``. For a tightened bound or changed pattern, ``keyword`` names it
+    and ``old``/``new`` hold its committed and current values (``None``: absent).
     """
 
     path: str
     kind: str
     detail: str
+    keyword: str | None = None
+    old: Bound | None = None
+    new: Bound | None = None
 
     def __str__(self) -> str:
         return f"{self.path or '(root)'}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Tightening:
+    """A constraint keyword that went from ``old`` (``None``: absent) to ``new``."""
+
+    keyword: str
+    old: Bound | None
+    new: Bound
+
+
+@dataclass(frozen=True)
+class ReviewedChange:
+    """Constraint tightenings that were reviewed and accepted, with the reason why.
+
+    Each entry accepts its exact ``tightenings`` wherever they occur, and nothing else.
+    """
+
+    id: str
+    reason: str
+    tightenings: tuple[Tightening, ...]
+
+    def covers(self, issue: Incompatibility) -> bool:
+        """True when ``issue`` is one of the tightenings this change accepted."""
+        if issue.kind != "constraint_tightened" or issue.keyword is None or issue.new is None:
+            return False
+        return Tightening(issue.keyword, issue.old, issue.new) in self.tightenings
 
 
 def check_compatibility(old: Schema, new: Schema) -> list[Incompatibility]:
@@ -73,6 +117,14 @@ def check_compatibility(old: Schema, new: Schema) -> list[Incompatibility]:
 def is_compatible(old: Schema, new: Schema) -> bool:
     """True when every payload valid under ``old`` stays valid under ``new``."""
     return not check_compatibility(old, new)
+
+
+def unreviewed(
+    issues: Iterable[Incompatibility], reviewed: Iterable[ReviewedChange]
+) -> list[Incompatibility]:
+    """The ``issues`` that no change in ``reviewed`` accepted."""
+    changes = tuple(reviewed)
+    return [i for i in issues if not any(c.covers(i) for c in changes)]
 
 
 class _Comparer:
@@ -235,6 +287,11 @@ def _constraint_changes(old: Schema, new: Schema, path: str) -> list[Incompatibi
     def report(kind: str, detail: str) -> None:
         issues.append(Incompatibility(path, kind, detail))
 
+    def tightened(key: str, detail: str) -> None:
+        issues.append(
+            Incompatibility(path, "constraint_tightened", detail, key, old.get(key), new[key])
+        )
+
     if "format" in new and new["format"] != old.get("format"):
         report("type_changed", f"format changed from {old.get('format')} to {new['format']}")
     old_values, new_values = _allowed_values(old), _allowed_values(new)
@@ -247,14 +304,14 @@ def _constraint_changes(old: Schema, new: Schema, path: str) -> list[Incompatibi
                     report("enum_value_removed", f"enum value {value!r} removed")
     for key in _LOWER_BOUNDS:
         if key in new and (key not in old or new[key] > old[key]):
-            report("constraint_tightened", f"{key} raised from {old.get(key)} to {new[key]}")
+            tightened(key, f"{key} raised from {old.get(key)} to {new[key]}")
     for key in _UPPER_BOUNDS:
         if key in new and (key not in old or new[key] < old[key]):
-            report("constraint_tightened", f"{key} lowered from {old.get(key)} to {new[key]}")
+            tightened(key, f"{key} lowered from {old.get(key)} to {new[key]}")
     for key in ("pattern", "multipleOf"):
         # Whether one regex accepts a superset of another is undecidable in practice.
         if key in new and new[key] != old.get(key):
-            report("constraint_tightened", f"{key} changed from {old.get(key)!r} to {new[key]!r}")
+            tightened(key, f"{key} changed from {old.get(key)!r} to {new[key]!r}")
     if new.get("uniqueItems") and not old.get("uniqueItems"):
         report("constraint_tightened", "items must now be unique")
     for key in sorted(set(new) - _HANDLED - _ANNOTATIONS):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from oms_events.limits import MAX_PG_INTEGER, SINGLE_LINE_PATTERN
+
+# Envelope strings end up in PostgreSQL text columns (which cannot hold NUL) and in logs and
+# Kafka headers: bounded, one line, no control characters. Versions fit an ``integer``.
+_Line200 = Annotated[str, Field(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN)]
 
 
 class Envelope(BaseModel):
@@ -22,15 +28,15 @@ class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    type: str = Field(min_length=1, max_length=200)
-    version: int = Field(default=1, ge=1)
-    stream_id: str = Field(min_length=1, max_length=200)
-    stream_version: int = Field(ge=1)
+    type: _Line200
+    version: int = Field(default=1, ge=1, le=MAX_PG_INTEGER)
+    stream_id: _Line200
+    stream_version: int = Field(ge=1, le=MAX_PG_INTEGER)
     occurred_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
-    correlation_id: str = Field(min_length=1, max_length=200)
-    causation_id: str | None = None
-    actor: str = Field(min_length=1, max_length=200)
-    producer: str = Field(min_length=1, max_length=100)
+    correlation_id: _Line200
+    causation_id: _Line200 | None = None
+    actor: _Line200
+    producer: Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE_PATTERN)]
     payload: dict[str, Any]
 
     @classmethod

@@ -11,7 +11,8 @@ description of the contracts for consumers that are not written in Python::
     uv run python -m oms_events.schemas check    # report differences, exit 1 if any
 
 ``export`` refuses to overwrite a committed schema with an incompatible one (that would
-hide the break from the compatibility test) unless ``--allow-breaking`` is given.
+hide the break from the compatibility test) unless every incompatibility is a tightening
+recorded in ``oms_events.reviewed_changes``, or ``--allow-breaking`` is given.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from oms_events.base import Event
-from oms_events.compat import Incompatibility, check_compatibility
+from oms_events.compat import Incompatibility, ReviewedChange, check_compatibility, unreviewed
 from oms_events.registry import Registry, registry
+from oms_events.reviewed_changes import REVIEWED_CHANGES
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -75,19 +77,26 @@ class SchemaDifference:
     """A committed schema file that does not match the registered contracts.
 
     ``status`` is ``missing`` (no file for a registered contract), ``outdated`` (file and
-    model differ; ``incompatibilities`` says whether the change is breaking) or
-    ``unregistered`` (a file for which no contract is registered).
+    model differ; ``incompatibilities`` says whether the change is breaking, ``reviewed``
+    holds the tightenings a reviewed change accepted) or ``unregistered`` (a file for which
+    no contract is registered).
     """
 
     filename: str
     status: str
     incompatibilities: tuple[Incompatibility, ...] = ()
     diff: str = ""
+    reviewed: tuple[Incompatibility, ...] = ()
 
     def __str__(self) -> str:
         text = f"{self.status}: {self.filename}"
         if self.status == "outdated":
-            text += " (INCOMPATIBLE)" if self.incompatibilities else " (compatible change)"
+            if self.incompatibilities:
+                text += " (INCOMPATIBLE)"
+            elif self.reviewed:
+                text += f" (reviewed tightening: {len(self.reviewed)} constraint(s))"
+            else:
+                text += " (compatible change)"
         for issue in self.incompatibilities:
             text += f"\n    {issue}"
         return text
@@ -98,14 +107,24 @@ class SchemaExportRefused(Exception):
 
     def __init__(self, differences: list[SchemaDifference]) -> None:
         super().__init__(
-            "incompatible contract changes; add a new version with an upcaster instead:\n"
+            "incompatible contract changes; add a new version with an upcaster instead "
+            "(or, for a deliberate tightening, record it in oms_events.reviewed_changes):\n"
             + "\n".join(str(d) for d in differences)
         )
         self.differences = differences
 
 
-def diff_schemas(directory: Path = DEFAULT_DIR, of: Registry = registry) -> list[SchemaDifference]:
-    """Compare the committed files in ``directory`` with the contracts registered in ``of``."""
+def diff_schemas(
+    directory: Path = DEFAULT_DIR,
+    of: Registry = registry,
+    *,
+    reviewed: Sequence[ReviewedChange] = REVIEWED_CHANGES,
+) -> list[SchemaDifference]:
+    """Compare the committed files in ``directory`` with the contracts registered in ``of``.
+
+    Incompatibilities that a change in ``reviewed`` accepted are reported apart from the
+    others (``SchemaDifference.reviewed``), not as breaking.
+    """
     differences: list[SchemaDifference] = []
     expected: set[str] = set()
     for cls in of:
@@ -123,12 +142,15 @@ def diff_schemas(directory: Path = DEFAULT_DIR, of: Registry = registry) -> list
                 f"current/{filename}",
                 lineterm="",
             )
+            issues = check_compatibility(committed, current)
+            breaking = unreviewed(issues, reviewed)
             differences.append(
                 SchemaDifference(
                     filename,
                     "outdated",
-                    tuple(check_compatibility(committed, current)),
+                    tuple(breaking),
                     "\n".join(list(diff)[:_MAX_DIFF_LINES]),
+                    tuple(i for i in issues if i not in breaking),
                 )
             )
     if directory.is_dir():
@@ -139,15 +161,20 @@ def diff_schemas(directory: Path = DEFAULT_DIR, of: Registry = registry) -> list
 
 
 def export_schemas(
-    directory: Path = DEFAULT_DIR, of: Registry = registry, *, allow_breaking: bool = False
+    directory: Path = DEFAULT_DIR,
+    of: Registry = registry,
+    *,
+    allow_breaking: bool = False,
+    reviewed: Sequence[ReviewedChange] = REVIEWED_CHANGES,
 ) -> list[Path]:
     """Write the schema file of every contract in ``of`` whose file is missing or outdated.
 
     Returns the paths written. Raises :class:`SchemaExportRefused` (writing nothing) if a
-    file would change incompatibly and ``allow_breaking`` is false. Files of unregistered
-    contracts are reported by :func:`diff_schemas` but never deleted here.
+    file would change incompatibly, beyond the tightenings in ``reviewed``, and
+    ``allow_breaking`` is false. Files of unregistered contracts are reported by
+    :func:`diff_schemas` but never deleted here.
     """
-    differences = diff_schemas(directory, of)
+    differences = diff_schemas(directory, of, reviewed=reviewed)
     breaking = [d for d in differences if d.incompatibilities]
     if breaking and not allow_breaking:
         raise SchemaExportRefused(breaking)

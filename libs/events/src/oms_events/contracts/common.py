@@ -7,38 +7,73 @@ Changing anything here changes every contract that uses it; the schema compatibi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
 from oms_events.base import ContractModel
+from oms_events.limits import (
+    MAX_AMOUNT_INTEGER_DIGITS,
+    MAX_EMAIL_LENGTH,
+    MAX_GRAMS,
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PHONE_LENGTH,
+    MAX_POSTAL_CODE_LENGTH,
+    MAX_QUANTITY,
+    MAX_SKU_LENGTH,
+    MAX_STOCK_LEVEL,
+    MAX_TEXT_LENGTH,
+    MULTI_LINE_PATTERN,
+    SINGLE_LINE_PATTERN,
+)
 from oms_events.money import Money
 
-Id = Annotated[str, Field(min_length=1, max_length=100)]
+# Every string in a contract is bounded in length and refuses control characters (see
+# oms_events.limits); the pattern is in the schema, so generators and other languages see it.
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=SINGLE_LINE_PATTERN)]
 """An identifier; always a string on the wire, whatever the issuing system uses."""
 
-Sku = Annotated[str, Field(min_length=1, max_length=64)]
+Sku = Annotated[str, Field(min_length=1, max_length=MAX_SKU_LENGTH, pattern=SINGLE_LINE_PATTERN)]
 """A stock keeping unit code."""
 
 # strict: a quantity of "2" or 2.0 on the wire is a producer bug, not something to coerce.
-Quantity = Annotated[int, Field(strict=True, gt=0)]
-"""A number of units, at least 1."""
+Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_QUANTITY)]
+"""A number of units on one order line (or part of one), 1 to ``MAX_QUANTITY``."""
 
-StockLevel = Annotated[int, Field(strict=True, ge=0)]
-"""A number of units that may be zero (e.g. available stock)."""
+Units = Annotated[int, Field(strict=True, gt=0, le=MAX_STOCK_LEVEL)]
+"""A positive number of units of one SKU that may add up several order lines (a shipment,
+a shortage) or be a stock movement (a receipt, a transfer); at most ``MAX_STOCK_LEVEL``."""
 
-Grams = Annotated[int, Field(strict=True, gt=0)]
+StockLevel = Annotated[int, Field(strict=True, ge=0, le=MAX_STOCK_LEVEL)]
+"""A number of units that may be zero (e.g. available stock), at most ``MAX_STOCK_LEVEL``."""
+
+Grams = Annotated[int, Field(strict=True, gt=0, le=MAX_GRAMS)]
 """A weight in whole grams."""
 
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-"""Free human-readable text (reasons, explanations)."""
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=MULTI_LINE_PATTERN)]
+"""Free human-readable text (reasons, explanations); may span lines (tab, CR, LF)."""
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=SINGLE_LINE_PATTERN)]
 """A short name or label (carrier, provider, sales channel, person)."""
 
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+# The control-character ranges of SINGLE_LINE_PATTERN, inside the e-mail syntax check.
+_EMAIL_PART = r"[^@\s\x00-\x1f\x7f-\x9f]+"
+EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=MAX_EMAIL_LENGTH)]
 """An e-mail address (a syntax sanity check; deliverability is not this layer's concern)."""
+
+PostalCode = Annotated[
+    str, Field(min_length=1, max_length=MAX_POSTAL_CODE_LENGTH, pattern=SINGLE_LINE_PATTERN)
+]
+"""A postal code as the country writes it (``1016 GV``, ``75001``, ``SW1A 1AA``)."""
+
+Phone = Annotated[
+    str, Field(min_length=1, max_length=MAX_PHONE_LENGTH, pattern=SINGLE_LINE_PATTERN)
+]
+"""A telephone number as the customer gave it."""
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["NL"])]
 """An ISO 3166-1 alpha-2 country code in upper case."""
@@ -78,11 +113,11 @@ class Address(ContractModel):
     recipient: Name
     line1: Name
     line2: Name | None = None
-    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    postal_code: PostalCode
     city: Name
     region: Name | None = Field(default=None, description="State or province, where used.")
     country: CountryCode
-    phone: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    phone: Phone | None = None
 
 
 class OrderLine(ContractModel):
@@ -111,10 +146,10 @@ class Payment(ContractModel):
 
 
 class SkuQuantity(ContractModel):
-    """A number of units of one SKU."""
+    """A number of units of one SKU (all the order's lines of that SKU together)."""
 
     sku: Sku
-    quantity: Quantity
+    quantity: Units
 
 
 class Allocation(ContractModel):
@@ -130,7 +165,7 @@ class ReturnedLine(ContractModel):
     """Units of one SKU received back, with their inspected condition."""
 
     sku: Sku
-    quantity: Quantity
+    quantity: Units
     condition: ItemCondition
 
 
@@ -149,10 +184,30 @@ def order_total(lines: Iterable[OrderLine], shipping_charge: Money) -> Money:
     )
 
 
-def check_order_currency(
+def check_order_amounts(
     lines: Iterable[OrderLine], shipping_charge: Money, payments: Iterable[Payment]
 ) -> None:
-    """Raise ``ValueError`` unless every amount of an order is in one currency."""
+    """Raise ``ValueError`` unless an order's amounts are in one currency and within bounds.
+
+    Within bounds: every line total, the lines together, the order total and the payments
+    together have at most ``MAX_AMOUNT_INTEGER_DIGITS`` digits before the point, so the
+    sums that services compute from a valid order are valid ``Money`` too.
+    """
+    lines, payments = tuple(lines), tuple(payments)
     single_currency(
         [line.unit_price for line in lines] + [shipping_charge] + [p.amount for p in payments]
     )
+    limit = Decimal(10) ** MAX_AMOUNT_INTEGER_DIGITS
+    too_big = f"must have at most {MAX_AMOUNT_INTEGER_DIGITS} digits before the point"
+    lines_total = Decimal(0)
+    for i, line in enumerate(lines):
+        line_total = line.unit_price.amount * line.quantity
+        if abs(line_total) >= limit:
+            raise ValueError(f"lines.{i}: unit_price x quantity {too_big}")
+        lines_total += line_total
+    if abs(lines_total) >= limit:
+        raise ValueError(f"the lines together {too_big}")
+    if abs(lines_total + shipping_charge.amount) >= limit:
+        raise ValueError(f"the order total {too_big}")
+    if abs(sum((p.amount.amount for p in payments), Decimal(0))) >= limit:
+        raise ValueError(f"the payments together {too_big}")

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from oms_events.base import Event
 from oms_events.contracts.common import Address, Grams, Id, SkuQuantity
+from oms_events.limits import MAX_LINES
 from oms_events.registry import registry
 
 
@@ -19,7 +20,7 @@ class _FulfilmentEvent(Event):
     fulfilment_id: Id
     order_id: Id
     warehouse_id: Id
-    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
 
 
 @registry.register

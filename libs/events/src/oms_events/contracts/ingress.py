@@ -21,9 +21,10 @@ from oms_events.contracts.common import (
     Name,
     OrderLine,
     Payment,
-    check_order_currency,
+    check_order_amounts,
     order_total,
 )
+from oms_events.limits import MAX_LINES, MAX_PAYMENTS
 from oms_events.money import Money
 from oms_events.registry import registry
 
@@ -35,17 +36,19 @@ class _SubmittedOrder(Event):
         description="The sales platform's own order number; unique per sales channel."
     )
     sales_channel: Name = Field(description="Where the order was placed, e.g. 'webshop-nl'.")
-    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=MAX_LINES)
     shipping_address: Address
     shipping_charge: Money = Field(description="What the customer pays for delivery.")
     payments: tuple[Payment, ...] = Field(
-        min_length=1, description="How the order is paid; may combine several methods."
+        min_length=1,
+        max_length=MAX_PAYMENTS,
+        description="How the order is paid; may combine several methods.",
     )
     placed_at: AwareDatetime = Field(description="When the customer placed the order.")
 
     @model_validator(mode="after")
-    def _one_currency(self) -> _SubmittedOrder:
-        check_order_currency(self.lines, self.shipping_charge, self.payments)
+    def _amounts(self) -> _SubmittedOrder:
+        check_order_amounts(self.lines, self.shipping_charge, self.payments)
         return self
 
     @property

@@ -11,11 +11,20 @@ Warehouses live in one stream (``warehouses``), promotions in ``promotion-<id>``
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from oms_events.base import ContractModel, Event
 from oms_events.contracts.common import (
@@ -24,12 +33,22 @@ from oms_events.contracts.common import (
     Grams,
     Id,
     Name,
-    Quantity,
     ReturnedLine,
     Sku,
     SkuQuantity,
     StockLevel,
     Text,
+    Units,
+)
+from oms_events.limits import (
+    MAX_ALLOCATIONS,
+    MAX_LINES,
+    MAX_MILLIMETRES,
+    MAX_PROMOTION_SKUS,
+    MAX_STOCK_LEVEL,
+    MAX_UPLIFT,
+    MAX_UPLIFT_DECIMALS,
+    MAX_WAREHOUSE_PRIORITY,
 )
 from oms_events.registry import registry
 
@@ -65,13 +84,13 @@ class StockReserved(Event, type_name="StockReserved", version=1):
 
     order_id: Id
     reservation_id: Id
-    allocations: tuple[Allocation, ...] = Field(min_length=1)
+    allocations: tuple[Allocation, ...] = Field(min_length=1, max_length=MAX_ALLOCATIONS)
     strategy: AllocationStrategy
     reasoning: Text = Field(
         description="Why this allocation was chosen, for people investigating an order."
     )
     decisions: tuple[LineDecision, ...] = Field(
-        default=(), description="Per order line: which warehouse(s) and why."
+        default=(), max_length=MAX_LINES, description="Per order line: which warehouse(s) and why."
     )
 
 
@@ -79,7 +98,7 @@ class Shortage(ContractModel):
     """A SKU of which fewer units are available than the order asks for."""
 
     sku: Sku
-    requested: Quantity
+    requested: Units = Field(description="All the order's units of this SKU together.")
     available: StockLevel
 
 
@@ -88,7 +107,7 @@ class StockReservationFailed(Event, type_name="StockReservationFailed", version=
     """The order cannot be reserved in full; nothing was reserved for it."""
 
     order_id: Id
-    shortages: tuple[Shortage, ...] = Field(min_length=1)
+    shortages: tuple[Shortage, ...] = Field(min_length=1, max_length=MAX_LINES)
     reason: Text | None = Field(default=None, description="The shortages in words.")
 
 
@@ -98,7 +117,7 @@ class StockReleased(Event, type_name="StockReleased", version=1):
 
     order_id: Id
     reservation_id: Id
-    allocations: tuple[Allocation, ...] = Field(min_length=1)
+    allocations: tuple[Allocation, ...] = Field(min_length=1, max_length=MAX_ALLOCATIONS)
 
 
 @registry.register
@@ -108,7 +127,7 @@ class StockShipped(Event, type_name="StockShipped", version=1):
     order_id: Id
     shipment_id: Id
     warehouse_id: Id
-    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
 
 
 @registry.register
@@ -118,7 +137,7 @@ class StockRestocked(Event, type_name="StockRestocked", version=1):
     return_id: Id
     order_id: Id
     warehouse_id: Id
-    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
 
 
 @registry.register
@@ -128,20 +147,44 @@ class StockWrittenOff(Event, type_name="StockWrittenOff", version=1):
     return_id: Id
     order_id: Id
     warehouse_id: Id
-    lines: tuple[ReturnedLine, ...] = Field(min_length=1)
+    lines: tuple[ReturnedLine, ...] = Field(min_length=1, max_length=MAX_LINES)
 
 
-Millimetres = Annotated[int, Field(strict=True, gt=0)]
+Millimetres = Annotated[int, Field(strict=True, gt=0, le=MAX_MILLIMETRES)]
 """A length in whole millimetres."""
 
-UPLIFT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+UPLIFT_PATTERN = rf"^[0-9]{{1,{len(str(MAX_UPLIFT))}}}(\.[0-9]{{1,{MAX_UPLIFT_DECIMALS}}})?$"
+_UPLIFT_RE = re.compile(UPLIFT_PATTERN)
+
+
+def _plain_uplift_string(value: Any) -> Any:
+    if isinstance(value, str) and not _UPLIFT_RE.fullmatch(value):
+        raise ValueError("expected_uplift must be a plain decimal string such as '2.5'")
+    return value
+
+
+def _bounded_uplift(value: Decimal) -> Decimal:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int), "pydantic refuses NaN and infinity before this"
+    if exponent > 0:
+        # 1E+2 is a whole number of at most MAX_UPLIFT here: write it as 100, exactly.
+        return value.quantize(Decimal(1))
+    if -exponent > MAX_UPLIFT_DECIMALS:
+        raise ValueError(f"expected_uplift must have at most {MAX_UPLIFT_DECIMALS} decimal places")
+    return value
+
+
 Uplift = Annotated[
     Decimal,
-    Field(gt=0),
+    BeforeValidator(_plain_uplift_string),
+    Field(gt=0, le=MAX_UPLIFT),
+    AfterValidator(_bounded_uplift),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": UPLIFT_PATTERN, "examples": ["2.5"]}),
 ]
-"""A sales multiplier as a decimal string: ``"2.5"`` means 2.5 times the normal rate."""
+"""A sales multiplier as a decimal string: ``"2.5"`` means 2.5 times the normal rate.
+
+More than 0, at most ``MAX_UPLIFT``, at most ``MAX_UPLIFT_DECIMALS`` decimal places."""
 
 
 @registry.register
@@ -151,7 +194,7 @@ class WarehouseRegistered(Event, type_name="WarehouseRegistered", version=1):
     warehouse_id: Id = Field(description="The warehouse code, e.g. 'AMS'.")
     name: Name
     country: CountryCode
-    priority: Annotated[int, Field(strict=True, ge=0)]
+    priority: Annotated[int, Field(strict=True, ge=0, le=MAX_WAREHOUSE_PRIORITY)]
     active: bool = Field(description="Inactive warehouses keep their stock but never ship.")
 
 
@@ -173,7 +216,7 @@ class StockReceived(Event, type_name="StockReceived", version=1):
 
     sku: Sku
     warehouse_id: Id
-    quantity: Quantity
+    quantity: Units
     reference: Id | None = Field(default=None, description="Delivery note or purchase order.")
 
 
@@ -183,7 +226,9 @@ class StockAdjusted(Event, type_name="StockAdjusted", version=1):
 
     sku: Sku
     warehouse_id: Id
-    delta: Annotated[int, Field(strict=True)] = Field(description="counted - previous on hand")
+    delta: Annotated[int, Field(strict=True, ge=-MAX_STOCK_LEVEL, le=MAX_STOCK_LEVEL)] = Field(
+        description="counted - previous on hand"
+    )
     counted_quantity: StockLevel
     reason: Text
 
@@ -195,7 +240,7 @@ class StockTransferred(Event, type_name="StockTransferred", version=1):
     sku: Sku
     from_warehouse_id: Id
     to_warehouse_id: Id
-    quantity: Quantity
+    quantity: Units
 
     @model_validator(mode="after")
     def _two_warehouses(self) -> StockTransferred:
@@ -220,7 +265,7 @@ class LowStockDetected(Event, type_name="LowStockDetected", version=1):
     sku: Sku
     warehouse_id: Id
     available: StockLevel
-    threshold: Quantity
+    threshold: Annotated[int, Field(strict=True, gt=0, le=MAX_STOCK_LEVEL)]
 
 
 @registry.register
@@ -230,7 +275,7 @@ class StockAllocated(Event, type_name="StockAllocated", version=1):
     order_id: Id
     reservation_id: Id
     sku: Sku
-    allocations: tuple[Allocation, ...] = Field(min_length=1)
+    allocations: tuple[Allocation, ...] = Field(min_length=1, max_length=MAX_ALLOCATIONS)
 
 
 @registry.register
@@ -240,7 +285,7 @@ class StockDeallocated(Event, type_name="StockDeallocated", version=1):
     order_id: Id
     reservation_id: Id
     sku: Sku
-    allocations: tuple[Allocation, ...] = Field(min_length=1)
+    allocations: tuple[Allocation, ...] = Field(min_length=1, max_length=MAX_ALLOCATIONS)
 
 
 @registry.register
@@ -251,7 +296,7 @@ class StockIssued(Event, type_name="StockIssued", version=1):
     shipment_id: Id
     sku: Sku
     warehouse_id: Id
-    quantity: Quantity
+    quantity: Units
 
 
 @registry.register
@@ -268,7 +313,7 @@ class PromotionPlanned(Event, type_name="PromotionPlanned", version=1):
 
     promotion_id: Id
     name: Name
-    skus: tuple[Sku, ...] = Field(min_length=1)
+    skus: tuple[Sku, ...] = Field(min_length=1, max_length=MAX_PROMOTION_SKUS)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     expected_uplift: Uplift

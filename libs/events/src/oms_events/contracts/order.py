@@ -21,10 +21,11 @@ from oms_events.contracts.common import (
     PaymentMethod,
     SkuQuantity,
     Text,
-    check_order_currency,
+    check_order_amounts,
     order_total,
 )
 from oms_events.contracts.inventory import Shortage
+from oms_events.limits import MAX_ALLOCATIONS, MAX_LINES, MAX_PAYMENTS, MAX_REJECTION_REASONS
 from oms_events.money import Money
 from oms_events.registry import registry
 
@@ -40,15 +41,15 @@ class OrderPlaced(Event, type_name="OrderPlaced", version=1):
     platform_order_ref: Id
     sales_channel: Name
     customer: Customer
-    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=MAX_LINES)
     shipping_address: Address
     shipping_charge: Money
-    payments: tuple[Payment, ...] = Field(min_length=1)
+    payments: tuple[Payment, ...] = Field(min_length=1, max_length=MAX_PAYMENTS)
     placed_at: AwareDatetime = Field(description="When the customer placed the order.")
 
     @model_validator(mode="after")
-    def _one_currency(self) -> OrderPlaced:
-        check_order_currency(self.lines, self.shipping_charge, self.payments)
+    def _amounts(self) -> OrderPlaced:
+        check_order_amounts(self.lines, self.shipping_charge, self.payments)
         return self
 
     @property
@@ -81,7 +82,7 @@ class OrderRejected(Event, type_name="OrderRejected", version=1):
 
     platform_order_ref: Id
     sales_channel: Name
-    reasons: tuple[RejectionReason, ...] = Field(min_length=1)
+    reasons: tuple[RejectionReason, ...] = Field(min_length=1, max_length=MAX_REJECTION_REASONS)
 
 
 @registry.register
@@ -92,7 +93,7 @@ class OrderConfirmed(Event, type_name="OrderConfirmed", version=1):
     """
 
     order_id: Id
-    allocations: tuple[Allocation, ...] = Field(min_length=1)
+    allocations: tuple[Allocation, ...] = Field(min_length=1, max_length=MAX_ALLOCATIONS)
     shipping_address: Address
 
 
@@ -178,8 +179,8 @@ class OrderStockRecorded(Event, type_name="OrderStockRecorded", version=1):
     order_id: Id
     status: OrderStockStatus
     reservation_id: Id | None = None
-    allocations: tuple[Allocation, ...] = ()
-    shortages: tuple[Shortage, ...] = ()
+    allocations: tuple[Allocation, ...] = Field(default=(), max_length=MAX_ALLOCATIONS)
+    shortages: tuple[Shortage, ...] = Field(default=(), max_length=MAX_LINES)
 
 
 class OrderPaymentStatus(StrEnum):
@@ -217,7 +218,7 @@ class OrderShipped(Event, type_name="OrderShipped", version=1):
     warehouse_id: Id
     carrier: Name
     tracking_number: Id
-    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
 
 
 @registry.register

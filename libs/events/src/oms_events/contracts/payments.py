@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from oms_events.base import ContractModel, Event
 from oms_events.contracts.common import (
@@ -30,7 +30,9 @@ from oms_events.contracts.common import (
     PaymentMethod,
     SkuQuantity,
     Text,
+    check_order_amounts,
 )
+from oms_events.limits import MAX_LINES, MAX_PAYMENTS
 from oms_events.money import Money
 from oms_events.registry import registry
 
@@ -160,9 +162,14 @@ class OrderBillingOpened(Event, type_name="OrderBillingOpened", version=1):
 
     order_id: Id
     customer_email: Email
-    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=MAX_LINES)
     shipping_charge: Money
-    payments: tuple[Payment, ...] = Field(min_length=1)
+    payments: tuple[Payment, ...] = Field(min_length=1, max_length=MAX_PAYMENTS)
+
+    @model_validator(mode="after")
+    def _amounts(self) -> OrderBillingOpened:
+        check_order_amounts(self.lines, self.shipping_charge, self.payments)
+        return self
 
 
 @registry.register
@@ -195,10 +202,10 @@ class ShipmentBilled(Event, type_name="ShipmentBilled", version=1):
 
     order_id: Id
     shipment_id: Id
-    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
     amount: Money
     shipping_charge: Money
-    payments: tuple[BilledPayment, ...] = ()
+    payments: tuple[BilledPayment, ...] = Field(default=(), max_length=MAX_PAYMENTS)
 
 
 @registry.register

@@ -10,7 +10,8 @@ from enum import StrEnum
 from pydantic import Field
 
 from oms_events.base import ContractModel, Event
-from oms_events.contracts.common import Id, Quantity, ReturnedLine, Sku, SkuQuantity, Text
+from oms_events.contracts.common import Id, ReturnedLine, Sku, SkuQuantity, Text, Units
+from oms_events.limits import MAX_LINES
 from oms_events.money import Money
 from oms_events.registry import registry
 
@@ -29,7 +30,7 @@ class ReturnRequestLine(ContractModel):
     """Units of one SKU the customer wants to return, and why."""
 
     sku: Sku
-    quantity: Quantity
+    quantity: Units
     reason: ReturnReason
     comment: Text | None = None
 
@@ -40,7 +41,7 @@ class ReturnRequested(Event, type_name="ReturnRequested", version=1):
 
     return_id: Id
     order_id: Id
-    lines: tuple[ReturnRequestLine, ...] = Field(min_length=1)
+    lines: tuple[ReturnRequestLine, ...] = Field(min_length=1, max_length=MAX_LINES)
 
 
 @registry.register
@@ -50,7 +51,7 @@ class ReturnAuthorized(Event, type_name="ReturnAuthorized", version=1):
     return_id: Id
     order_id: Id
     warehouse_id: Id
-    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
 
 
 @registry.register
@@ -64,5 +65,5 @@ class ReturnReceived(Event, type_name="ReturnReceived", version=1):
     return_id: Id
     order_id: Id
     warehouse_id: Id
-    lines: tuple[ReturnedLine, ...] = Field(min_length=1)
+    lines: tuple[ReturnedLine, ...] = Field(min_length=1, max_length=MAX_LINES)
     refund_amount: Money

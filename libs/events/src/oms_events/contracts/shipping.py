@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, Field
 
 from oms_events.base import Event
 from oms_events.contracts.common import Grams, Id, Name, SkuQuantity
+from oms_events.limits import MAX_LINES
 from oms_events.money import Money
 from oms_events.registry import registry
 
@@ -26,7 +27,7 @@ class ShipmentDispatched(Event, type_name="ShipmentDispatched", version=1):
     tracking_number: Id
     weight_grams: Grams
     shipping_cost: Money = Field(description="What the carrier charges the merchant.")
-    lines: tuple[SkuQuantity, ...] = Field(min_length=1)
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
 
 
 @registry.register
