@@ -78,3 +78,10 @@ def test_timeouts_come_from_the_address_or_the_settings() -> None:
     assert timeouts_before_answer("a+x+timeout3@example.com", SandboxRules(timeouts=1)) == 3
     assert timeouts_before_answer("a@example.com", SandboxRules(timeouts=1)) == 1
     assert timeouts_before_answer("a@example.com", RULES) == 0
+
+
+def test_approved_amounts_are_whole_minor_units_of_the_currency() -> None:
+    verdict = judge(Family.CARD, D("1001"), "a+partial@example.com", RULES, "JPY")
+    assert verdict.approved == D("500")
+    rules = SandboxRules(card_partial_limit=D("300.00"))
+    assert judge(Family.CARD, D("1000"), "a@example.com", rules, "JPY").approved == D("300")

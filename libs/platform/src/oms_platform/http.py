@@ -234,7 +234,9 @@ class InputLimits:
             try:
                 parse_json(body)
             except JsonRejected as err:
-                error = FieldError("body", err.reason, "json_invalid")
+                # Name the value at fault (``lines[0].quantity``) when the parser knows it.
+                where = field_name(("body", *err.location)) if err.location else "body"
+                error = FieldError(where, err.reason, "json_invalid")
                 await self._refuse(scope, send, invalid_response([error], "request body"))
                 return
         replayed = False

@@ -206,7 +206,8 @@ def decide(command: PaymentCommand, state: PaymentState) -> Decision:
             return _authorized(command, state)
         case RecordDecline():
             _require_phase(state, Phase.REQUESTED, "decline")
-            message = command.message[:2000] if command.message else None
+            # A provider's words are quoted, never trusted: no control characters.
+            message = _printable(command.message)[:2000] if command.message else None
             return [
                 PaymentDeclined(
                     **state.ids(),
@@ -431,3 +432,8 @@ def _require_phase(state: PaymentState, phase: Phase, action: str) -> None:
         raise Refusal(
             "refused", f"cannot {action} payment {state.payment_id}: it is {state.phase.value}"
         )
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (which contracts refuse) replaced by spaces."""
+    return "".join(" " if ord(c) < 32 or 0x7F <= ord(c) <= 0x9F else c for c in text)

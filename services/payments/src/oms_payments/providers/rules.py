@@ -24,6 +24,7 @@ from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from oms_events.contracts import DeclineReason, PaymentMethod
+from oms_events.money import minor_unit
 
 CENT = Decimal("0.01")
 _TIMEOUT_TAG = re.compile(r"timeout(\d+)")
@@ -81,7 +82,9 @@ def timeouts_before_answer(email: str, rules: SandboxRules) -> int:
     return max([rules.timeouts, *counts])
 
 
-def judge(family: Family, amount: Decimal, email: str, rules: SandboxRules) -> Verdict:
+def judge(
+    family: Family, amount: Decimal, email: str, rules: SandboxRules, currency: str = "EUR"
+) -> Verdict:
     """The sandbox's answer to authorizing ``amount`` for ``email`` (pure, deterministic)."""
     tags = email_tags(email)
     if family in (Family.CARD, Family.PAYPAL, Family.INVOICE):
@@ -102,12 +105,14 @@ def judge(family: Family, amount: Decimal, email: str, rules: SandboxRules) -> V
         return _declined(
             DeclineReason.REFUSED, f"sandbox: cash on delivery is limited to {rules.cod_limit}"
         )
+    # Approved amounts are whole minor units of the payment's currency (no cents in JPY).
+    unit = minor_unit(currency)
     approved = amount
     if family in (Family.CARD, Family.PAYPAL) and "partial" in tags:
-        approved = (amount / 2).quantize(CENT, rounding=ROUND_DOWN)
+        approved = (amount / 2).quantize(unit, rounding=ROUND_DOWN)
     limit = rules.card_partial_limit
     if family is Family.CARD and limit is not None and approved > limit:
-        approved = limit
+        approved = limit.quantize(unit, rounding=ROUND_DOWN)
     return Verdict(approved=approved)
 
 

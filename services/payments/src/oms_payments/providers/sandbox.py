@@ -122,7 +122,13 @@ class SandboxProvider:
         self, request: AuthorizationRequest, *, idempotency_key: str
     ) -> AuthorizationResult:
         async def act(conn: AsyncConnection) -> Result:
-            verdict = judge(self.family, request.amount.amount, request.shopper_email, self.rules)
+            verdict = judge(
+                self.family,
+                request.amount.amount,
+                request.shopper_email,
+                self.rules,
+                request.amount.currency,
+            )
             result: Result = {
                 "approved": verdict.decline is None,
                 "amount": str(verdict.approved),
