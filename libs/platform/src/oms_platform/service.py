@@ -187,9 +187,10 @@ class ServiceHost:
         self._spawn("relay", self.relay.run, self.relay.status)
         self._spawn("dlq-replay", self.consumers.run_replays, self.health.loop("dlq-replay"))
         for runner in self.projections:
-            self._spawn(
-                runner.checkpoint_name, runner.run, self.health.loop(runner.checkpoint_name)
-            )
+            runner.status = self.health.loop(runner.checkpoint_name)
+            self._spawn(runner.checkpoint_name, runner.run, runner.status)
+        for name, loop in self._loops:
+            self._spawn(name, loop, self.health.loop(name))
         log.info("service.started", port=self.settings.http_port)
 
     def _spawn(

@@ -20,8 +20,6 @@ from oms_order.projections.read_models import ReadModels, Stalled
 from oms_platform.health import LoopStatus, ProbeResult
 from oms_platform.logging import get_logger
 
-_log = get_logger(__name__)
-
 
 class StallWatch:
     """Checks the read models for stalled orders every ``check_every_s`` and reports them."""
@@ -35,7 +33,7 @@ class StallWatch:
         status: LoopStatus,
         log_every_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
-        log: Any = _log,
+        log: Any = None,
     ) -> None:
         self.read_models = read_models
         self.stall_after_s = stall_after_s
@@ -53,7 +51,10 @@ class StallWatch:
         now = self.clock()
         due = self._logged_at is None or now - self._logged_at >= self.log_every_s
         if stalled.count and due:
-            self.log.warning("order.stalled", stall_after_s=self.stall_after_s, **stalled.as_dict())
+            # A logger fetched per line (they are rare), so that it follows the logging
+            # configuration in force now, not the one at import time.
+            log = self.log or get_logger(__name__)
+            log.warning("order.stalled", stall_after_s=self.stall_after_s, **stalled.as_dict())
             self._logged_at = now
         return stalled
 
