@@ -1,8 +1,10 @@
-"""OMS benchmark: event store append and read-all, outbox relay, against their ceilings.
+"""OMS benchmark: event store append and read-all, outbox relay, against their ceilings;
+then orders end to end through the services at rising rates (--e2e, on by default).
 
-    uv run python bench/run.py            # full run (~3-5 minutes on 2 cores)
-    uv run python bench/run.py --quick    # smoke run (~1 minute)
-    uv run python bench/run.py --events 50000 --profile
+    uv run python bench/run.py            # full run (store ~3-5 minutes, e2e ~10 minutes)
+    uv run python bench/run.py --quick    # smoke run (~4 minutes)
+    uv run python bench/run.py --no-e2e --events 50000 --profile
+    uv run python bench/run.py --e2e-only --quick
 
 Needs the local stack (`uv run oms up`). Creates scratch databases and topics, drops them
 at the end (also on failure), prints the results and writes bench/results/latest.{json,md}
@@ -43,6 +45,10 @@ from omsbench.common import (
     planned_events,
     rounds,
 )
+from omsbench.e2e import Plan, run_e2e
+from omsbench.e2e_report import markdown as e2e_markdown
+from omsbench.e2e_report import plot as e2e_plot
+from omsbench.e2e_report import summary_table as e2e_summary
 from omsbench.kafka import (
     create_topics,
     delete_topics,
@@ -443,12 +449,57 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="also cProfile store.append and read_all into bench/results/profile.txt",
     )
     p.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="output dir")
+    e2e = p.add_argument_group("end-to-end load (orders through the services)")
+    e2e.add_argument(
+        "--e2e",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the end-to-end load benchmark after the store figures (default: on)",
+    )
+    e2e.add_argument(
+        "--e2e-only",
+        action="store_true",
+        help="only the end-to-end load (results in e2e-latest.{json,md})",
+    )
+    e2e.add_argument("--e2e-rates", type=_rates, help="orders/s per step, e.g. 25,50,100")
+    e2e.add_argument("--e2e-step-seconds", type=float, help="seconds per step (20; quick 5)")
+    e2e.add_argument("--e2e-burst", type=int, help="orders sent at once (5,000; quick 1,000)")
+    e2e.add_argument("--e2e-burst-timeout", type=float, help="seconds to wait for the burst")
+    e2e.add_argument("--e2e-http-max-rate", type=float, help="highest HTTP step (100/s)")
+    e2e.add_argument("--e2e-idle-seconds", type=float, help="idle measurement (30 s)")
+    e2e.add_argument("--e2e-p99-limit", type=float, help="p99 beyond which a step is behind (5 s)")
     args = p.parse_args(argv)
+    if args.e2e_only:
+        args.e2e = True
     if args.events is None:
         args.events = QUICK_EVENTS if args.quick else DEFAULT_EVENTS
     if args.events < 80 * ROUNDS:
         p.error(f"--events must be at least {80 * ROUNDS} (8 writers x batches of 10 x rounds)")
     return args
+
+
+def _rates(text: str) -> list[float]:
+    rates = [float(r) for r in text.split(",") if r.strip()]
+    if not rates or any(r <= 0 for r in rates):
+        raise argparse.ArgumentTypeError("rates must be positive numbers, e.g. 25,50,100")
+    return rates
+
+
+def e2e_plan(args: argparse.Namespace) -> Plan:
+    plan_ = Plan.quick() if args.quick else Plan()
+    overrides = {
+        "rates": args.e2e_rates,
+        "step_s": args.e2e_step_seconds,
+        "burst": args.e2e_burst,
+        "burst_timeout_s": args.e2e_burst_timeout,
+        "http_max_rate": args.e2e_http_max_rate,
+        "idle_s": args.e2e_idle_seconds,
+        "p99_limit_s": args.e2e_p99_limit,
+    }
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(plan_, name, value)
+    return plan_
 
 
 async def run(bench: Bench, args: argparse.Namespace) -> str | None:
@@ -479,8 +530,14 @@ def main(argv: list[str]) -> int:
     load = LoadWatch()
     dbs = ScratchDatabases(config.admin_dsn)
     bench = Bench(config, dbs, args.events)
+    profile = None
+    e2e: dict[str, Any] | None = None
+    crashed = False
     try:
-        profile = asyncio.run(run(bench, args))
+        if not args.e2e_only:
+            profile = asyncio.run(run(bench, args))
+        if args.e2e:
+            e2e, crashed = run_e2e_part(config, dbs, args, bench)
     finally:
         left = dbs.drop_all()
         if left:
@@ -493,9 +550,92 @@ def main(argv: list[str]) -> int:
 
     info["load_during_run"] = load.report()
     now = datetime.now(UTC)
+    elapsed = time.perf_counter() - started
+    args.results.mkdir(parents=True, exist_ok=True)
+    if args.e2e_only:
+        assert e2e is not None
+        write_e2e_only(args, info, e2e, now, elapsed)
+    else:
+        write_report(args, info, bench, e2e, profile, now, elapsed)
+    return 1 if crashed else 0
+
+
+def run_e2e_part(
+    config: StackConfig, dbs: ScratchDatabases, args: argparse.Namespace, bench: Bench
+) -> tuple[dict[str, Any], bool]:
+    """The end-to-end load; a crash there is reported and does not lose the store figures."""
+    raw = bench.results.get("raw psycopg append 8w x 10ev")
+    plan_ = e2e_plan(args)
+    log(
+        f"end-to-end load: rates {', '.join(f'{r:g}' for r in plan_.rates)}/s, "
+        f"{plan_.step_s:g} s a step, HTTP up to {plan_.http_max_rate:g}/s, burst {plan_.burst:,}"
+    )
+    try:
+        doc, steps = asyncio.run(run_e2e(config, dbs, plan_, log, raw.rate if raw else None))
+    except Exception as exc:
+        log(f"end-to-end load failed: {type(exc).__name__}: {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}"[:4000], "plan": plan_.__dict__}, True
+    doc["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if steps:
+        path = e2e_plot(doc, steps, args.results / "e2e.png")
+        doc["plot"] = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+    return doc, False
+
+
+def _e2e_section(e2e: dict[str, Any] | None) -> str:
+    if e2e is None:
+        return ""
+    if "error" in e2e:
+        return f"## End-to-end load\n\nFailed: `{e2e['error'][:500]}`\n"
+    return e2e_markdown(e2e)
+
+
+def write_e2e_only(
+    args: argparse.Namespace,
+    info: dict[str, Any],
+    e2e: dict[str, Any],
+    now: datetime,
+    elapsed: float,
+) -> None:
+    doc = {"generated_at": now.isoformat(timespec="seconds"), "machine": info, "e2e": e2e}
+    (args.results / "e2e-latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+    when = now.strftime("%Y-%m-%d %H:%M UTC")
+    md = "\n".join(
+        [
+            "# OMS end-to-end load results",
+            "",
+            f"Run {when} with `uv run python bench/run.py {' '.join(info['argv'])}`.",
+            "",
+            "## Machine",
+            "",
+            machine_lines(info),
+            "",
+            _e2e_section(e2e),
+        ]
+    )
+    (args.results / "e2e-latest.md").write_text(md)
+    _print_e2e(e2e)
+    log(f"took {elapsed:.0f}s; wrote {args.results}/e2e-latest.md")
+
+
+def _print_e2e(e2e: dict[str, Any] | None) -> None:
+    if e2e is not None and "steps" in e2e:
+        print()
+        print(e2e_summary(e2e["steps"], e2e["plan"]["step_s"]))
+        print()
+
+
+def write_report(
+    args: argparse.Namespace,
+    info: dict[str, Any],
+    bench: Bench,
+    e2e: dict[str, Any] | None,
+    profile: str | None,
+    now: datetime,
+    elapsed: float,
+) -> None:
     when = now.strftime("%Y-%m-%d %H:%M UTC")
     rows = bench.rows()
-    elapsed = time.perf_counter() - started
     doc = {
         "generated_at": now.isoformat(timespec="seconds"),
         "duration_s": round(elapsed, 1),
@@ -513,8 +653,8 @@ def main(argv: list[str]) -> int:
                 3,
             ),
         },
+        "e2e": e2e,
     }
-    args.results.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     (args.results / "latest.json").write_text(text)
     (args.results / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json").write_text(text)
@@ -522,7 +662,8 @@ def main(argv: list[str]) -> int:
         (args.results / "profile.txt").write_text(profile)
         log(f"profile written to {args.results / 'profile.txt'}")
     md = markdown(info, rows, bench, when, doc["workload"])
-    (args.results / "latest.md").write_text(md)
+    section = _e2e_section(e2e)
+    (args.results / "latest.md").write_text(md + ("\n" + section if section else ""))
     print()
     print(markdown_table(rows))
     print()
@@ -530,10 +671,10 @@ def main(argv: list[str]) -> int:
     if bench.ladder:
         print()
         print(ladder_table(bench.ladder))
+    _print_e2e(e2e)
     print()
     met, total = doc["summary"]["targets_met"], doc["summary"]["targets_total"]
     log(f"{met}/{total} targets met; took {elapsed:.0f}s; wrote {args.results}/latest.md")
-    return 0
 
 
 if __name__ == "__main__":
