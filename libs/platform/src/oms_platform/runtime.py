@@ -20,6 +20,9 @@ from oms_platform.settings import RetrySettings
 
 log = get_logger(__name__)
 
+DLQ_VALUE_LIMIT = 512 * 1024
+"""The largest value copied whole to a dead-letter topic (the broker takes about 1 MiB)."""
+
 
 async def _raw_body(message: Any) -> Any:
     # Hand the handler the bytes untouched: decoding is the processor's job, so that bad
@@ -57,6 +60,7 @@ class ConsumerRuntime:
         self.processor = MessageProcessor(store, self._dead_letter, retry=retry, health=self.health)
         self.subscriptions: list[Subscription] = []
         self._subscribers: dict[str, Any] = {}
+        self._done: dict[tuple[str, int], int] = {}  # next offset to handle, per partition
 
     def subscribe(self, sub: Subscription) -> None:
         processor = self.processor
@@ -87,6 +91,7 @@ class ConsumerRuntime:
                 await msg.nack()
                 return
             await msg.ack()
+            self._done[(record.topic, record.partition)] = record.offset + 1
 
         subscriber = self.broker.subscriber(
             *sub.topics,
@@ -102,8 +107,8 @@ class ConsumerRuntime:
     async def lag(self) -> dict[str, int | None]:
         """Messages behind the newest known offset, per subscription (None: not assigned).
 
-        From the consumer's own fetch state (high watermark minus position): no request
-        to the broker, so a health check never waits on it.
+        The high watermark of the last fetch minus the next offset this runtime has to
+        handle: no request to the broker, so a health check never waits on it.
         """
         lags: dict[str, int | None] = {}
         for name, subscriber in self._subscribers.items():
@@ -114,10 +119,14 @@ class ConsumerRuntime:
             total = 0
             for tp in consumer.assignment():
                 high = consumer.highwater(tp)
-                try:
-                    position = await asyncio.wait_for(consumer.position(tp), 0.2)
-                except Exception:
-                    position = None
+                # What was handled, not what was fetched: a consumer stuck on a message
+                # has fetched the ones behind it too.
+                position = self._done.get((tp.topic, tp.partition))
+                if position is None:
+                    try:
+                        position = await asyncio.wait_for(consumer.position(tp), 0.2)
+                    except Exception:
+                        position = None
                 if high is not None and position is not None:
                     total += max(0, high - position)
             lags[name] = total
@@ -129,7 +138,13 @@ class ConsumerRuntime:
         """Publish to the dead-letter topic, then record it for ``oms dlq`` (both or retry)."""
         if self._dlq_producer is None:
             raise RuntimeError("ConsumerRuntime.start() was not called")
-        await producer_sink(self._dlq_producer)(topic, key, value, headers)
+        copy, copy_headers = value, headers
+        if len(value) > DLQ_VALUE_LIMIT:
+            # A message too large for the broker (it came in compressed) cannot be copied
+            # whole: the topic gets its head and the reason, the table keeps all of it.
+            copy = value[:DLQ_VALUE_LIMIT]
+            copy_headers = [*headers, ("dlq.truncated_from", str(len(value)).encode())]
+        await producer_sink(self._dlq_producer)(topic, key, copy, copy_headers)
         original = dict((k, v.decode(errors="replace")) for k, v in headers)
         async with self.store.connection() as conn:
             await deadletters.record_dead_letter(

@@ -40,7 +40,9 @@ from oms_cli.proc import (
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 STARTED_MARKER = "Kafka Server started"
-READY_TIMEOUT_S = 60.0
+# A broker that was killed recovers every partition log before it serves: with a few
+# hundred test topics that takes well over a minute on two cores.
+READY_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30.0
 BROKER_JVM_OPTS = ("-Xmx512m", "-Xms512m", "-XX:+UseG1GC", "-Djava.awt.headless=true")
 TOOL_JVM_OPTS = ("-Xmx512m", "-Djava.awt.headless=true")
