@@ -123,6 +123,7 @@ class Run:
         self.children: dict[str, Child] = {}
         self.meters: Meters | None = None
         self.steps: list[Step] = []
+        self.warmup_step: Step | None = None
         self.doc: dict[str, Any] = {"plan": asdict(plan), "run": self.run_id}
         self._step_ids = iter(range(1, 1000))
         self.sent: dict[int, int] = {}  # step id -> orders sent
@@ -193,11 +194,13 @@ class Run:
         step = await self.step("warm-up", "kafka", 10.0, self.plan.warmup, drain_s=120)
         confirmed = step.seen.get("confirmed", 0)
         if confirmed < step.count:
+            counts = {k: step.seen.get(k) for k in ("placed", "cancelled", "rejected")}
             raise RuntimeError(
                 f"warm-up: {confirmed} of {step.count} orders confirmed within 120 s "
-                f"({step.seen}); the system is not working:\n{self.system.log_tails()}"
+                f"({counts}); the system is not working:\n{self.system.log_tails()}"
             )
-        self.doc["warmup"] = _brief(step)
+        self.warmup_step = step
+        self.doc["warmup"] = step_doc(step, None)
 
     async def idle(self) -> None:
         await self.recover("idle")
@@ -390,11 +393,6 @@ def _fixed(pid: int) -> Callable[[], list[int]]:
     return lambda: [pid]
 
 
-def _brief(step: Step) -> dict[str, Any]:
-    lat = step.seen.get("latency_ms", {})
-    return {"orders": step.count, "confirmed": step.seen.get("confirmed"), "latency_ms": lat}
-
-
 async def run_e2e(
     stack: StackConfig,
     dbs: ScratchDatabases,
@@ -425,7 +423,8 @@ async def run_e2e(
         failed = False
     finally:
         run.doc["steps"] = [step_doc(s, behind(s, plan_)) for s in run.steps]
-        run.doc["ceilings_in_orders"] = ceilings_in_orders(run.doc, run.steps)
+        settled = [run.warmup_step] if run.warmup_step else []
+        run.doc["ceilings_in_orders"] = ceilings_in_orders(run.doc, settled + run.steps)
         with contextlib.suppress(Exception):
             run.doc["duration_s"] = round(time.monotonic() - started, 1)
         await run.teardown(failed)

@@ -106,7 +106,8 @@ def step_doc(step: Step, verdict: str | None) -> dict[str, Any]:
 
 def ceilings_in_orders(doc: dict[str, Any], steps: list[Step]) -> dict[str, Any]:
     """The PostgreSQL- and Kafka-bound ceilings in orders/s, from the events each order
-    wrote in the largest step whose orders all settled."""
+    wrote in the largest step whose orders all settled (at least the warm-up: a step
+    whose orders are still under way has written only part of their events)."""
     settled = [s for s in steps if s.settled_s is not None and s.generator.get("sent")]
     if not settled:
         return {}
@@ -211,8 +212,11 @@ def per_order_table(steps: list[dict[str, Any]], idle: dict[str, Any] | None) ->
         cpu = sum(f["cpu_ms_per_order"].get(n, 0.0) for n in SERVICES)
         commits = sum(cm.values())
         net = commits - idle_rate * s["window_s"] / max(f["sent"], 1)
+        label = s["label"]
+        if not f["settled"]:  # its unsettled orders had written only part of their events
+            label += f" (partial: {f['unsettled']:,} unsettled)"
         out.append(
-            f"| {s['label']} | {ev['order']} · {ev['inventory']} · {ev['payments']} = "
+            f"| {label} | {ev['order']} · {ev['inventory']} · {ev['payments']} = "
             f"{ev['total']} | {sum(tx.values()):.2f} | {commits:.1f} · {net:.1f} | {cpu:.1f} |"
         )
     return "\n".join(out)
@@ -302,7 +306,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "the service's database during the step, the read-only polls of relays and "
         "projections included (idle rate above).",
         "",
-        per_order_table(steps, doc.get("idle")),
+        per_order_table(([doc["warmup"]] if "warmup" in doc else []) + steps, doc.get("idle")),
     ]
     if doc.get("plot"):
         parts += ["", f"Plot: `{doc['plot']}`"]
