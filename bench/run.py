@@ -577,7 +577,7 @@ def run_e2e_part(
         return {"error": f"{type(exc).__name__}: {exc}"[:4000], "plan": plan_.__dict__}, True
     doc["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     if steps:
-        path = e2e_plot(doc, steps, args.results / "e2e.png")
+        path = e2e_plot(doc, args.results / "e2e.png")
         doc["plot"] = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
     return doc, False
 

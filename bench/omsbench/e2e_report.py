@@ -101,7 +101,18 @@ def step_doc(step: Step, verdict: str | None) -> dict[str, Any]:
         "commits_delta": step.commits,
         "window_s": step.window_s,
         "settled_after_s": step.settled_s,
+        "confirmed_per_second": per_second(step.seen.get("confirmed_at", []), step.t0),
     }
+
+
+def per_second(times: list[float], t0: float) -> list[int]:
+    """Confirmations in each second after ``t0`` (what the plot draws the burst from)."""
+    counts: list[int] = []
+    for t in times:
+        i = max(int(t - t0), 0)
+        counts.extend([0] * (i + 1 - len(counts)))
+        counts[i] += 1
+    return counts
 
 
 def ceilings_in_orders(doc: dict[str, Any], steps: list[Step]) -> dict[str, Any]:
@@ -316,14 +327,19 @@ def markdown(doc: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- plot
 
 
-def plot(doc: dict[str, Any], steps: list[Step], path: Path) -> Path:
-    """Offered vs completed and p99 vs offered per ladder; the burst's confirmations."""
+def plot(doc: dict[str, Any], path: Path) -> Path:
+    """Offered vs completed and p50/p99 vs offered per ladder; the burst's confirmations.
+
+    Drawn from the JSON document alone, so a run's plot can be drawn again from its
+    results (``python -m omsbench.e2e_report results/latest.json``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # no display here; must precede pyplot
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-    burst = [s for s in steps if s.rate is None]
+    burst = [s for s in doc["steps"] if s["rate"] is None]
     fig, axes = plt.subplots(1, 3 if burst else 2, figsize=(16 if burst else 11, 4.6))
     rated = [s for s in doc["steps"] if s["rate"] is not None]
     offered_all = [s["figures"]["offered_per_s"] for s in rated] or [1.0]
@@ -348,23 +364,37 @@ def plot(doc: dict[str, Any], steps: list[Step], path: Path) -> Path:
     axes[0].plot([lo, hi], [lo, hi], color="grey", linestyle="--", label="completed = offered")
     axes[0].axvline(TARGET_RATE, color="green", alpha=0.4, label=f"target {TARGET_RATE}/s")
     axes[0].set(xlabel="offered orders/s", ylabel="completed orders/s", title="Throughput")
-    axes[0].set_yscale("log")
     axes[1].set(xlabel="offered orders/s", ylabel="submit → confirmed (s)", title="Latency")
-    axes[1].set_yscale("log")
     axes[1].axhline(1.0, color="green", alpha=0.4, label="target p99 1 s (at 300/s)")
-    for ax in axes[:2]:
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    rates = [t for t in (1, 2, 5, 10, 25, 50, 100, 200, 300, 500, 1000, 2000) if lo <= t <= hi]
+    for ax, yticks in (
+        (axes[0], (1, 2, 5, 10, 25, 50, 100, 200, 300, 500, 1000, 2000)),
+        (axes[1], (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250)),
+    ):
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set_xlim(lo, hi)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.xaxis.set_major_locator(FixedLocator(rates))
+        ax.yaxis.set_major_locator(FixedLocator(yticks))
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(NullFormatter())
+        ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     if burst:
         b = burst[-1]
-        times = sorted(t - b.t0 for t in b.seen.get("confirmed_at", []))
-        axes[2].plot(times, range(1, len(times) + 1), color="tab:blue")
+        total, cumulative = 0, []
+        for n in b.get("confirmed_per_second", []):
+            total += n
+            cumulative.append(total)
+        axes[2].plot(range(1, len(cumulative) + 1), cumulative, color="tab:blue")
+        if not cumulative:  # results written before the series was recorded
+            axes[2].text(0.5, 0.5, "no per-second data", ha="center", transform=axes[2].transAxes)
         axes[2].set(
             xlabel="seconds after the burst was sent",
             ylabel="orders confirmed",
-            title=f"Burst of {b.count:,} on the ingress topic",
+            title=f"Burst of {b['orders']:,} on the ingress topic",
         )
         axes[2].grid(True, alpha=0.3)
     fig.suptitle(f"OMS orders end to end ({doc.get('generated_at', '')})")
@@ -373,3 +403,15 @@ def plot(doc: dict[str, Any], steps: list[Step], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    # Draw a run's plot again: python -m omsbench.e2e_report results/latest.json [out.png]
+    results = Path(sys.argv[1])
+    loaded = json.loads(results.read_text())
+    e2e_doc = loaded.get("e2e", loaded)
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else results.parent / "e2e.png"
+    print(plot(e2e_doc, out))
