@@ -278,6 +278,58 @@ def idle_lines(idle: dict[str, Any] | None) -> str:
     return "\n".join(parts)
 
 
+def _mark(met: bool) -> str:
+    return "met" if met else "**NOT MET**"
+
+
+def target_lines(doc: dict[str, Any]) -> str:
+    """Issue 7's targets against this run's steps (the idle target is listed with idle)."""
+    steps = doc["steps"]
+    kafka = [s for s in steps if s["via"] == "kafka" and s["rate"] is not None]
+    kept = [s for s in kafka if s["verdict"] == "kept up"]
+
+    def p99(step: dict[str, Any]) -> float:
+        value = step["seen"].get("latency_ms", {}).get("p99")
+        return float("inf") if value is None else float(value)
+
+    best = max(kept, key=lambda s: s["rate"], default=None)
+    top = max((s["figures"]["completed_per_s"] for s in kafka), default=0.0)
+    summary = (
+        f"highest step kept up: {best['rate']:g}/s" if best else "no step kept up"
+    ) + f"; highest completed rate: {top:,.1f}/s"
+    lines = []
+    for rate, limit, name in ((TARGET_RATE, 1000.0, "target"), (1000, 1000.0, "moonshot")):
+        met = any(s["rate"] >= rate and p99(s) < limit for s in kept)
+        lines.append(
+            f"- {name}: ≥ {rate:,} orders/s through confirmation with p99 < 1 s: "
+            f"{_mark(met)} ({summary})"
+        )
+    at_25 = [s for s in kafka if s["rate"] == 25]
+    if at_25:
+        lines.append(
+            f"- p99 < 250 ms at 25 orders/s: {_mark(p99(at_25[0]) < 250)} "
+            f"(p99 {_ms(at_25[0]['seen'].get('latency_ms', {}).get('p99'))})"
+        )
+    for b in (s for s in steps if s["rate"] is None):
+        rate = b["figures"]["completed_per_s"]
+        drained = b["settled_after_s"] is not None
+        lines.append(
+            f"- burst of {b['orders']:,} drained at ≥ {TARGET_RATE} orders/s: "
+            f"{_mark(drained and rate >= TARGET_RATE)} ({rate:,.1f}/s"
+            + ("" if drained else f", {b['figures']['unsettled']:,} still unsettled")
+            + ")"
+        )
+    peaks = {
+        name: max((s["processes"].get(name, {}).get("peak_mb", 0.0) for s in steps), default=0)
+        for name in SERVICES
+    }
+    lines.append(
+        f"- each service's RSS < 300 MB: {_mark(max(peaks.values(), default=0) < 300)} "
+        f"(peaks: {', '.join(f'{k} {v:.0f} MB' for k, v in peaks.items())})"
+    )
+    return "\n".join(lines)
+
+
 def markdown(doc: dict[str, Any]) -> str:
     steps, step_s = doc["steps"], doc["plan"]["step_s"]
     parts = [
@@ -294,6 +346,10 @@ def markdown(doc: dict[str, Any]) -> str:
         f"topic. Took {doc.get('duration_s', 0):.0f} s. See bench/README.md.",
         "",
         summary_table(steps, step_s),
+        "",
+        "Targets (issue 7):",
+        "",
+        target_lines(doc),
         "",
         "Ceilings measured in the same run:",
         "",
