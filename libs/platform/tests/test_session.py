@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +18,7 @@ from oms_platform.eventstore import (
     RecordedEvent,
     UnitOfWork,
 )
-from oms_platform.session import StreamNotLoaded, StreamSession, read_state
+from oms_platform.session import StateCache, StreamNotLoaded, StreamSession, read_state
 
 STOCK = "stock-TEE"
 WAREHOUSES = "warehouses"
@@ -84,6 +84,9 @@ class Spy:
 
     async def append(self, events: Sequence[Envelope]) -> None:
         await self.uow.append(events)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self.uow.on_commit(callback)
 
 
 @pytest.fixture
@@ -244,3 +247,51 @@ async def test_a_stale_known_version_ends_in_a_conflict_not_an_overwrite(
             s.record(STOCK, [received(1)])
             await s.flush()
     assert [r.envelope.stream_version for r in await store.read_stream(STOCK)] == [1, 2]
+
+
+async def test_a_cache_gets_the_state_only_once_the_unit_of_work_commits(
+    store: InMemoryEventStore,
+) -> None:
+    await seed(store, STOCK, [received(3)])
+    cache: StateCache[int] = StateCache()
+    with pytest.raises(RuntimeError):
+        async with store.unit_of_work() as uow:
+            s = session(uow)
+            await s.load(STOCK, 0, on_hand, cache=cache)
+            s.record(STOCK, [received(5)])
+            await s.flush()
+            raise RuntimeError("a later handler in the batch failed")
+    # Rolled back: caching 8 at version 2 would start the next decision from a ghost.
+    assert cache.get(STOCK) is None
+    async with store.unit_of_work() as uow:
+        s = session(uow)
+        await s.load(STOCK, 0, on_hand, cache=cache)
+        s.record(STOCK, [received(5)])
+        await s.flush()
+        assert cache.get(STOCK) is None
+    assert cache.get(STOCK) == (2, 8)
+    async with store.unit_of_work() as uow:
+        spy = Spy(uow)
+        assert await session(spy).load(STOCK, 0, on_hand, cache=cache) == 8  # type: ignore[arg-type]
+    assert spy.reads == [(STOCK, 3, 0)]  # only what came after the cached version
+
+
+async def test_a_recorded_but_unflushed_state_is_not_cached(store: InMemoryEventStore) -> None:
+    cache: StateCache[int] = StateCache()
+    async with store.unit_of_work() as uow:
+        s = session(uow)
+        await s.load(STOCK, 0, on_hand, cache=cache)
+        s.record(STOCK, [received(5)])
+    assert cache.get(STOCK) is None
+
+
+def test_the_cache_is_bounded_and_never_goes_back_a_version() -> None:
+    cache: StateCache[int] = StateCache(size=2)
+    cache.put("a", 1, 10)
+    cache.put("b", 1, 20)
+    assert cache.get("a") == (1, 10)  # "a" is now the most recent
+    cache.put("c", 1, 30)
+    assert cache.get("b") is None and len(cache) == 2
+    cache.put("a", 5, 50)
+    cache.put("a", 3, 30)  # a slower unit of work committing an older state
+    assert cache.get("a") == (5, 50)

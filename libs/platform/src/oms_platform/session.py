@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from oms_events.base import Event
 from oms_events.envelope import Envelope
@@ -73,6 +73,42 @@ async def read_state(
     return state, version
 
 
+class StateCache(Generic[S]):
+    """The last committed ``(version, state)`` of hot streams, bounded, least recent out.
+
+    A session loading a stream with ``cache=`` starts from the cached pair and reads only
+    the events after it; once its unit of work commits, the state it ended with is cached
+    (never before: a unit of work that rolls back must not leave the cache ahead of the
+    store, or the next decision would start from events that do not exist). A cache that
+    is behind (another process wrote since) costs only the read of the newer events.
+    States must be immutable: the cached object is shared with later sessions.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: dict[str, tuple[int, S]] = {}
+
+    def get(self, stream_id: str) -> tuple[int, S] | None:
+        found = self._entries.pop(stream_id, None)
+        if found is not None:
+            self._entries[stream_id] = found  # most recently used last
+        return found
+
+    def put(self, stream_id: str, version: int, state: S) -> None:
+        known = self._entries.pop(stream_id, None)
+        if known is not None and known[0] > version:
+            version, state = known  # a later commit got here first
+        self._entries[stream_id] = (version, state)
+        while len(self._entries) > self.size:
+            del self._entries[next(iter(self._entries))]
+
+    def forget(self, stream_id: str) -> None:
+        self._entries.pop(stream_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass(slots=True)
 class _Loaded:
     """A loaded stream: its state and version as they stand with the staged events."""
@@ -80,6 +116,7 @@ class _Loaded:
     state: Any
     version: int
     evolve: Callable[[Any, Event], Any]
+    cache: StateCache[Any] | None = None
 
 
 class StreamSession:
@@ -122,22 +159,35 @@ class StreamSession:
         parse: Parse = registry.parse,
         *,
         known: tuple[int, S] | None = None,
+        cache: StateCache[S] | None = None,
     ) -> S:
         """The state of ``stream_id``, read from the unit of work the first time only.
 
         Later loads of the same stream return the session's state, which includes the
-        events recorded since (``initial``, ``evolve`` and ``known`` are then unused): a
-        decision must see what this unit of work already decided. ``known`` is a cached
-        ``(version, state)``; only the events after that version are read.
+        events recorded since (``initial``, ``evolve``, ``known`` and ``cache`` are then
+        unused): a decision must see what this unit of work already decided. ``known`` is
+        a cached ``(version, state)``; only the events after that version are read.
+        ``cache`` does the same from a :class:`StateCache`, and is given the stream's
+        state once the unit of work commits.
         """
         loaded = self._streams.get(stream_id)
         if loaded is None:
+            if known is None and cache is not None:
+                known = cache.get(stream_id)
             state, version = await read_state(
                 self.uow, stream_id, initial, evolve, parse, known=known
             )
-            loaded = self._streams[stream_id] = _Loaded(state, version, evolve)
+            loaded = self._streams[stream_id] = _Loaded(state, version, evolve, cache)
+            if cache is not None:
+                self.uow.on_commit(lambda: self._cache_committed(stream_id))
         found: S = loaded.state
         return found
+
+    def _cache_committed(self, stream_id: str) -> None:
+        loaded = self._streams[stream_id]
+        # Events recorded but never flushed did not commit: such a state is not cached.
+        if loaded.cache is not None and not any(e.stream_id == stream_id for e in self._staged):
+            loaded.cache.put(stream_id, loaded.version, loaded.state)
 
     def loaded(self, stream_id: str) -> bool:
         """Whether ``stream_id`` was loaded in this session (its state may be ahead of the

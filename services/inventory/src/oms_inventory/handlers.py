@@ -44,7 +44,7 @@ from oms_inventory.streams import (
 )
 from oms_platform.decider import Decision
 from oms_platform.eventstore import UnitOfWork
-from oms_platform.session import StreamReader, StreamSession, read_state
+from oms_platform.session import StateCache, StreamReader, StreamSession, read_state
 
 PRODUCER = Service.INVENTORY.value
 ACTOR = f"service:{PRODUCER}"
@@ -70,8 +70,8 @@ class Inventory:
     last state read of each SKU stream in memory, so a hot SKU is not replayed from its
     first event on every reservation: only the events after the cached version are read.
     A stale cache costs nothing but a conflict and a retry, because appends are checked
-    against the stream's real version; only states read from the store (never ones this
-    process is about to write) are cached.
+    against the stream's real version; a state is cached only once its unit of work has
+    committed (see ``StateCache``).
     """
 
     def __init__(
@@ -81,16 +81,16 @@ class Inventory:
     ) -> None:
         self.clock = clock
         self.strategy = strategy
-        self._stock_cache: dict[str, tuple[int, SkuStock]] = {}
+        self._stock_cache: StateCache[SkuStock] = StateCache()
 
     # -- loading for queries (a unit of work or the store itself) ---------------------------
 
     async def load_stock(self, reader: StreamReader, sku: str) -> tuple[SkuStock, int]:
-        known = self._stock_cache.get(sku)
+        known = self._stock_cache.get(stock_stream(sku))
         state, version = await read_state(
             reader, stock_stream(sku), SkuStock(), stock.evolve, known=known
         )
-        self._stock_cache[sku] = (version, state)
+        self._stock_cache.put(stock_stream(sku), version, state)
         return state, version
 
     async def load_warehouses(self, reader: StreamReader) -> Warehouses:
@@ -188,15 +188,9 @@ class Inventory:
         )
 
     async def _stock(self, s: StreamSession, sku: str) -> SkuStock:
-        stream_id = stock_stream(sku)
-        # Cache only a state just read from the store: once loaded, the session's state
-        # may include events this unit of work has recorded but not yet committed.
-        fresh = not s.loaded(stream_id)
-        known = self._stock_cache.get(sku)
-        state = await s.load(stream_id, SkuStock(), stock.evolve, known=known)
-        if fresh:
-            self._stock_cache[sku] = (s.version(stream_id), state)
-        return state
+        # The cache gets the stream's state when the unit of work commits, including
+        # what it recorded: the next reservation of a hot SKU reads nothing.
+        return await s.load(stock_stream(sku), SkuStock(), stock.evolve, cache=self._stock_cache)
 
     async def _warehouses(self, s: StreamSession) -> Warehouses:
         return await s.load(WAREHOUSES_STREAM, Warehouses(), warehouses.evolve)

@@ -40,7 +40,7 @@ from oms_order.projections.read_models import ReadModels
 from oms_order.streams import idempotency_stream, order_stream, platform_order_stream
 from oms_platform.eventstore.base import UnitOfWork
 from oms_platform.logging import get_logger
-from oms_platform.session import StreamSession
+from oms_platform.session import StateCache, StreamSession
 
 log = get_logger(__name__)
 
@@ -93,6 +93,8 @@ class OrderHandlers:
     def __init__(self, read_models: ReadModels, new_order_id: Callable[[], str]) -> None:
         self.read_models = read_models
         self.new_order_id = new_order_id
+        # Each order's state as last committed: a fact about it reads only what came since.
+        self.orders: StateCache[OrderState] = StateCache()
 
     # -- intake -------------------------------------------------------------------------
 
@@ -123,13 +125,13 @@ class OrderHandlers:
         order_id = self.new_order_id()
         s.correlation_id = order_id
         stream = order_stream(order_id)
-        state = await _order(s, stream)
+        state = await self._order(s, stream)
         s.record(stream, order_decider.decide(PlaceOrder(order_id, sub), state))
         s.record(ref_stream, [claim(order_id, sub, print_)])
         if key_stream is not None:
             s.record(key_stream, [claim(order_id, sub, print_, key)])
         await s.flush()
-        await self.read_models.save_order(uow, await _order(s, stream))
+        await self.read_models.save_order(uow, await self._order(s, stream))
         log.info("order.placed", order_id=order_id, platform_order_ref=sub.platform_order_ref)
         return Submitted(Outcome.CREATED, order_id)
 
@@ -180,7 +182,7 @@ class OrderHandlers:
         """
         s = _session(uow, fact.order_id, source.event_id, source.actor, source.occurred_at)
         stream = order_stream(fact.order_id)
-        events = order_decider.decide(fact, await _order(s, stream))
+        events = order_decider.decide(fact, await self._order(s, stream))
         # A recorded fact keeps its source's actor and time; what the order service decided
         # in reaction is its own, at the moment it decided. The session reads actor and
         # time when it records, so one session (one atomic append) carries both.
@@ -198,15 +200,20 @@ class OrderHandlers:
         refusal."""
         s = _session(uow, command.order_id, cause, actor)
         stream = order_stream(command.order_id)
-        s.record(stream, order_decider.decide(command, await _order(s, stream)))
+        s.record(stream, order_decider.decide(command, await self._order(s, stream)))
         return await self._flush(s, stream)
 
     async def _flush(self, s: StreamSession, stream: str) -> OrderState:
         """Append what was recorded and bring the ``orders`` row up to date with it."""
-        state = await _order(s, stream)
+        state = await self._order(s, stream)
         if await s.flush():
             await self.read_models.save_order(s.uow, state)
         return state
+
+    async def _order(self, s: StreamSession, stream: str) -> OrderState:
+        return await s.load(
+            stream, order_decider.initial_state(), order_decider.evolve, cache=self.orders
+        )
 
     async def register_sku(self, uow: UnitOfWork, sku: str, name: str) -> None:
         await self.read_models.register_sku(uow, sku, name)
@@ -227,10 +234,6 @@ def _session(
         actor=actor,
         occurred_at=occurred_at,
     )
-
-
-async def _order(s: StreamSession, stream: str) -> OrderState:
-    return await s.load(stream, order_decider.initial_state(), order_decider.evolve)
 
 
 def _facts_first(events: Sequence[Event]) -> tuple[list[Event], list[Event]]:

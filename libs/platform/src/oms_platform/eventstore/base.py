@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -33,6 +33,17 @@ class UnitOfWork(Protocol):
 
     async def mark_processed(self, consumer: str, event_id: uuid.UUID) -> None:
         """Record the inbox row; raises ``DuplicateDelivery`` if it is there already."""
+
+    async def processed_of(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of ``event_ids`` this consumer's inbox already holds (one query)."""
+
+    async def mark_all_processed(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
+        """Record the inbox rows of a batch in one statement; raises ``DuplicateDelivery``
+        if any of them is there already (then the whole unit of work is to be dropped)."""
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction committed (never after a rollback): for
+        in-memory caches of what this unit of work wrote."""
 
     async def save_checkpoint(self, name: str, position: Position) -> None: ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +48,7 @@ class InMemoryUnitOfWork:
         self._staged: list[Envelope] = []
         self._inbox: set[tuple[str, uuid.UUID]] = set()
         self._checkpoints: dict[str, Position] = {}
+        self._after_commit: list[Callable[[], None]] = []
 
     def _version(self, stream_id: str) -> int:
         committed = self._state.heads.get(stream_id, (0, GENESIS))[0]
@@ -92,6 +93,20 @@ class InMemoryUnitOfWork:
             raise DuplicateDelivery(f"{consumer} already processed {event_id}")
         self._inbox.add((consumer, event_id))
 
+    async def processed_of(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        return {e for e in event_ids if await self.already_processed(consumer, e)}
+
+    async def mark_all_processed(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
+        keys = {(consumer, e) for e in event_ids}
+        if len(keys) < len(event_ids) or any(
+            k in self._state.inbox or k in self._inbox for k in keys
+        ):
+            raise DuplicateDelivery(f"{consumer} already processed one of {len(keys)} events")
+        self._inbox |= keys
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
     async def save_checkpoint(self, name: str, position: Position) -> None:
         self._checkpoints[name] = position
 
@@ -131,6 +146,8 @@ class InMemoryUnitOfWork:
             recorded.append(rec)
         state.inbox |= self._inbox
         state.checkpoints.update(self._checkpoints)
+        for callback in self._after_commit:
+            callback()
         return recorded
 
 

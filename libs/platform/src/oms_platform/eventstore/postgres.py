@@ -6,7 +6,7 @@ import asyncio
 import gc
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -276,6 +276,10 @@ class PostgresUnitOfWork:
     def __init__(self, connection: AsyncConnection, raw: psycopg.AsyncConnection[Any]) -> None:
         self.connection = connection
         self._raw = raw
+        self.after_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self.after_commit.append(callback)
 
     async def append(self, events: Sequence[Envelope]) -> None:
         await self.append_recorded(events)
@@ -301,6 +305,24 @@ class PostgresUnitOfWork:
         )
         if await cur.fetchone() is None:
             raise DuplicateDelivery(f"{consumer} already processed {event_id}")
+
+    async def processed_of(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        cur = await self._raw.execute(
+            "SELECT event_id FROM inbox WHERE consumer = %s AND event_id = ANY(%s)",
+            (consumer, list(event_ids)),
+        )
+        return {row[0] for row in await cur.fetchall()}
+
+    async def mark_all_processed(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
+        if not event_ids:
+            return
+        cur = await self._raw.execute(
+            "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::uuid[]) "
+            "ON CONFLICT DO NOTHING",
+            (consumer, list(event_ids)),
+        )
+        if cur.rowcount != len(event_ids):
+            raise DuplicateDelivery(f"{consumer} already processed one of {len(event_ids)} events")
 
     async def save_checkpoint(self, name: str, position: Position) -> None:
         await self._raw.execute(
@@ -426,7 +448,10 @@ class PostgresEventStore:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
         async with self.engine.begin() as conn:
-            yield PostgresUnitOfWork(conn, await _driver(conn))
+            uow = PostgresUnitOfWork(conn, await _driver(conn))
+            yield uow
+        for callback in uow.after_commit:
+            callback()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:

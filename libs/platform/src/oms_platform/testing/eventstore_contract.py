@@ -149,6 +149,28 @@ class EventStoreContract:
         async with store.unit_of_work() as uow:
             assert not await uow.already_processed("c", event_id)
 
+    async def test_batch_inbox_marks_and_commit_callbacks(self, store: Any) -> None:
+        first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        committed: list[str] = []
+        async with store.unit_of_work() as uow:
+            assert await uow.processed_of("batch", [first, second]) == set()
+            await uow.mark_all_processed("batch", [first, second])
+            assert await uow.processed_of("batch", [first, second, third]) == {first, second}
+            uow.on_commit(lambda: committed.append("done"))
+            assert committed == []
+        assert committed == ["done"]
+        async with store.unit_of_work() as uow:
+            assert await uow.processed_of("batch", [first, third]) == {first}
+            assert await uow.processed_of("another", [first]) == set()
+        with pytest.raises(DuplicateDelivery):
+            async with store.unit_of_work() as uow:
+                uow.on_commit(lambda: committed.append("rolled back"))
+                await uow.mark_all_processed("batch", [third, second])
+        assert committed == ["done"]
+        async with store.unit_of_work() as uow:
+            # The failed batch left nothing: ``third`` was not recorded either.
+            assert await uow.processed_of("batch", [third]) == set()
+
     async def test_verify_passes_untouched_streams(self, store: Any) -> None:
         await store.append(stream_events("clean", 1, 3))
         await store.append([envelope("clean", 4), envelope("other", 1)])
