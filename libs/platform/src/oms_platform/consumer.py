@@ -77,11 +77,35 @@ class DeadLetterSink(Protocol):
 
 @dataclass
 class Subscription:
-    """A named consumer (its own group and inbox) with one handler per event type."""
+    """A named consumer (its own group and inbox) with one handler per event type.
+
+    ``batch``: the messages of one fetch from one partition are applied in one unit of
+    work (see :meth:`MessageProcessor.process_batch`). Turn it off for handlers that call
+    out of the process (a payment provider): a batch must not hold a transaction open
+    across such calls, and a failed batch runs its messages again one by one.
+    """
 
     consumer: str
     topics: tuple[str, ...]
     handlers: Mapping[str, Handler]
+    batch: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """A parsed message waiting for its handler."""
+
+    index: int
+    delivery: Delivery
+    envelope: Envelope
+    event: Event
+    handler: Handler
+
+
+@dataclass(frozen=True, slots=True)
+class _Poison:
+    code: str
+    reason: str
 
 
 class MessageProcessor:
@@ -109,6 +133,53 @@ class MessageProcessor:
         return self.health.loop(f"consumer:{sub.consumer}")
 
     async def process(self, sub: Subscription, delivery: Delivery) -> Outcome:
+        """Handle one message by itself (in a unit of work of its own)."""
+        parsed = self._parse(sub, 0, delivery)
+        if isinstance(parsed, Outcome):
+            return parsed
+        if isinstance(parsed, _Poison):
+            await self._dead_letter(
+                sub, delivery, parsed.code, parsed.reason, 1, FailureClass.POISON
+            )
+            return Outcome.DEAD_LETTERED
+        with event_context(parsed.envelope):
+            return await self._handle(sub, delivery, parsed.envelope, parsed.event, parsed.handler)
+
+    async def process_batch(
+        self, sub: Subscription, deliveries: Sequence[Delivery]
+    ) -> list[Outcome]:
+        """Handle the messages of one partition, in their order, with as few transactions
+        as the guarantees allow.
+
+        Messages skipped from their header cost nothing. The others run in one unit of
+        work: one inbox query for the batch, every handler, one inbox insert for all. If
+        anything in it fails (a concurrency conflict, a refusal, a duplicate, the
+        database), nothing of it is kept and its messages run again one by one through
+        :meth:`process`'s path, where each failure gets its class. A poison message ends
+        the batch before it (applied first, so the order holds) and is dead-lettered.
+        """
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        pending: list[_Work] = []
+        for index, delivery in enumerate(deliveries):
+            parsed = self._parse(sub, index, delivery)
+            if isinstance(parsed, _Work):
+                pending.append(parsed)
+                continue
+            if isinstance(parsed, _Poison):
+                await self._apply(sub, pending, outcomes)
+                pending = []
+                await self._dead_letter(
+                    sub, delivery, parsed.code, parsed.reason, 1, FailureClass.POISON
+                )
+                parsed = Outcome.DEAD_LETTERED
+            outcomes[index] = parsed
+        await self._apply(sub, pending, outcomes)
+        assert all(o is not None for o in outcomes)
+        return [o for o in outcomes if o is not None]
+
+    def _parse(
+        self, sub: Subscription, index: int, delivery: Delivery
+    ) -> _Work | _Poison | Outcome:
         # A known type this subscription does not handle is not its business: skipped from
         # the header without parsing. An unknown type is poison (a producer's typo on the
         # ingress topic must not vanish), so it is parsed and dead-lettered.
@@ -125,10 +196,50 @@ class MessageProcessor:
                 return Outcome.IGNORED
         except Exception as err:  # anything raised while decoding or parsing is poison
             code = err.code if isinstance(err, EventContractError) else "malformed_message"
-            await self._dead_letter(sub, delivery, code, _reason(err), 1, FailureClass.POISON)
-            return Outcome.DEAD_LETTERED
-        with event_context(env):
-            return await self._handle(sub, delivery, env, event, handler)
+            return _Poison(code, _reason(err))
+        return _Work(index, delivery, env, event, handler)
+
+    async def _apply(
+        self, sub: Subscription, work: Sequence[_Work], outcomes: list[Outcome | None]
+    ) -> None:
+        if len(work) > 1 and sub.batch and await self._apply_together(sub, work, outcomes):
+            return
+        for w in work:
+            with event_context(w.envelope):
+                outcomes[w.index] = await self._handle(
+                    sub, w.delivery, w.envelope, w.event, w.handler
+                )
+
+    async def _apply_together(
+        self, sub: Subscription, work: Sequence[_Work], outcomes: list[Outcome | None]
+    ) -> bool:
+        """One unit of work for all of ``work``; False (and nothing kept) if it failed."""
+        found: dict[int, Outcome] = {}
+        try:
+            async with self.store.unit_of_work() as uow:
+                ids = [w.envelope.event_id for w in work]
+                done = await uow.processed_of(sub.consumer, ids)
+                marked: list[Any] = []
+                for w in work:
+                    event_id = w.envelope.event_id
+                    if event_id in done:
+                        found[w.index] = Outcome.DUPLICATE
+                        continue
+                    done.add(event_id)  # the same event twice in one batch: once
+                    with event_context(w.envelope):
+                        await w.handler(uow, w.envelope, w.event)
+                    marked.append(event_id)
+                    found[w.index] = Outcome.HANDLED
+                await uow.mark_all_processed(sub.consumer, marked)
+        except Exception as err:
+            log.debug(
+                "consumer.batch_fallback", consumer=sub.consumer, size=len(work), error=_reason(err)
+            )
+            return False
+        for index, outcome in found.items():
+            outcomes[index] = outcome
+        self.status(sub).ok()
+        return True
 
     async def _handle(
         self, sub: Subscription, delivery: Delivery, env: Envelope, event: Event, handler: Handler
@@ -250,7 +361,7 @@ def _reason(err: BaseException) -> str:
 def header_value(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
     for key, value in headers:
         if key == name:
-            return value.decode()
+            return value.decode(errors="replace")
     return None
 
 

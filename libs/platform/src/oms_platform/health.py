@@ -9,10 +9,16 @@ figures of their own (relay lag, parked events, stalled orders) and may fail rea
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from oms_platform.logging import get_logger
+
+log = get_logger(__name__)
 
 Clock = Callable[[], float]
 
@@ -105,3 +111,21 @@ class Health:
             if not result.ready:
                 reasons.append(result.reason or f"{name} not ready")
         return not reasons, {"ready": not reasons, "reasons": reasons, "loops": loops, **figures}
+
+
+async def keep_running(
+    loop: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event, status: LoopStatus
+) -> None:
+    """Run ``loop(stop)`` until ``stop``, restarting it after a failure (database blip,
+    lost lease, broker away) with a growing pause; each failure shows in ``status``."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            await loop(stop)
+        except Exception as err:
+            failures += 1
+            status.failing(err)
+            if failures == 1 or failures % 30 == 0:
+                log.exception("service.loop_failed", loop=status.name, failures=failures)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(2.0, 0.2 * failures))

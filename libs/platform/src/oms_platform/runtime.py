@@ -1,19 +1,37 @@
-"""FastStream wiring of the consumer runtime: manual acks, raw bytes, one group per consumer."""
+"""The Kafka side of the consumer runtime: one consumer per subscription, batches per
+partition, offsets committed after the work.
+
+Each subscription is one aiokafka consumer in its own group (``<service>.<consumer>``),
+with auto-commit off. A fetch returns records for several partitions; each partition's
+records go to :meth:`MessageProcessor.process_batch` (in order: one worker per partition,
+so each key's events keep their order) and the partitions of one fetch are worked on
+concurrently. A partition's offset is committed once its batch is done: every message
+handled, skipped or safely dead-lettered. Should the processor still raise, the consumer
+seeks back to the batch's first message and reads it again after a pause.
+
+After a rebalance the new owner of a partition starts at its last committed offset, so a
+batch may be delivered twice; the inbox makes the second delivery a duplicate.
+
+The consumer is aiokafka's, the client FastStream is built on, used directly: the runtime
+needs a partition's fetch as one unit, its own offset commits, and headers read before
+any decoding (FastStream's per-message subscribers decoded and committed per message;
+see bench/ for what that cost).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from oms_platform import deadletters
 from oms_platform.consumer import Delivery, MessageProcessor, Outcome, Subscription, producer_sink
 from oms_platform.eventstore.postgres import PostgresEventStore
-from oms_platform.health import Health
+from oms_platform.health import Health, keep_running
 from oms_platform.logging import get_logger
 from oms_platform.relay import create_producer
 from oms_platform.settings import RetrySettings
@@ -24,21 +42,8 @@ DLQ_VALUE_LIMIT = 512 * 1024
 """The largest value copied whole to a dead-letter topic (the broker takes about 1 MiB)."""
 
 
-async def _raw_body(message: Any) -> Any:
-    # Hand the handler the bytes untouched: decoding is the processor's job, so that bad
-    # JSON becomes a dead letter instead of an error inside FastStream.
-    return message.body
-
-
 class ConsumerRuntime:
-    """Subscriptions of one service on one FastStream ``KafkaBroker``.
-
-    Every subscriber uses ``AckPolicy.MANUAL``: FastStream's default for Kafka commits
-    before the handler runs (at-most-once). Here the offset is committed only after the
-    processor returns, that is after the unit of work committed or the message was
-    acknowledged by the dead-letter topic. If even the dead-letter publish fails, the
-    consumer seeks back to the message and it is delivered again.
-    """
+    """The subscriptions of one service, each consumed by :meth:`consume` until stopped."""
 
     def __init__(
         self,
@@ -47,80 +52,119 @@ class ConsumerRuntime:
         bootstrap: str,
         store: PostgresEventStore,
         retry: RetrySettings | None = None,
-        broker: KafkaBroker | None = None,
         health: Health | None = None,
+        batch_size: int = 200,
     ) -> None:
         self.service = service
         self.bootstrap = bootstrap
         self.store = store
-        self.broker = broker or KafkaBroker(bootstrap, client_id=f"oms-{service}")
+        self.batch_size = batch_size
         # aiokafka clients need a running event loop: the producer is made in start().
         self._dlq_producer: Any = None
         self.health = health or Health()
         self.processor = MessageProcessor(store, self._dead_letter, retry=retry, health=self.health)
         self.subscriptions: list[Subscription] = []
-        self._subscribers: dict[str, Any] = {}
+        self._consumers: dict[str, AIOKafkaConsumer] = {}
         self._done: dict[tuple[str, int], int] = {}  # next offset to handle, per partition
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.handled: dict[str, int] = {}
+        """Messages handled (not skipped, not duplicates) per subscription: the work split."""
 
     def subscribe(self, sub: Subscription) -> None:
-        processor = self.processor
-
-        async def on_message(body: bytes, msg: KafkaMessage) -> None:
-            record = msg.raw_message
-            assert not isinstance(record, tuple)
-            delivery = Delivery(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=body,
-                headers=list(record.headers or ()),
-            )
-            try:
-                await processor.process(sub, delivery)
-            except Exception:
-                # The processor handles every failure itself; should something still get
-                # here, leave the offset alone and read the message again after a pause.
-                log.exception(
-                    "consumer.delivery_failed",
-                    consumer=sub.consumer,
-                    topic=record.topic,
-                    offset=record.offset,
-                )
-                await asyncio.sleep(1.0)
-                await msg.nack()
-                return
-            await msg.ack()
-            self._done[(record.topic, record.partition)] = record.offset + 1
-
-        subscriber = self.broker.subscriber(
-            *sub.topics,
-            group_id=f"{self.service}.{sub.consumer}",
-            ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest",
-            decoder=_raw_body,
-        )
-        subscriber(on_message)
-        self._subscribers[sub.consumer] = subscriber
         self.subscriptions.append(sub)
+        self.handled[sub.consumer] = 0
+
+    def group(self, sub: Subscription) -> str:
+        return f"{self.service}.{sub.consumer}"
+
+    async def consume(self, sub: Subscription, stop: asyncio.Event) -> None:
+        """Consume ``sub``'s topics until ``stop`` (the service host restarts it on error)."""
+        consumer = AIOKafkaConsumer(
+            *sub.topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group(sub),
+            client_id=f"oms-{self.group(sub)}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.batch_size,
+        )
+        await consumer.start()
+        self._consumers[sub.consumer] = consumer
+        status = self.health.loop(f"kafka:{sub.consumer}")
+        try:
+            while not stop.is_set():
+                fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                status.ok()
+                if fetched:
+                    await asyncio.gather(
+                        *(
+                            self._partition(consumer, sub, tp, records)
+                            for tp, records in fetched.items()
+                        )
+                    )
+        finally:
+            self._consumers.pop(sub.consumer, None)
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _partition(
+        self, consumer: AIOKafkaConsumer, sub: Subscription, tp: TopicPartition, records: list[Any]
+    ) -> None:
+        deliveries = [
+            Delivery(r.topic, r.partition, r.offset, r.key, r.value or b"", list(r.headers or ()))
+            for r in records
+        ]
+        try:
+            outcomes = await self.processor.process_batch(sub, deliveries)
+        except Exception:
+            # The processor handles every failure itself; should something still get here,
+            # leave the offset alone and read the batch again after a pause.
+            log.exception(
+                "consumer.batch_failed",
+                consumer=sub.consumer,
+                topic=tp.topic,
+                offset=records[0].offset,
+            )
+            await asyncio.sleep(1.0)
+            consumer.seek(tp, records[0].offset)
+            return
+        self.handled[sub.consumer] += sum(o is Outcome.HANDLED for o in outcomes)
+        next_offset = records[-1].offset + 1
+        try:
+            await consumer.commit({tp: next_offset})
+        except (CommitFailedError, KafkaError) as err:
+            # The partition went to another member (or the coordinator moved): the work is
+            # committed in the database, so the new owner finds it in the inbox.
+            log.warning(
+                "consumer.commit_failed", consumer=sub.consumer, topic=tp.topic, error=str(err)
+            )
+        self._done[(tp.topic, tp.partition)] = next_offset
+
+    def assignments(self) -> dict[str, list[str]]:
+        """The partitions each subscription holds now, as ``topic:partition``."""
+        return {
+            name: sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
+            for name, consumer in self._consumers.items()
+        }
 
     async def lag(self) -> dict[str, int | None]:
-        """Messages behind the newest known offset, per subscription (None: not assigned).
+        """Messages behind the newest known offset, per subscription (None: not running).
 
         The high watermark of the last fetch minus the next offset this runtime has to
         handle: no request to the broker, so a health check never waits on it.
         """
         lags: dict[str, int | None] = {}
-        for name, subscriber in self._subscribers.items():
-            consumer = getattr(subscriber, "consumer", None)
+        for sub in self.subscriptions:
+            consumer = self._consumers.get(sub.consumer)
             if consumer is None:
-                lags[name] = None
+                lags[sub.consumer] = None
                 continue
             total = 0
             for tp in consumer.assignment():
                 high = consumer.highwater(tp)
-                # What was handled, not what was fetched: a consumer stuck on a message
-                # has fetched the ones behind it too.
+                # What was handled, not what was fetched: a consumer stuck on a batch has
+                # fetched the messages behind it too.
                 position = self._done.get((tp.topic, tp.partition))
                 if position is None:
                     try:
@@ -129,7 +173,7 @@ class ConsumerRuntime:
                         position = None
                 if high is not None and position is not None:
                     total += max(0, high - position)
-            lags[name] = total
+            lags[sub.consumer] = total
         return lags
 
     async def _dead_letter(
@@ -190,12 +234,27 @@ class ConsumerRuntime:
                 await asyncio.wait_for(stop.wait(), idle_s)
 
     async def start(self) -> None:
+        """Start the dead-letter producer, then one :meth:`consume` loop per subscription
+        (restarted after a failure, reported in readiness as ``kafka:<consumer>``)."""
+        self._stop = asyncio.Event()
         self._dlq_producer = create_producer(self.bootstrap)
         await self._dlq_producer.start()
-        await self.broker.start()
+        for sub in self.subscriptions:
+            status = self.health.loop(f"kafka:{sub.consumer}")
+            loop = functools.partial(self.consume, sub)
+            self._tasks.append(
+                asyncio.create_task(keep_running(loop, self._stop, status), name=status.name)
+            )
 
     async def stop(self) -> None:
-        await self.broker.stop()
+        """Stop consuming (each loop ends after its current batch), then the producer."""
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=15)
+            for task in pending:  # a batch waiting out a dead database
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._tasks = []
         if self._dlq_producer is not None:
             await self._dlq_producer.stop()
             self._dlq_producer = None

@@ -24,8 +24,9 @@ from oms_platform.consumer import Handler, Subscription
 from oms_platform.db import create_engine
 from oms_platform.eventstore.base import EventStore
 from oms_platform.eventstore.postgres import PostgresEventStore
-from oms_platform.health import Health, LoopStatus, ProbeResult
+from oms_platform.health import Health, LoopStatus, ProbeResult, keep_running
 from oms_platform.http import install_problem_handlers
+from oms_platform.kafka_topics import catalogue, ensure_topics
 from oms_platform.logging import configure_logging, get_logger
 from oms_platform.projection import Projection, ProjectionRunner
 from oms_platform.relay import OutboxRelay
@@ -73,6 +74,7 @@ class ServiceHost:
                 store=self.pg,
                 retry=settings.retry,
                 health=self.health,
+                batch_size=settings.consumer_batch_size,
             )
             self.relay = OutboxRelay(
                 self.pg,
@@ -103,12 +105,18 @@ class ServiceHost:
         return f"{self.settings.topic_prefix}{name}"
 
     def subscribe(
-        self, consumer: str, topics: Sequence[str], handlers: Mapping[str, Handler]
+        self,
+        consumer: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+        *,
+        batch: bool = True,
     ) -> None:
-        """Handle events from ``topics`` as consumer ``consumer`` (own group and inbox)."""
+        """Handle events from ``topics`` as consumer ``consumer`` (own group and inbox);
+        ``batch=False`` for handlers that call out of the process (see ``Subscription``)."""
         if self.consumers is not None:
             self.consumers.subscribe(
-                Subscription(consumer, tuple(self.topic(t) for t in topics), handlers)
+                Subscription(consumer, tuple(self.topic(t) for t in topics), handlers, batch)
             )
 
     def add_projection(self, projection: Projection) -> ProjectionRunner | None:
@@ -173,7 +181,12 @@ class ServiceHost:
 
     async def _consumer_probe(self) -> ProbeResult:
         assert self.consumers is not None
-        return ProbeResult(True, {"lag": await self.consumers.lag()})
+        details = {
+            "lag": await self.consumers.lag(),
+            "handled": dict(self.consumers.handled),
+            "partitions": self.consumers.assignments(),
+        }
+        return ProbeResult(True, details)
 
     async def start(self) -> None:
         if self.pg is None or self.consumers is None or self.relay is None:
@@ -183,6 +196,12 @@ class ServiceHost:
             await runner.setup()
         for hook in self.startup_hooks:
             await hook()
+        await ensure_topics(
+            self.settings.kafka_bootstrap,
+            catalogue(self.settings.topic_prefix),
+            partitions=self.settings.topic_partitions,
+            replication=self.settings.topic_replication,
+        )
         await self.consumers.start()
         self._spawn("relay", self.relay.run, self.relay.status)
         self._spawn("dlq-replay", self.consumers.run_replays, self.health.loop("dlq-replay"))
@@ -196,23 +215,7 @@ class ServiceHost:
     def _spawn(
         self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]], status: LoopStatus
     ) -> None:
-        self._tasks.append(asyncio.create_task(self._keep_running(loop, status), name=name))
-
-    async def _keep_running(
-        self, loop: Callable[[asyncio.Event], Awaitable[None]], status: LoopStatus
-    ) -> None:
-        """Restart a background loop after a failure (database blip, lost lease)."""
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                await loop(self._stop)
-            except Exception as err:
-                failures += 1
-                status.failing(err)
-                if failures == 1 or failures % 30 == 0:
-                    log.exception("service.loop_failed", loop=status.name, failures=failures)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), min(2.0, 0.2 * failures))
+        self._tasks.append(asyncio.create_task(keep_running(loop, self._stop, status), name=name))
 
     async def stop(self) -> None:
         self._stop.set()

@@ -47,3 +47,8 @@ class ServiceSettings(BaseSettings):
     """A background loop failing for longer than this makes the service not ready."""
     relay_max_lag_s: float = Field(default=10.0, gt=0)
     """Not ready while the oldest unpublished event is older than this."""
+    consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    """Most messages one fetch hands to the consumers (split over its partitions)."""
+    topic_partitions: int = Field(default=6, ge=1, le=1000)
+    """Partitions of each topic this service creates at start (existing ones stay)."""
+    topic_replication: int = Field(default=1, ge=1, le=10)

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from oms_events.base import Event
 from oms_events.envelope import Envelope
-from oms_payments.routing import Route, Routes
+from oms_payments.routing import PROVIDER_WORK, Route, Routes
 from oms_platform.consumer import Handler
 from oms_platform.eventstore import UnitOfWork
 from oms_platform.refusal import Refusal
@@ -26,7 +26,10 @@ def subscribe(host: ServiceHost, routes: Routes) -> None:
         topics[r.consumer].add(r.topic)
         handlers[r.consumer][cls.event_type] = typed(cls, r)
     for consumer, by_type in handlers.items():
-        host.subscribe(consumer, sorted(topics[consumer]), by_type)
+        # The provider worker calls providers: no batch may hold a transaction across
+        # those calls, so its requests keep a unit of work each.
+        batch = consumer != PROVIDER_WORK
+        host.subscribe(consumer, sorted(topics[consumer]), by_type, batch=batch)
 
 
 def typed(cls: type[Event], r: Route) -> Handler:

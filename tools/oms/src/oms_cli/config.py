@@ -109,6 +109,9 @@ class StackConfig(BaseSettings):
     kafka_version: str = "4.1.1"
     pg_admin_password: SecretStr = SecretStr("oms-admin")
     host: str = "127.0.0.1"
+    kafka_partitions: int = Field(default=6, ge=1, le=1000)
+    """Partitions of each OMS topic `oms up` creates; also what the services create with
+    (two instances of a service share a topic's partitions, so this bounds scaling out)."""
     pg_bindir: Path | None = None
     """PostgreSQL server bin dir; default: pg_config --bindir, then /usr/lib/postgresql/*/bin."""
 

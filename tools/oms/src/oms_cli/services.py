@@ -63,6 +63,7 @@ def service_env(
             f"{prefix}HTTP_PORT": str(port or config.service_port(service)),
             f"{prefix}TOPIC_PREFIX": topic_prefix,
             f"{prefix}LOG_JSON": "true",
+            f"{prefix}TOPIC_PARTITIONS": str(config.kafka_partitions),
         }
     )
     env.update(extra or {})

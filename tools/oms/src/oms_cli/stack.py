@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -9,6 +10,7 @@ from oms_cli import kafka, postgres
 from oms_cli import services as service_processes
 from oms_cli.config import StackConfig
 from oms_cli.proc import StackError, file_lock
+from oms_platform.kafka_topics import catalogue, ensure_topics
 
 STARTED = "started"
 ALREADY_RUNNING = "already-running"
@@ -53,6 +55,11 @@ def ensure_up(config: StackConfig | None = None, *, services: bool = True) -> di
                 f"the OMS Kafka broker is running but not answering on {config.kafka_bootstrap};"
                 f" see {config.kafka_logs} (or run `oms down` and `oms up` again)"
             )
+        # Explicitly, with the partitions asked for: a topic the broker made on first
+        # use would get its default count instead.
+        topics = asyncio.run(
+            ensure_topics(config.kafka_bootstrap, catalogue(), partitions=config.kafka_partitions)
+        )
         svc = service_processes.ensure_services(config) if services else {}
     return {
         "postgres": {
@@ -64,6 +71,8 @@ def ensure_up(config: StackConfig | None = None, *, services: bool = True) -> di
             "action": STARTED if kafka_started else ALREADY_RUNNING,
             "bootstrap": config.kafka_bootstrap,
             "downloaded_jars": downloaded,
+            "topics": len(topics),
+            "partitions": config.kafka_partitions,
         },
         "services": svc,
     }

@@ -1,0 +1,67 @@
+"""The OMS topics, created explicitly with the partitions the deployment asks for.
+
+A topic the broker creates on first use gets the broker's default partition count, and
+the partition count is what bounds how many consumers of a group can share the work. So
+``oms up`` and every service at start create the whole catalogue (each topic and its
+dead-letter twin) with ``partitions`` partitions (one for a dead-letter topic). A topic
+that exists already keeps its partitions: adding some would move keys to other
+partitions and break the order of each order's events in flight, so that is an
+operator's decision, reported here as a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from oms_events.topics import ALL_TOPICS, dlq
+from oms_platform.logging import get_logger
+
+log = get_logger(__name__)
+
+_OK, _EXISTS = 0, 36  # Kafka error codes: none, TOPIC_ALREADY_EXISTS
+
+
+def catalogue(prefix: str = "") -> list[str]:
+    """Every topic of the OMS and its dead-letter topic, as ``prefix`` spells them."""
+    return [f"{prefix}{name}" for topic in ALL_TOPICS for name in (topic, dlq(topic))]
+
+
+async def ensure_topics(
+    bootstrap: str, topics: list[str], *, partitions: int, replication: int = 1
+) -> dict[str, int]:
+    """Create the missing ``topics``; the partition count of each topic afterwards."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="oms-topics")
+    await admin.start()
+    try:
+        counts = await _partition_counts(admin)
+        missing = [t for t in topics if t not in counts]
+        if missing:
+            # Dead letters are few and read by tools, not by consumer groups: one
+            # partition each keeps the broker's partition count (and recovery) down.
+            response = await admin.create_topics(
+                [NewTopic(t, 1 if t.endswith(".dlq") else partitions, replication) for t in missing]
+            )
+            for item in response.topic_errors:
+                name, code = item[0], item[1]
+                if code not in (_OK, _EXISTS):
+                    raise RuntimeError(f"cannot create topic {name}: error {code} {item[2:]}")
+            log.info("kafka.topics_created", count=len(missing), partitions=partitions)
+            counts = await _partition_counts(admin)
+        for topic in topics:
+            if not topic.endswith(".dlq") and counts.get(topic, partitions) < partitions:
+                log.warning(
+                    "kafka.topic_has_fewer_partitions",
+                    topic=topic,
+                    partitions=counts[topic],
+                    wanted=partitions,
+                )
+        return {t: counts.get(t, 0) for t in topics}
+    finally:
+        await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient) -> dict[str, int]:
+    described: list[Any] = await admin.describe_topics()
+    return {t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0}
