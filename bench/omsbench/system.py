@@ -21,21 +21,20 @@ from typing import Any
 import httpx
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
 from oms_cli import kafka as stack_kafka
 from oms_cli import postgres as stack_postgres
 from oms_cli.config import StackConfig
 from oms_cli.proc import pid_alive, stop_pid
 from oms_cli.services import service_env, spawn_service, wait_healthy
-from oms_events.topics import INVENTORY_EVENTS, ORDER_EVENTS, PAYMENTS_EVENTS, PLATFORM_INGRESS
+from oms_platform.kafka_topics import catalogue, ensure_topics
 
 from .common import ScratchDatabases
 from .orders import CATALOGUE, STOCK_PER_WAREHOUSE, WAREHOUSES, order_body
 
 SERVICES = ("inventory", "payments", "order")
-TOPICS = (PLATFORM_INGRESS, ORDER_EVENTS, INVENTORY_EVENTS, PAYMENTS_EVENTS)
-PARTITIONS = 3  # what the local broker gives a topic it creates on first use
+PARTITIONS = StackConfig().kafka_partitions  # what `oms up` creates each topic with
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
 
@@ -104,12 +103,10 @@ class System:
     # ------------------------------------------------------------------ topics
 
     async def create_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(self.topic(t), PARTITIONS, 1) for t in TOPICS])
-        finally:
-            await admin.close()
+        """The whole catalogue under this run's prefix, as `oms up` creates it."""
+        await ensure_topics(
+            self.stack.kafka_bootstrap, catalogue(self.prefix), partitions=PARTITIONS
+        )
 
     async def delete_topics(self) -> list[str]:
         """Every topic under this run's prefix (the services create DLQ topics on use)."""

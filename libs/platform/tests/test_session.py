@@ -295,3 +295,23 @@ def test_the_cache_is_bounded_and_never_goes_back_a_version() -> None:
     cache.put("a", 5, 50)
     cache.put("a", 3, 30)  # a slower unit of work committing an older state
     assert cache.get("a") == (5, 50)
+
+
+async def test_a_created_stream_is_not_read_and_conflicts_if_it_existed(
+    store: InMemoryEventStore,
+) -> None:
+    async with store.unit_of_work() as uow:
+        spy = Spy(uow)
+        s = session(spy)  # type: ignore[arg-type]
+        assert s.create("stock-NEW", 0, on_hand) == 0
+        s.record("stock-NEW", [received(2)])
+        await s.flush()
+    assert spy.reads == []
+    assert len(await store.read_stream("stock-NEW")) == 1
+    with pytest.raises(ConcurrencyConflict):
+        async with store.unit_of_work() as uow:
+            s = session(uow)
+            s.create("stock-NEW", 0, on_hand)  # an id that was not new after all
+            s.record("stock-NEW", [received(2)])
+            await s.flush()
+    assert len(await store.read_stream("stock-NEW")) == 1

@@ -49,6 +49,8 @@ Headers = list[tuple[str, bytes]]
 # Optimistic-concurrency conflicts are the normal price of contention, not failures:
 # they get many more quick retries than other errors before anything is dead-lettered.
 MAX_CONFLICT_RETRIES = 100
+BATCH_CONFLICT_RETRIES = 3
+"""Further tries of a whole batch after a conflict, before it runs one by one."""
 
 
 class Outcome(StrEnum):
@@ -83,12 +85,19 @@ class Subscription:
     work (see :meth:`MessageProcessor.process_batch`). Turn it off for handlers that call
     out of the process (a payment provider): a batch must not hold a transaction open
     across such calls, and a failed batch runs its messages again one by one.
+
+    ``exclusive``: its batches run one at a time in the process, also against the other
+    exclusive subscriptions, instead of one per partition at once. For handlers that
+    write streams shared across keys (a SKU's stock is written for every order that
+    holds it): two such batches at once would lock those streams in different orders
+    and deadlock, or conflict and end up one by one.
     """
 
     consumer: str
     topics: tuple[str, ...]
     handlers: Mapping[str, Handler]
     batch: bool = True
+    exclusive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +211,16 @@ class MessageProcessor:
     async def _apply(
         self, sub: Subscription, work: Sequence[_Work], outcomes: list[Outcome | None]
     ) -> None:
-        if len(work) > 1 and sub.batch and await self._apply_together(sub, work, outcomes):
-            return
+        if len(work) > 1 and sub.batch:
+            # A conflict is the price of contention (another process wrote one of the
+            # streams first): the batch is worth a few more tries on fresh state.
+            for attempt in range(1, BATCH_CONFLICT_RETRIES + 2):
+                failure = await self._apply_together(sub, work, outcomes)
+                if failure is None:
+                    return
+                if not isinstance(failure, ConcurrencyConflict):
+                    break
+                await self.sleep(random.uniform(0.001, 0.01 * attempt))
         for w in work:
             with event_context(w.envelope):
                 outcomes[w.index] = await self._handle(
@@ -212,8 +229,8 @@ class MessageProcessor:
 
     async def _apply_together(
         self, sub: Subscription, work: Sequence[_Work], outcomes: list[Outcome | None]
-    ) -> bool:
-        """One unit of work for all of ``work``; False (and nothing kept) if it failed."""
+    ) -> Exception | None:
+        """One unit of work for all of ``work``; the failure (nothing kept) if it failed."""
         found: dict[int, Outcome] = {}
         try:
             async with self.store.unit_of_work() as uow:
@@ -233,13 +250,13 @@ class MessageProcessor:
                 await uow.mark_all_processed(sub.consumer, marked)
         except Exception as err:
             log.debug(
-                "consumer.batch_fallback", consumer=sub.consumer, size=len(work), error=_reason(err)
+                "consumer.batch_failed", consumer=sub.consumer, size=len(work), error=_reason(err)
             )
-            return False
+            return err
         for index, outcome in found.items():
             outcomes[index] = outcome
         self.status(sub).ok()
-        return True
+        return None
 
     async def _handle(
         self, sub: Subscription, delivery: Delivery, env: Envelope, event: Event, handler: Handler

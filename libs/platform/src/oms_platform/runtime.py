@@ -68,6 +68,7 @@ class ConsumerRuntime:
         self._done: dict[tuple[str, int], int] = {}  # next offset to handle, per partition
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._exclusive = asyncio.Lock()  # one batch at a time of exclusive subscriptions
         self.handled: dict[str, int] = {}
         """Messages handled (not skipped, not duplicates) per subscription: the work split."""
 
@@ -116,7 +117,11 @@ class ConsumerRuntime:
             for r in records
         ]
         try:
-            outcomes = await self.processor.process_batch(sub, deliveries)
+            if sub.exclusive:
+                async with self._exclusive:
+                    outcomes = await self.processor.process_batch(sub, deliveries)
+            else:
+                outcomes = await self.processor.process_batch(sub, deliveries)
         except Exception:
             # The processor handles every failure itself; should something still get here,
             # leave the offset alone and read the batch again after a pause.

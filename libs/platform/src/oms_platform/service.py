@@ -111,12 +111,15 @@ class ServiceHost:
         handlers: Mapping[str, Handler],
         *,
         batch: bool = True,
+        exclusive: bool = False,
     ) -> None:
         """Handle events from ``topics`` as consumer ``consumer`` (own group and inbox);
-        ``batch=False`` for handlers that call out of the process (see ``Subscription``)."""
+        ``batch=False`` for handlers that call out of the process, ``exclusive=True`` for
+        handlers writing streams shared across keys (see ``Subscription``)."""
         if self.consumers is not None:
+            topic_names = tuple(self.topic(t) for t in topics)
             self.consumers.subscribe(
-                Subscription(consumer, tuple(self.topic(t) for t in topics), handlers, batch)
+                Subscription(consumer, topic_names, handlers, batch=batch, exclusive=exclusive)
             )
 
     def add_projection(self, projection: Projection) -> ProjectionRunner | None:

@@ -183,6 +183,23 @@ class StreamSession:
         found: S = loaded.state
         return found
 
+    def create(
+        self,
+        stream_id: str,
+        initial: S,
+        evolve: Callable[[S, Event], S],
+        cache: StateCache[S] | None = None,
+    ) -> S:
+        """Start a stream this unit of work creates under an id it just made (a fresh
+        order id): nothing is read. Should the stream exist after all, the append finds
+        it at a version past 0 and raises ``ConcurrencyConflict``; nothing is lost."""
+        if stream_id in self._streams:
+            raise ValueError(f"stream {stream_id} is loaded already")
+        self._streams[stream_id] = _Loaded(initial, 0, evolve, cache)
+        if cache is not None:
+            self.uow.on_commit(lambda: self._cache_committed(stream_id))
+        return initial
+
     def _cache_committed(self, stream_id: str) -> None:
         loaded = self._streams[stream_id]
         # Events recorded but never flushed did not commit: such a state is not cached.

@@ -107,4 +107,6 @@ def subscribe(host: ServiceHost, inventory: Inventory) -> None:
     for consumer, classes in CONSUMERS.items():
         topics = sorted({topic_for(cls.event_type) for cls in classes})
         handlers = {cls.event_type: handler(inventory, cls) for cls in classes}
-        host.subscribe(consumer, topics, handlers)
+        # Every one of them writes SKU stock streams, which orders on every partition
+        # share: their batches take turns (see ``Subscription.exclusive``).
+        host.subscribe(consumer, topics, handlers, exclusive=True)

@@ -125,14 +125,16 @@ class OrderHandlers:
         order_id = self.new_order_id()
         s.correlation_id = order_id
         stream = order_stream(order_id)
-        state = await self._order(s, stream)
+        state = s.create(
+            stream, order_decider.initial_state(), order_decider.evolve, cache=self.orders
+        )
         s.record(stream, order_decider.decide(PlaceOrder(order_id, sub), state))
         s.record(ref_stream, [claim(order_id, sub, print_)])
         if key_stream is not None:
             s.record(key_stream, [claim(order_id, sub, print_, key)])
         await s.flush()
         await self.read_models.save_order(uow, await self._order(s, stream))
-        log.info("order.placed", order_id=order_id, platform_order_ref=sub.platform_order_ref)
+        log.debug("order.placed", order_id=order_id, platform_order_ref=sub.platform_order_ref)
         return Submitted(Outcome.CREATED, order_id)
 
     async def _existing(
@@ -171,7 +173,9 @@ class OrderHandlers:
         await s.load(stream, None, claimed)
         s.record(stream, [rejection(ref, channel, problems)])
         await s.flush()
-        log.info("order.rejected", platform_order_ref=ref, reasons=[p.code.value for p in problems])
+        log.debug(
+            "order.rejected", platform_order_ref=ref, reasons=[p.code.value for p in problems]
+        )
 
     # -- the order ------------------------------------------------------------------------
 

@@ -91,6 +91,7 @@ class SqlReadModels:
         self.engine = engine
         self.check_skus = check_skus
         self.stall_after_s = stall_after_s
+        self._seen: set[str] = set()
 
     async def create(self) -> None:
         async with self.engine.begin() as conn:
@@ -106,13 +107,17 @@ class SqlReadModels:
         )
 
     async def unknown_skus(self, uow: UnitOfWork, skus: Iterable[str]) -> set[str]:
-        wanted = set(skus)
+        # SKUs are registered, never removed: one found in the table once is known for
+        # good, so only SKUs not seen yet cost a query.
+        wanted = set(skus) - self._seen
         if not self.check_skus or not wanted:
             return set()
         rows = await uow.connection.execute(
             text("SELECT sku FROM known_skus WHERE sku = ANY(:skus)"), {"skus": sorted(wanted)}
         )
-        return wanted - {row[0] for row in rows}
+        found = {row[0] for row in rows}
+        self._seen |= found
+        return wanted - found
 
     async def register_sku(self, uow: UnitOfWork, sku: str, name: str) -> None:
         await uow.connection.execute(
