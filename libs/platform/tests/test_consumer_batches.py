@@ -31,9 +31,9 @@ class CountingStore(InMemoryEventStore):
         self.committed = 0
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[Any]:
+    async def unit_of_work(self, *, deferred: bool = False) -> AsyncIterator[Any]:
         self.begun += 1
-        async with super().unit_of_work() as uow:
+        async with super().unit_of_work(deferred=deferred) as uow:
             yield uow
         self.committed += 1
 

@@ -315,3 +315,30 @@ async def test_a_created_stream_is_not_read_and_conflicts_if_it_existed(
             s.record("stock-NEW", [received(2)])
             await s.flush()
     assert len(await store.read_stream("stock-NEW")) == 1
+
+
+async def test_a_trusted_cache_is_not_read_and_a_stale_entry_is_read_after_its_conflict(
+    store: InMemoryEventStore,
+) -> None:
+    await seed(store, STOCK, [received(3)])
+    cache: StateCache[int] = StateCache(trusted=True)
+    async with store.unit_of_work() as uow:
+        await session(uow).load(STOCK, 0, on_hand, cache=cache)
+    assert cache.get(STOCK) == (1, 3)
+    await seed(store, STOCK, [received(10)])  # another process wrote: the entry is stale
+    with pytest.raises(ConcurrencyConflict):
+        async with store.unit_of_work() as uow:
+            spy = Spy(uow)
+            s = session(spy)  # type: ignore[arg-type]
+            assert await s.load(STOCK, 0, on_hand, cache=cache) == 3  # not read: trusted
+            assert spy.reads == []
+            s.record(STOCK, [received(1)])
+            await s.flush()
+    # The failed attempt took the entry out: the retry reads the stream and succeeds.
+    assert cache.get(STOCK) is None
+    async with store.unit_of_work() as uow:
+        s = session(uow)
+        assert await s.load(STOCK, 0, on_hand, cache=cache) == 13
+        s.record(STOCK, [received(1)])
+        await s.flush()
+    assert cache.get(STOCK) == (3, 14)

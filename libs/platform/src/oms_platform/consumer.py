@@ -233,7 +233,7 @@ class MessageProcessor:
         """One unit of work for all of ``work``; the failure (nothing kept) if it failed."""
         found: dict[int, Outcome] = {}
         try:
-            async with self.store.unit_of_work() as uow:
+            async with self.store.unit_of_work(deferred=True) as uow:
                 ids = [w.envelope.event_id for w in work]
                 done = await uow.processed_of(sub.consumer, ids)
                 marked: list[Any] = []

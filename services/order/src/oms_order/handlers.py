@@ -93,8 +93,10 @@ class OrderHandlers:
     def __init__(self, read_models: ReadModels, new_order_id: Callable[[], str]) -> None:
         self.read_models = read_models
         self.new_order_id = new_order_id
-        # Each order's state as last committed: a fact about it reads only what came since.
-        self.orders: StateCache[OrderState] = StateCache()
+        # Each order's state as last committed. Trusted: a fact about an order reads
+        # nothing (its events come on partitions keyed by the order, so this process is
+        # its usual writer); a stale state ends in a conflict and a read (StateCache).
+        self.orders: StateCache[OrderState] = StateCache(trusted=True)
 
     # -- intake -------------------------------------------------------------------------
 

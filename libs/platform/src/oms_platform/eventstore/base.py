@@ -53,7 +53,10 @@ class UnitOfWork(Protocol):
 class EventStore(Protocol):
     """An append-only store of envelopes, grouped in streams, read in commit order."""
 
-    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+    def unit_of_work(self, *, deferred: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction; ``deferred``: appends are checked and written when it ends
+        (one write for many appends), and reads see what was staged."""
+        ...
 
     async def append(self, events: Sequence[Envelope]) -> list[RecordedEvent]:
         """Append atomically in a unit of work of its own.

@@ -158,7 +158,8 @@ class InMemoryEventStore:
         self._state = _State()
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[InMemoryUnitOfWork]:
+    async def unit_of_work(self, *, deferred: bool = False) -> AsyncIterator[InMemoryUnitOfWork]:
+        # Every unit of work here stages until commit: ``deferred`` changes nothing.
         uow = InMemoryUnitOfWork(self._state)
         yield uow
         uow.commit()

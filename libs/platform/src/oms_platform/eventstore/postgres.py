@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -271,24 +271,54 @@ def _conflict_from(err: psycopg.errors.UniqueViolation, events: Sequence[Envelop
 
 
 class PostgresUnitOfWork:
-    """One PostgreSQL transaction; ``connection`` is there for the handler's own SQL."""
+    """One PostgreSQL transaction; ``connection`` is there for the handler's own SQL.
 
-    def __init__(self, connection: AsyncConnection, raw: psycopg.AsyncConnection[Any]) -> None:
+    ``deferred``: appends are staged and written in one ``oms_append`` call just before
+    the commit (a batch of messages then costs one append, its streams locked in one
+    order), and reads of a stream include what was staged on it. A conflict then
+    surfaces when the unit of work ends instead of at ``append``, as on the in-memory
+    store; callers treat both the same.
+    """
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        raw: psycopg.AsyncConnection[Any],
+        *,
+        deferred: bool = False,
+    ) -> None:
         self.connection = connection
         self._raw = raw
+        self._deferred = deferred
+        self._staged: list[Envelope] = []
         self.after_commit: list[Callable[[], None]] = []
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.after_commit.append(callback)
 
     async def append(self, events: Sequence[Envelope]) -> None:
-        await self.append_recorded(events)
+        if not self._deferred:
+            await _append(self._raw, events)
+            return
+        group_by_stream([*self._staged, *events])  # refuses a gap or a repeat now
+        self._staged.extend(events)
 
-    async def append_recorded(self, events: Sequence[Envelope]) -> list[RecordedEvent]:
-        return await _append(self._raw, events)
+    async def flush(self) -> None:
+        """Write what was staged (deferred mode); a no-op when nothing was."""
+        staged, self._staged = self._staged, []
+        if staged:
+            await _append(self._raw, staged)
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        return await _read_stream(self._raw, stream_id, from_version)
+        stored = await _read_stream(self._raw, stream_id, from_version)
+        if not self._staged:
+            return stored
+        now = datetime.now(UTC)
+        return stored + [
+            RecordedEvent(e, 0, 0, now, b"")
+            for e in self._staged
+            if e.stream_id == stream_id and e.stream_version >= from_version
+        ]
 
     async def already_processed(self, consumer: str, event_id: uuid.UUID) -> bool:
         cur = await self._raw.execute(
@@ -446,10 +476,11 @@ class PostgresEventStore:
             await raw.execute(APPEND_FUNCTION)
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
+    async def unit_of_work(self, *, deferred: bool = False) -> AsyncIterator[PostgresUnitOfWork]:
         async with self.engine.begin() as conn:
-            uow = PostgresUnitOfWork(conn, await _driver(conn))
+            uow = PostgresUnitOfWork(conn, await _driver(conn), deferred=deferred)
             yield uow
+            await uow.flush()
         for callback in uow.after_commit:
             callback()
 

@@ -171,6 +171,23 @@ class EventStoreContract:
             # The failed batch left nothing: ``third`` was not recorded either.
             assert await uow.processed_of("batch", [third]) == set()
 
+    async def test_a_deferred_unit_of_work_reads_its_staged_events_and_conflicts_at_the_end(
+        self, store: Any
+    ) -> None:
+        async with store.unit_of_work(deferred=True) as uow:
+            await uow.append([envelope("d", 1)])
+            await uow.append([envelope("e", 1), envelope("d", 2)])
+            assert [r.envelope.stream_version for r in await uow.read_stream("d")] == [1, 2]
+            assert [r.envelope.stream_version for r in await uow.read_stream("d", 2)] == [2]
+        assert [r.envelope.stream_version for r in await store.read_stream("d")] == [1, 2]
+        with pytest.raises(ConcurrencyConflict):
+            async with store.unit_of_work(deferred=True) as uow:
+                await uow.append([envelope("d", 3), envelope("f", 1)])
+                await store.append([envelope("d", 3)])  # another writer, first
+        # Nothing of the failed unit of work was stored.
+        assert await store.read_stream("f") == []
+        assert len(await store.read_stream("d")) == 3
+
     async def test_verify_passes_untouched_streams(self, store: Any) -> None:
         await store.append(stream_events("clean", 1, 3))
         await store.append([envelope("clean", 4), envelope("other", 1)])
