@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -40,6 +40,13 @@ class UnitOfWork(Protocol):
     async def mark_all_processed(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
         """Record the inbox rows of a batch in one statement; raises ``DuplicateDelivery``
         if any of them is there already (then the whole unit of work is to be dropped)."""
+
+    extras: dict[str, Any]
+    """A handler's own state for this transaction (rows it writes once, at the end)."""
+
+    def before_commit(self, key: str, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` inside the transaction once the work is done, before the
+        commit; a second callback under the same ``key`` is dropped (register freely)."""
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the transaction committed (never after a rollback): for

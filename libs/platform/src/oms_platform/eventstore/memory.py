@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from oms_events.envelope import Envelope
 from oms_platform.eventstore.base import DuplicateDelivery
@@ -49,6 +50,8 @@ class InMemoryUnitOfWork:
         self._inbox: set[tuple[str, uuid.UUID]] = set()
         self._checkpoints: dict[str, Position] = {}
         self._after_commit: list[Callable[[], None]] = []
+        self._before: dict[str, Callable[[], Awaitable[None]]] = {}
+        self.extras: dict[str, Any] = {}
 
     def _version(self, stream_id: str) -> int:
         committed = self._state.heads.get(stream_id, (0, GENESIS))[0]
@@ -107,6 +110,14 @@ class InMemoryUnitOfWork:
     def on_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
+    def before_commit(self, key: str, callback: Callable[[], Awaitable[None]]) -> None:
+        self._before.setdefault(key, callback)
+
+    async def finish(self) -> None:
+        while self._before:
+            key = next(iter(self._before))
+            await self._before.pop(key)()
+
     async def save_checkpoint(self, name: str, position: Position) -> None:
         self._checkpoints[name] = position
 
@@ -162,6 +173,7 @@ class InMemoryEventStore:
         # Every unit of work here stages until commit: ``deferred`` changes nothing.
         uow = InMemoryUnitOfWork(self._state)
         yield uow
+        await uow.finish()
         uow.commit()
 
     async def append(self, events: Sequence[Envelope]) -> list[RecordedEvent]:

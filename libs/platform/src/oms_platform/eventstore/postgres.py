@@ -6,7 +6,7 @@ import asyncio
 import gc
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -292,9 +292,22 @@ class PostgresUnitOfWork:
         self._deferred = deferred
         self._staged: list[Envelope] = []
         self.after_commit: list[Callable[[], None]] = []
+        self._before: dict[str, Callable[[], Awaitable[None]]] = {}
+        self.extras: dict[str, Any] = {}
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.after_commit.append(callback)
+
+    def before_commit(self, key: str, callback: Callable[[], Awaitable[None]]) -> None:
+        self._before.setdefault(key, callback)
+
+    async def finish(self) -> None:
+        """What runs inside the transaction once the work is done: the ``before_commit``
+        callbacks, then the deferred appends."""
+        while self._before:
+            key = next(iter(self._before))
+            await self._before.pop(key)()
+        await self.flush()
 
     async def append(self, events: Sequence[Envelope]) -> None:
         if not self._deferred:
@@ -480,7 +493,7 @@ class PostgresEventStore:
         async with self.engine.begin() as conn:
             uow = PostgresUnitOfWork(conn, await _driver(conn), deferred=deferred)
             yield uow
-            await uow.flush()
+            await uow.finish()
         for callback in uow.after_commit:
             callback()
 
