@@ -47,3 +47,7 @@ class ServiceSettings(BaseSettings):
     """A background loop failing for longer than this makes the service not ready."""
     relay_max_lag_s: float = Field(default=10.0, gt=0)
     """Not ready while the oldest unpublished event is older than this."""
+    relay_idle_poll_s: float = Field(default=1.0, gt=0)
+    """With nothing to publish, the relay waits for a commit notification this long at most."""
+    projection_idle_poll_s: float = Field(default=1.0, gt=0)
+    """With nothing to apply, a projection waits for a commit notification this long at most."""
