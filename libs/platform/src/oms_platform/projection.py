@@ -9,8 +9,8 @@ model and replays from position zero.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -18,10 +18,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from oms_events.envelope import Envelope
-from oms_platform.eventstore.model import START, RecordedEvent
+from oms_platform.eventstore.model import START, Position, RecordedEvent
 from oms_platform.eventstore.postgres import PostgresEventStore
 from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
+from oms_platform.notify import IdleWait, Wakeup
 
 log = get_logger(__name__)
 
@@ -117,51 +118,123 @@ class DocumentProjection:
 
 
 class ProjectionRunner:
-    """Keeps one projection up to date with one service's event store."""
+    """Keeps one projection up to date with one service's event store.
+
+    Several processes may run the same projection: each batch is applied under a
+    transaction-scoped advisory lock keyed by the checkpoint name (the lease), so one
+    instance applies it and the others find the lock taken and skip that round.
+    """
 
     def __init__(
-        self, store: PostgresEventStore, projection: Projection, *, batch_size: int = 500
+        self,
+        store: PostgresEventStore,
+        projection: Projection,
+        *,
+        batch_size: int = 500,
+        idle_poll_s: float = 1.0,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.store = store
         self.projection = projection
         self.batch_size = batch_size
+        self.idle_poll_s = idle_poll_s
+        self.wakeup = wakeup
         self.checkpoint_name = f"projection:{projection.name}"
         self.status = LoopStatus(self.checkpoint_name)
+        self.applied = 0
+        """Events this runner applied (not those another instance applied)."""
+        self.reads = 0
+        """Reads of the events table (empty ones included): the idle cost."""
+        self._lease = _lease_key(self.checkpoint_name)
+        # The newest checkpoint this runner has seen: nothing after it means nothing after
+        # the real one either (another instance only moves it forward), so an idle runner
+        # asks with one cheap read instead of a whole transaction.
+        self._seen: Position | None = None
 
     async def setup(self) -> None:
         async with self.store.unit_of_work() as uow:
             await self.projection.setup(uow.connection)
 
-    async def run_once(self) -> int:
-        """Apply the next batch and move the checkpoint, in one transaction."""
+    async def run_once(self, *, wait: bool = False) -> int:
+        """Apply the next batch and move the checkpoint, in one transaction.
+
+        Returns 0 without reading when another instance holds the projection's lease
+        (it is applying a batch right now), unless ``wait``: then it waits for the lease.
+        """
         async with self.store.unit_of_work() as uow:
+            if not await self._take_lease(uow.connection, wait=wait):
+                return 0
+            # Read committed: this statement sees the checkpoint the last holder committed.
             after = await uow.load_checkpoint(self.checkpoint_name)
-            batch = await self.store.read_all(after, limit=self.batch_size)
+            self._seen = after
+            batch = await self._read(after, self.batch_size)
             for rec in batch:
                 await self.projection.apply(uow.connection, rec)
             if batch:
                 await uow.save_checkpoint(self.checkpoint_name, batch[-1].commit_position)
+        if batch:
+            self._seen = batch[-1].commit_position
+            self.applied += len(batch)
         return len(batch)
 
     async def catch_up(self) -> int:
+        """Apply batches until none is left (waiting for the lease when another holds it)."""
         total = 0
-        while n := await self.run_once():
+        while n := await self.run_once(wait=True):
             total += n
         return total
 
     async def rebuild(self) -> int:
         """Empty the read model, rewind the checkpoint to zero and replay everything."""
         async with self.store.unit_of_work() as uow:
+            await self._take_lease(uow.connection, wait=True)
             await self.projection.reset(uow.connection)
             await uow.save_checkpoint(self.checkpoint_name, START)
+        self._seen = None
         total = await self.catch_up()
         log.info("projection.rebuilt", projection=self.projection.name, events=total)
         return total
 
-    async def run(self, stop: asyncio.Event, idle_sleep_s: float = 0.1) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the read model current until ``stop``: apply, or wait for a commit."""
+        waiter = self.wakeup.waiter() if self.wakeup is not None else None
+        idle = IdleWait(waiter, self.idle_poll_s)
+        busy = True
         while not stop.is_set():
-            applied = await self.run_once()
+            if busy or await self._news():
+                applied = await self.run_once()
+            else:
+                applied = 0
             self.status.ok()
-            if applied == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), idle_sleep_s)
+            busy = applied > 0
+            if busy:
+                idle.found()
+            else:
+                await idle.wait(stop)
+
+    async def _take_lease(self, conn: AsyncConnection, *, wait: bool) -> bool:
+        """Lock this projection until the transaction ends; False if another holds it."""
+        params = {"space": self._lease[0], "key": self._lease[1]}
+        if wait:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), params)
+            return True
+        result = await conn.execute(text("SELECT pg_try_advisory_xact_lock(:space, :key)"), params)
+        return bool(result.scalar_one())
+
+    async def _news(self) -> bool:
+        """Whether anything may be after the checkpoint: one read of at most one row."""
+        return self._seen is None or bool(await self._read(self._seen, 1))
+
+    async def _read(self, after: Position, limit: int) -> list[RecordedEvent]:
+        self.reads += 1
+        return await self.store.read_all(after, limit=limit)
+
+
+_LEASE_SPACE = zlib.crc32(b"oms.projection") - (1 << 31)
+
+
+def _lease_key(name: str) -> tuple[int, int]:
+    """The two-int advisory lock key of projection checkpoint ``name``, stable across
+    processes and versions (unlike ``hash``); two-int keys never meet the relay's bigint
+    ones."""
+    return _LEASE_SPACE, zlib.crc32(name.encode()) - (1 << 31)

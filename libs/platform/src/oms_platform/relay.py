@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -38,6 +40,7 @@ from oms_platform.eventstore.model import Position, RecordedEvent
 from oms_platform.eventstore.postgres import PostgresEventStore
 from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
+from oms_platform.notify import IdleWait, Wakeup
 
 log = get_logger(__name__)
 
@@ -79,12 +82,30 @@ _UNPUBLISHABLE = (
 )
 
 
+@dataclass(frozen=True)
+class _InFlight:
+    """A batch handed to the producer, with each message's delivery future."""
+
+    batch: Sequence[RecordedEvent]
+    pending: list[tuple[RecordedEvent, Any]]
+
+    @property
+    def last(self) -> Position:
+        return self.batch[-1].commit_position
+
+
 class LeaseLost(Exception):
     """The relay's lease connection went away; another relay may be publishing now."""
 
 
 class OutboxRelay:
-    """Publish everything after the relay's checkpoint, forever, while holding the lease."""
+    """Publish everything after the relay's checkpoint, forever, while holding the lease.
+
+    Batches are pipelined: batch N+1 is read while the broker acknowledges batch N; N is
+    checkpointed once all of it is acknowledged, and only then is N+1 sent. When a read
+    comes back empty the relay waits on ``wakeup`` (a notification of a commit), for at
+    most ``idle_poll_s`` (the fallback poll, also used when there is no ``wakeup``).
+    """
 
     def __init__(
         self,
@@ -95,7 +116,9 @@ class OutboxRelay:
         topic_for: Callable[[Envelope], str],
         dsn: str,
         batch_size: int = 500,
-        idle_sleep_s: float = 0.05,
+        idle_poll_s: float = 1.0,
+        wakeup: Wakeup | None = None,
+        republish_every_s: float = 5.0,
         status: LoopStatus | None = None,
     ) -> None:
         self.store = store
@@ -104,10 +127,14 @@ class OutboxRelay:
         self.topic_for = topic_for
         self.dsn = dsn
         self.batch_size = batch_size
-        self.idle_sleep_s = idle_sleep_s
+        self.idle_poll_s = idle_poll_s
+        self.wakeup = wakeup
+        self.republish_every_s = republish_every_s
         self.checkpoint_name = f"relay:{name}"
         self.published = 0
         self.parked = 0
+        self.reads = 0
+        """Batches read from the events table (empty ones included): the idle cost."""
         self.status = status or LoopStatus(f"relay:{name}")
         self._lease_key = zlib.crc32(f"oms.relay.{name}".encode())
         self._position: Position | None = None  # cached: only the lease holder moves it
@@ -130,32 +157,50 @@ class OutboxRelay:
             producer = create_producer(self.bootstrap)
             await producer.start()
             try:
-                while not stop.is_set():
-                    # Checked before every batch: a relay that lost its lease (its
-                    # connection died with a PostgreSQL restart) must not publish on.
-                    await _check_lease(lease)
-                    sent = await self.publish_batch(producer)
-                    self.status.ok()
-                    if sent == 0:
-                        await self.republish_requested(producer)
-                        await _sleep_or_stop(stop, self.idle_sleep_s)
+                await self._relay(lease, producer, stop)
             finally:
                 await producer.stop()
                 if not lease.closed:
                     await lease.execute("SELECT pg_advisory_unlock(%s)", (self._lease_key,))
 
+    async def _relay(
+        self, lease: psycopg.AsyncConnection[Any], producer: AIOKafkaProducer, stop: asyncio.Event
+    ) -> None:
+        waiter = self.wakeup.waiter() if self.wakeup is not None else None
+        idle = IdleWait(waiter, self.idle_poll_s)
+        next_republish = 0.0
+        in_flight: _InFlight | None = None
+        while not stop.is_set():
+            if self._position is None:
+                self._position = await self.store.load_checkpoint(self.checkpoint_name)
+            after = in_flight.last if in_flight is not None else self._position
+            batch = await self._read(after)
+            if in_flight is not None:
+                await self._settle(in_flight)
+                in_flight = None
+            self.status.ok()
+            if not batch:
+                if time.monotonic() >= next_republish:
+                    await self.republish_requested(producer)
+                    next_republish = time.monotonic() + self.republish_every_s
+                await idle.wait(stop)
+                continue
+            idle.found()
+            # Checked before every batch: a relay that lost its lease (its connection
+            # died with a PostgreSQL restart) must not publish on.
+            await _check_lease(lease)
+            in_flight = await self._dispatch(producer, batch)
+        if in_flight is not None:
+            await self._settle(in_flight)
+
     async def publish_batch(self, producer: AIOKafkaProducer) -> int:
         """Send one batch after the checkpoint; move the checkpoint once all are acked."""
         if self._position is None:
             self._position = await self.store.load_checkpoint(self.checkpoint_name)
-        batch = await self.store.read_all(self._position, limit=self.batch_size)
+        batch = await self._read(self._position)
         if not batch:
             return 0
-        await self.send(producer, batch)
-        async with self.store.unit_of_work() as uow:
-            await uow.save_checkpoint(self.checkpoint_name, batch[-1].commit_position)
-        self._position = batch[-1].commit_position
-        self.published += len(batch)
+        await self._settle(await self._dispatch(producer, batch))
         return len(batch)
 
     async def send(self, producer: AIOKafkaProducer, batch: Sequence[RecordedEvent]) -> None:
@@ -164,21 +209,43 @@ class OutboxRelay:
         Raises if any other message was not acknowledged; then nothing is checkpointed and
         the batch is sent again (consumers drop the duplicates by event id).
         """
+        await self._acknowledged(await self._dispatch(producer, batch))
+
+    async def _read(self, after: Position) -> list[RecordedEvent]:
+        self.reads += 1
+        return await self.store.read_all(after, limit=self.batch_size)
+
+    async def _dispatch(
+        self, producer: AIOKafkaProducer, batch: Sequence[RecordedEvent]
+    ) -> _InFlight:
+        """Hand every event of ``batch`` to the producer; the broker's acks come later."""
         pending: list[tuple[RecordedEvent, Any]] = []
         for rec in batch:
             try:
                 pending.append((rec, await self._send_one(producer, rec)))
             except _UNPUBLISHABLE as err:
                 await self._park(rec, err)
-        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        return _InFlight(batch, pending)
+
+    async def _acknowledged(self, in_flight: _InFlight) -> None:
+        """Wait for the acks of ``in_flight``; park what the broker refused for good."""
+        results = await asyncio.gather(*(f for _, f in in_flight.pending), return_exceptions=True)
         failure: BaseException | None = None
-        for (rec, _), result in zip(pending, results, strict=True):
+        for (rec, _), result in zip(in_flight.pending, results, strict=True):
             if isinstance(result, _UNPUBLISHABLE):
                 await self._park(rec, result)
             elif isinstance(result, BaseException):
                 failure = failure or result
         if failure is not None:
             raise failure
+
+    async def _settle(self, in_flight: _InFlight) -> None:
+        """Checkpoint ``in_flight`` once every message of it is acknowledged (or parked)."""
+        await self._acknowledged(in_flight)
+        async with self.store.unit_of_work() as uow:
+            await uow.save_checkpoint(self.checkpoint_name, in_flight.last)
+        self._position = in_flight.last
+        self.published += len(in_flight.batch)
 
     async def _send_one(self, producer: AIOKafkaProducer, rec: RecordedEvent) -> Any:
         env = rec.envelope

@@ -28,6 +28,7 @@ from oms_platform.health import Health, LoopStatus, ProbeResult, keep_running
 from oms_platform.http import install_problem_handlers
 from oms_platform.kafka_topics import catalogue, ensure_topics
 from oms_platform.logging import configure_logging, get_logger
+from oms_platform.notify import Wakeup, install
 from oms_platform.projection import Projection, ProjectionRunner
 from oms_platform.relay import OutboxRelay
 from oms_platform.runtime import ConsumerRuntime
@@ -67,7 +68,9 @@ class ServiceHost:
         install_problem_handlers(self.api)
         self.consumers: ConsumerRuntime | None = None
         self.relay: OutboxRelay | None = None
+        self.wakeup: Wakeup | None = None
         if self.pg is not None:
+            self.wakeup = Wakeup(self.pg.dsn, status=self.health.loop("wakeup"))
             self.consumers = ConsumerRuntime(
                 service=f"{settings.topic_prefix}{settings.service}",
                 bootstrap=settings.kafka_bootstrap,
@@ -83,6 +86,8 @@ class ServiceHost:
                 topic_for=lambda env: self.topic(topic_for(env.type)),
                 dsn=self.pg.dsn,
                 batch_size=settings.relay_batch_size,
+                idle_poll_s=settings.relay_idle_poll_s,
+                wakeup=self.wakeup,
                 status=self.health.loop("relay"),
             )
             self.health.add_probe("relay", self._relay_probe)
@@ -125,7 +130,12 @@ class ServiceHost:
     def add_projection(self, projection: Projection) -> ProjectionRunner | None:
         if self.pg is None:
             return None
-        runner = ProjectionRunner(self.pg, projection)
+        runner = ProjectionRunner(
+            self.pg,
+            projection,
+            idle_poll_s=self.settings.projection_idle_poll_s,
+            wakeup=self.wakeup,
+        )
         self.projections.append(runner)
         return runner
 
@@ -195,6 +205,7 @@ class ServiceHost:
         if self.pg is None or self.consumers is None or self.relay is None:
             raise RuntimeError("a host on an injected store serves its API only")
         await self.pg.create_schema()
+        await install(self.pg)
         for runner in self.projections:
             await runner.setup()
         for hook in self.startup_hooks:
@@ -206,6 +217,8 @@ class ServiceHost:
             replication=self.settings.topic_replication,
         )
         await self.consumers.start()
+        if self.wakeup is not None:
+            self._spawn("wakeup", self.wakeup.run, self.wakeup.status)
         self._spawn("relay", self.relay.run, self.relay.status)
         self._spawn("dlq-replay", self.consumers.run_replays, self.health.loop("dlq-replay"))
         for runner in self.projections:

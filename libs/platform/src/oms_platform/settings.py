@@ -52,3 +52,7 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1, le=1000)
     """Partitions of each topic this service creates at start (existing ones stay)."""
     topic_replication: int = Field(default=1, ge=1, le=10)
+    relay_idle_poll_s: float = Field(default=1.0, gt=0)
+    """With nothing to publish, the relay waits for a commit notification this long at most."""
+    projection_idle_poll_s: float = Field(default=1.0, gt=0)
+    """With nothing to apply, a projection waits for a commit notification this long at most."""
