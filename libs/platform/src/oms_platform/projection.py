@@ -38,6 +38,9 @@ class Projection(Protocol):
 
     async def apply(self, conn: AsyncConnection, rec: RecordedEvent) -> None: ...
 
+    # A projection may also offer ``async def apply_batch(conn, records)``, the same as
+    # ``apply`` for each record in order but in fewer round trips; the runner uses it.
+
 
 Doc = dict[str, Any]
 
@@ -168,8 +171,12 @@ class ProjectionRunner:
             after = await uow.load_checkpoint(self.checkpoint_name)
             self._seen = after
             batch = await self._read(after, self.batch_size)
-            for rec in batch:
-                await self.projection.apply(uow.connection, rec)
+            apply_batch = getattr(self.projection, "apply_batch", None)
+            if apply_batch is not None and batch:
+                await apply_batch(uow.connection, batch)
+            else:
+                for rec in batch:
+                    await self.projection.apply(uow.connection, rec)
             if batch:
                 await uow.save_checkpoint(self.checkpoint_name, batch[-1].commit_position)
         if batch:

@@ -6,6 +6,7 @@ units off the day it happened, so the window's total is net demand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -63,17 +64,25 @@ class DemandProjection:
         await conn.execute(text("DELETE FROM inventory_daily_demand"))
 
     async def apply(self, conn: AsyncConnection, rec: RecordedEvent) -> None:
-        if rec.envelope.type not in _TYPES:
-            return
-        for c in changes(registry.parse(rec.envelope), rec.envelope.occurred_at):
-            await conn.execute(
-                text(
-                    "INSERT INTO inventory_daily_demand AS d (sku, warehouse_id, day, units) "
-                    "VALUES (:sku, :wh, :day, :units) ON CONFLICT (sku, warehouse_id, day) "
-                    "DO UPDATE SET units = d.units + :units"
-                ),
-                {"sku": c.sku, "wh": c.warehouse_id, "day": c.day, "units": c.units},
-            )
+        await self.apply_batch(conn, [rec])
+
+    async def apply_batch(self, conn: AsyncConnection, records: Sequence[RecordedEvent]) -> None:
+        """Every change of ``records`` in one round trip (executemany)."""
+        rows = [
+            {"sku": c.sku, "wh": c.warehouse_id, "day": c.day, "units": c.units}
+            for rec in records
+            if rec.envelope.type in _TYPES
+            for c in changes(registry.parse(rec.envelope), rec.envelope.occurred_at)
+        ]
+        if rows:
+            await conn.execute(_APPLY, rows)
+
+
+_APPLY = text(
+    "INSERT INTO inventory_daily_demand AS d (sku, warehouse_id, day, units) "
+    "VALUES (:sku, :wh, :day, :units) ON CONFLICT (sku, warehouse_id, day) "
+    "DO UPDATE SET units = d.units + :units"
+)
 
 
 async def units_sold(

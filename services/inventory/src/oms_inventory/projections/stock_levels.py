@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -104,39 +105,43 @@ class StockLevelsProjection:
         await conn.execute(text("DELETE FROM inventory_stock_levels"))
 
     async def apply(self, conn: AsyncConnection, rec: RecordedEvent) -> None:
-        if rec.envelope.type not in _TYPES:
-            return
-        for c in changes(registry.parse(rec.envelope)):
-            await conn.execute(
-                text(
-                    "INSERT INTO inventory_stock_levels AS l "
-                    "(sku, warehouse_id, on_hand, reserved, threshold, low_since) "
-                    "VALUES (:sku, :wh, :on_hand, :reserved, coalesce(:threshold, 0), "
-                    "CASE WHEN :low THEN CAST(:at AS timestamptz) END) "
-                    "ON CONFLICT (sku, warehouse_id) DO UPDATE SET "
-                    "on_hand = l.on_hand + :on_hand, reserved = l.reserved + :reserved, "
-                    "threshold = coalesce(:threshold, l.threshold), "
-                    "low_since = CASE WHEN :low THEN CAST(:at AS timestamptz) "
-                    "ELSE l.low_since END"
-                ),
-                {
-                    "sku": c.sku,
-                    "wh": c.warehouse_id,
-                    "on_hand": c.on_hand,
-                    "reserved": c.reserved,
-                    "threshold": c.threshold,
-                    "low": c.low,
-                    "at": rec.envelope.occurred_at,
-                },
-            )
-            await conn.execute(
-                text(
-                    "UPDATE inventory_stock_levels SET low_since = NULL "
-                    "WHERE sku = :sku AND warehouse_id = :wh AND low_since IS NOT NULL "
-                    "AND on_hand - reserved >= threshold"
-                ),
-                {"sku": c.sku, "wh": c.warehouse_id},
-            )
+        await self.apply_batch(conn, [rec])
+
+    async def apply_batch(self, conn: AsyncConnection, records: Sequence[RecordedEvent]) -> None:
+        """Every change of ``records``, in their order, in one round trip (executemany)."""
+        rows = [
+            {
+                "sku": c.sku,
+                "wh": c.warehouse_id,
+                "on_hand": c.on_hand,
+                "reserved": c.reserved,
+                "threshold": c.threshold,
+                "low": c.low,
+                "at": rec.envelope.occurred_at,
+            }
+            for rec in records
+            if rec.envelope.type in _TYPES
+            for c in changes(registry.parse(rec.envelope))
+        ]
+        if rows:
+            await conn.execute(_APPLY, rows)
+
+
+# One change to one row. ``low_since`` ends as it would after the change: cleared while
+# available >= threshold, else set by a low-stock mark, else kept (SET sees the old row).
+_APPLY = text(
+    "INSERT INTO inventory_stock_levels AS l "
+    "(sku, warehouse_id, on_hand, reserved, threshold, low_since) "
+    "VALUES (:sku, :wh, :on_hand, :reserved, coalesce(:threshold, 0), "
+    "CASE WHEN :on_hand - :reserved >= coalesce(:threshold, 0) THEN NULL "
+    "WHEN :low THEN CAST(:at AS timestamptz) END) "
+    "ON CONFLICT (sku, warehouse_id) DO UPDATE SET "
+    "on_hand = l.on_hand + :on_hand, reserved = l.reserved + :reserved, "
+    "threshold = coalesce(:threshold, l.threshold), "
+    "low_since = CASE WHEN (l.on_hand + :on_hand) - (l.reserved + :reserved) "
+    ">= coalesce(:threshold, l.threshold) THEN NULL "
+    "WHEN :low THEN CAST(:at AS timestamptz) ELSE l.low_since END"
+)
 
 
 async def all_levels(conn: AsyncConnection, *, low_only: bool = False) -> list[dict[str, object]]:
