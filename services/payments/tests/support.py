@@ -130,6 +130,7 @@ class FakeProvider:
     """
 
     name: str = "fake"
+    remote: bool = True
     decline: DeclineReason | None = None
     approve_only: Money | None = None
     timeouts: int = 0

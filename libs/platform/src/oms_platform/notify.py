@@ -1,11 +1,13 @@
 """Wake the relay and projections when events commit, instead of polling the table.
 
-The events table notifies channel ``oms_events`` once per inserting statement (see
-``NOTIFY_TRIGGER``); PostgreSQL delivers a notification only when its transaction commits.
-A :class:`Wakeup` holds one autocommit connection per process that listens on the channel
+The event store notifies channel ``oms_events`` after each commit that stored events
+(``PostgresEventStore._appended``: a statement of its own after the commit, coalesced, so
+that no writer holds PostgreSQL's notification lock through its commit). A
+:class:`Wakeup` holds one autocommit connection per process that listens on the channel
 and sets every :class:`Waiter`; a reader that found nothing waits on its waiter with a
-fallback timeout, so a lost notify connection only slows readers down to that fallback
-poll, it never stops them.
+fallback timeout, so a lost notification or notify connection only slows readers down to
+that fallback poll, it never stops them. Events written by hand (not through the store)
+are found by that poll.
 
 A notification can arrive before its events are readable: readers take only rows below
 the oldest running transaction (see ``_READ_ALL`` in ``eventstore/postgres.py``), so an
@@ -24,43 +26,36 @@ from typing import Any
 
 import psycopg
 
-from oms_platform.eventstore.postgres import PostgresEventStore
+from oms_platform.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
 
 log = get_logger(__name__)
 
-CHANNEL = "oms_events"
+CHANNEL = NOTIFY_CHANNEL
 
-# Statement-level: one notification per append, however many rows it inserted. The
-# trigger is created only when missing: DROP TRIGGER would take an ACCESS EXCLUSIVE lock
-# on events at every start and stall a running peer's appends and reads meanwhile; the
-# behaviour lives in the function, which CREATE OR REPLACE updates in place.
-NOTIFY_TRIGGER = f"""
+# An earlier version notified from a trigger inside every writing transaction; that
+# serialised the commits of every writer on the server (see ``_appended``). ``install``
+# removes such a trigger where one is left (dropping it only when it is there: DROP
+# TRIGGER locks the events table).
+_REMOVE_TRIGGER = """
 SELECT pg_advisory_xact_lock(hashtext('oms.eventstore.schema'));
-CREATE OR REPLACE FUNCTION oms_notify_events() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('{CHANNEL}', '');
-    RETURN NULL;
-END
-$$;
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                   WHERE tgname = 'events_notify' AND tgrelid = 'events'::regclass) THEN
-        CREATE TRIGGER events_notify AFTER INSERT ON events
-            FOR EACH STATEMENT EXECUTE FUNCTION oms_notify_events();
+    IF EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgname = 'events_notify' AND tgrelid = 'events'::regclass) THEN
+        DROP TRIGGER events_notify ON events;
     END IF;
 END
 $$;
+DROP FUNCTION IF EXISTS oms_notify_events();
 """
 
 
 async def install(store: PostgresEventStore) -> None:
-    """Create the notify trigger on the store's events table (after ``create_schema``)."""
+    """Make the store's database ready for notifications (after ``create_schema``)."""
     async with await psycopg.AsyncConnection.connect(store.dsn) as conn, conn.transaction():
-        await conn.execute(NOTIFY_TRIGGER)
+        await conn.execute(_REMOVE_TRIGGER)
 
 
 class Waiter:

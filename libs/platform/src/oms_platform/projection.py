@@ -9,6 +9,7 @@ model and replays from position zero.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import zlib
 from collections.abc import Callable
@@ -136,12 +137,14 @@ class ProjectionRunner:
         batch_size: int = 500,
         idle_poll_s: float = 1.0,
         wakeup: Wakeup | None = None,
+        coalesce_s: float = 0.05,
     ) -> None:
         self.store = store
         self.projection = projection
         self.batch_size = batch_size
         self.idle_poll_s = idle_poll_s
         self.wakeup = wakeup
+        self.coalesce_s = coalesce_s
         self.checkpoint_name = f"projection:{projection.name}"
         self.status = LoopStatus(self.checkpoint_name)
         self.applied = 0
@@ -216,6 +219,10 @@ class ProjectionRunner:
             busy = applied > 0
             if busy:
                 idle.found()
+                if applied < self.batch_size:
+                    # Caught up: let commits gather for a moment rather than run one
+                    # transaction per commit under load (a read model may lag that much).
+                    await _pause(stop, self.coalesce_s)
             else:
                 await idle.wait(stop)
 
@@ -245,3 +252,8 @@ def _lease_key(name: str) -> tuple[int, int]:
     processes and versions (unlike ``hash``); two-int keys never meet the relay's bigint
     ones."""
     return _LEASE_SPACE, zlib.crc32(name.encode()) - (1 << 31)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -87,6 +87,7 @@ class ServiceHost:
                 dsn=self.pg.dsn,
                 batch_size=settings.relay_batch_size,
                 idle_poll_s=settings.relay_idle_poll_s,
+                linger_s=settings.relay_linger_s,
                 wakeup=self.wakeup,
                 status=self.health.loop("relay"),
             )

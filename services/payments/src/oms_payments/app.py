@@ -39,7 +39,7 @@ def create_app(settings: PaymentsSettings, *, store: EventStore | None = None) -
     worker = ProviderWorker(
         providers, calls, reconcile_after=timedelta(seconds=settings.reconcile_after_s)
     )
-    consumers.subscribe(host, routing.routes(worker))
+    consumers.subscribe(host, routing.routes(worker), remote_providers=providers.remote)
 
     async def parked_calls() -> ProbeResult:
         parked = await calls.parked_count()

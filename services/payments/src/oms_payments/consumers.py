@@ -18,7 +18,7 @@ from oms_platform.refusal import Refusal
 from oms_platform.service import ServiceHost
 
 
-def subscribe(host: ServiceHost, routes: Routes) -> None:
+def subscribe(host: ServiceHost, routes: Routes, *, remote_providers: bool = True) -> None:
     """Register one consumer per routing-table consumer name on ``host``."""
     topics: dict[str, set[str]] = defaultdict(set)
     handlers: dict[str, dict[str, Handler]] = defaultdict(dict)
@@ -27,8 +27,10 @@ def subscribe(host: ServiceHost, routes: Routes) -> None:
         handlers[r.consumer][cls.event_type] = typed(cls, r)
     for consumer, by_type in handlers.items():
         # The provider worker calls providers: no batch may hold a transaction across
-        # those calls, so its requests keep a unit of work each.
-        batch = consumer != PROVIDER_WORK
+        # calls to a provider's web API, so then its requests keep a unit of work each.
+        # (Provider calls carry idempotency keys: a failed batch running again one by
+        # one asks again and gets the first answer.)
+        batch = consumer != PROVIDER_WORK or not remote_providers
         host.subscribe(consumer, sorted(topics[consumer]), by_type, batch=batch)
 
 

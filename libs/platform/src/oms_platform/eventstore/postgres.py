@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import uuid
@@ -156,6 +157,10 @@ $$;
 
 _APPEND = "SELECT * FROM oms_append(%s::text::jsonb)"
 
+NOTIFY_CHANNEL = "oms_events"
+"""Notified after every commit that stored events (see ``PostgresEventStore._appended``)."""
+NOTIFY_SPACING_S = 0.01
+
 
 def _append_document(events: Sequence[Envelope]) -> str:
     """The JSON array ``oms_append`` takes, with each payload in its canonical text.
@@ -294,6 +299,7 @@ class PostgresUnitOfWork:
         self.after_commit: list[Callable[[], None]] = []
         self._before: dict[str, Callable[[], Awaitable[None]]] = {}
         self.extras: dict[str, Any] = {}
+        self.appended = False
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.after_commit.append(callback)
@@ -310,6 +316,7 @@ class PostgresUnitOfWork:
         await self.flush()
 
     async def append(self, events: Sequence[Envelope]) -> None:
+        self.appended = True
         if not self._deferred:
             await _append(self._raw, events)
             return
@@ -473,10 +480,46 @@ class PostgresEventStore:
             self.dsn,
             size=pool_size or engine.pool.size(),  # type: ignore[attr-defined]
         )
+        self.notify_commits = True
+        """Notify ``NOTIFY_CHANNEL`` after each commit that stored events."""
+        self._notifying: asyncio.Task[None] | None = None
+        self._notify_again = False
 
     async def close(self) -> None:
         """Close the store's own connections (the engine is the caller's to dispose)."""
+        if self._notifying is not None:
+            self._notifying.cancel()
+            with contextlib.suppress(BaseException):
+                await self._notifying
         await self._pool.close()
+
+    def _appended(self) -> None:
+        """Events committed: tell the listeners (``oms_platform.notify``), coalesced.
+
+        The notification is its own statement after the commit, not part of the writing
+        transaction: PostgreSQL holds one server-wide lock from a notifying transaction's
+        commit until its WAL is flushed, so notifying inside every writer serialises all
+        of them (measured: a third fewer orders/s). While one is on its way, further
+        commits only ask for one more after it, at most every ``NOTIFY_SPACING_S``.
+        """
+        if not self.notify_commits:
+            return
+        if self._notifying is not None and not self._notifying.done():
+            self._notify_again = True
+            return
+        self._notifying = asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        while True:
+            self._notify_again = False
+            try:
+                async with self._reader() as conn:
+                    await conn.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+            except psycopg.Error:
+                return  # listeners fall back on their poll; the next commit tries again
+            await asyncio.sleep(NOTIFY_SPACING_S)
+            if not self._notify_again:
+                return
 
     async def create_schema(self) -> None:
         async with self.engine.begin() as conn:
@@ -494,6 +537,8 @@ class PostgresEventStore:
             uow = PostgresUnitOfWork(conn, await _driver(conn), deferred=deferred)
             yield uow
             await uow.finish()
+        if uow.appended:
+            self._appended()
         for callback in uow.after_commit:
             callback()
 
@@ -517,7 +562,9 @@ class PostgresEventStore:
         if not events:
             raise InvalidAppend("nothing to append")
         async with self._reader() as conn:
-            return await _append(conn, events)
+            recorded = await _append(conn, events)
+        self._appended()
+        return recorded
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         async with self._reader() as raw:

@@ -80,6 +80,12 @@ class PaymentProvider(Protocol):
     def name(self) -> str:
         """Stable name recorded on each authorization (e.g. ``sandbox-card``)."""
 
+    @property
+    def remote(self) -> bool:
+        """Whether a call leaves the process (a provider's web API). Then the provider
+        worker handles each request in a transaction of its own, never a batch held
+        open across calls that may take seconds."""
+
     async def authorize(
         self, request: AuthorizationRequest, *, idempotency_key: str
     ) -> AuthorizationResult: ...
@@ -101,6 +107,11 @@ class ProviderDirectory:
 
     def __init__(self, by_method: Mapping[PaymentMethod, PaymentProvider]) -> None:
         self._by_method = dict(by_method)
+
+    @property
+    def remote(self) -> bool:
+        """Whether any provider's calls leave the process (see ``PaymentProvider``)."""
+        return any(p.remote for p in self._by_method.values())
 
     def for_method(self, method: PaymentMethod) -> PaymentProvider:
         try:

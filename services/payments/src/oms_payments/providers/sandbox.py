@@ -118,6 +118,11 @@ class SandboxProvider:
     def name(self) -> str:
         return f"sandbox-{self.family.value}"
 
+    @property
+    def remote(self) -> bool:
+        # Its ledger is a table of the service's own database: answers take a query.
+        return False
+
     async def authorize(
         self, request: AuthorizationRequest, *, idempotency_key: str
     ) -> AuthorizationResult:
