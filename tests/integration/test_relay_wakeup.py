@@ -177,7 +177,9 @@ async def test_the_standby_takes_over_when_the_active_lease_connection_is_killed
         async with store.connection() as conn:
             cur = await conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND granted AND objsubid = 1 AND objid::text::bigint = %s",
+                "AND granted AND objsubid = 1 AND objid::text::bigint = %s "
+                # pg_locks spans the cluster: another database's relay holds the same key.
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 (relays[active]._lease_key,),
             )
             assert await cur.fetchall() == [(True,)]
