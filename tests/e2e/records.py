@@ -251,7 +251,7 @@ def log_excerpt(system: System, lines: int = 12, width: int = 400) -> str:
     """Each service's last ``lines`` warnings and errors (or last lines, if it had none),
     each cut to ``width`` characters."""
     parts = []
-    for proc in system.processes.values():
+    for proc in system.instances():
         text = proc.log.read_text(errors="replace") if proc.log.exists() else ""
         every = text.splitlines()
         loud = [
@@ -261,7 +261,7 @@ def log_excerpt(system: System, lines: int = 12, width: int = 400) -> str:
         ]
         tail = [line[:width] for line in (loud or every)[-lines:]]
         what = "warnings and errors" if loud else "last lines"
-        parts.append(f"--- {proc.name}: {what} ({proc.log}) ---\n" + "\n".join(tail))
+        parts.append(f"--- {proc.log.stem}: {what} ({proc.log}) ---\n" + "\n".join(tail))
     return "\n".join(parts)
 
 

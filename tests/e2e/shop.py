@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+import httpx
 
 from tests.e2e.system import System, wait_until
 
@@ -177,3 +180,38 @@ async def order_payments(system: System, order_id: str) -> list[dict[str, Any]]:
 
 def timeline_types(order: dict[str, Any]) -> list[str]:
     return [entry["type"] for entry in order["timeline"]]
+
+
+async def assert_reserved_exactly(system: System, wanted: Mapping[str, int]) -> None:
+    """No double reservation: what inventory holds of each SKU is what the orders asked for."""
+    for sku, quantity in wanted.items():
+        levels = await stock(system, sku)
+        assert sum(lv["reserved"] for lv in levels.values()) == quantity, (sku, levels)
+        assert all(lv["available"] >= 0 for lv in levels.values()), (sku, levels)
+
+
+async def assert_paid_once(
+    system: System, bodies: Sequence[dict[str, Any]], orders: Sequence[dict[str, Any]]
+) -> None:
+    """No double authorisation or capture: each payment of ``orders`` (placed from
+    ``bodies``) authorised once for its amount, captured at once only if paid up front."""
+    by_ref = {b["platform_order_ref"]: b for b in bodies}
+    gate = asyncio.Semaphore(8)
+
+    async def check(pay: httpx.AsyncClient, order: dict[str, Any]) -> None:
+        async with gate:
+            resp = await pay.get(f"/v1/orders/{order['order_id']}/payments")
+        assert resp.status_code == 200, resp.text
+        payments = {p["payment_id"]: p for p in resp.json()["payments"]}
+        for asked in by_ref[order["platform_order_ref"]]["payments"]:
+            payment = payments[asked["payment_id"]]
+            amount = Decimal(asked["amount"]["amount"])
+            assert Decimal(payment["authorized"]["amount"]) == amount, payment
+            captured = Decimal(payment["captured"]["amount"])
+            expected = amount if asked["method"] in {"ideal", "bank_transfer"} else 0
+            assert captured == expected, payment
+            authorizations = [h for h in payment["history"] if h["type"] == "PaymentAuthorized"]
+            assert len(authorizations) == 1, payment["history"]
+
+    async with system.client("payments") as pay:
+        await asyncio.gather(*(check(pay, order) for order in orders))

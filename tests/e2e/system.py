@@ -66,8 +66,18 @@ class ServiceProcess:
 class System:
     stack: StackConfig
     prefix: str
-    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+    """Every instance of each service, in start order; they share its database."""
     databases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def processes(self) -> dict[str, ServiceProcess]:
+        """The first instance of each service."""
+        return {name: procs[0] for name, procs in self.replicas.items()}
+
+    def instances(self) -> list[ServiceProcess]:
+        """Every process of every service."""
+        return [proc for procs in self.replicas.values() for proc in procs]
 
     def url(self, service: str) -> str:
         return self.processes[service].url
@@ -91,15 +101,21 @@ class System:
 
     def log_tails(self) -> str:
         parts = []
-        for proc in self.processes.values():
+        for proc in self.instances():
             text = proc.log.read_text(errors="replace") if proc.log.exists() else ""
-            parts.append(f"--- {proc.name} ---\n" + "\n".join(text.splitlines()[-40:]))
+            parts.append(f"--- {proc.log.stem} ---\n" + "\n".join(text.splitlines()[-40:]))
         return "\n".join(parts)
 
 
 @contextmanager
-def running_system(stack: StackConfig, logs: Path, **extra_env: str) -> Iterator[System]:
-    """Start inventory, payments and order as processes; stop them and drop their DBs after."""
+def running_system(
+    stack: StackConfig, logs: Path, *, replicas: int = 1, **extra_env: str
+) -> Iterator[System]:
+    """Start inventory, payments and order as processes; stop them and drop their DBs after.
+
+    ``replicas`` > 1 starts that many processes of each service on the same database and
+    topics, each on its own port and logging to ``<name>-<n>.log`` (``<name>.log`` if one).
+    """
     system = System(stack, prefix=f"e2e{uuid.uuid4().hex[:8]}.")
     with ExitStack() as cleanup:
         for name in SERVICES:
@@ -107,22 +123,24 @@ def running_system(stack: StackConfig, logs: Path, **extra_env: str) -> Iterator
                 scratch_database(stack.admin_dsn, label=f"e2e_{name}")
             )
         try:
-            for name in SERVICES:
-                port = free_port()
-                env = service_env(
-                    stack,
-                    name,
-                    database_dsn=system.databases[name],
-                    port=port,
-                    topic_prefix=system.prefix,
-                    extra={"OMS_RETRY_INITIAL_BACKOFF_S": "0.05", **extra_env},
-                )
-                proc = ServiceProcess(name, env, f"http://127.0.0.1:{port}", logs / f"{name}.log")
-                system.processes[name] = proc
-                proc.start()
+            for n in range(1, replicas + 1):
+                for name in SERVICES:
+                    port = free_port()
+                    env = service_env(
+                        stack,
+                        name,
+                        database_dsn=system.databases[name],
+                        port=port,
+                        topic_prefix=system.prefix,
+                        extra={"OMS_RETRY_INITIAL_BACKOFF_S": "0.05", **extra_env},
+                    )
+                    log = logs / (f"{name}.log" if replicas == 1 else f"{name}-{n}.log")
+                    proc = ServiceProcess(name, env, f"http://127.0.0.1:{port}", log)
+                    system.replicas.setdefault(name, []).append(proc)
+                    proc.start()
             yield system
         finally:
-            for proc in system.processes.values():
+            for proc in system.instances():
                 proc.stop()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,12 @@ from oms_cli.config import StackConfig
 from oms_events.topics import PLATFORM_INGRESS
 from tests.e2e.shop import (
     METHODS,
+    assert_paid_once,
+    assert_reserved_exactly,
     issue_gift_card,
     order_body,
-    order_payments,
     seed_sku,
     seed_warehouses,
-    stock,
 )
 from tests.e2e.system import System, running_system, wait_until
 from tests.e2e.test_order_flow import ingress_envelope
@@ -89,27 +88,8 @@ async def test_a_killed_service_recovers_without_doing_anything_twice(
         assert len(orders) == ORDERS  # one order per platform reference, none twice
         assert Counter(o["status"] for o in orders) == {"confirmed": ORDERS}
 
-        # No double reservation: what inventory holds is exactly what the orders asked for.
-        wanted = {"KILL-A": ORDERS, "KILL-B": ORDERS // 2}
-        for sku, quantity in wanted.items():
-            levels = await stock(system, sku)
-            assert sum(lv["reserved"] for lv in levels.values()) == quantity, levels
-            assert all(lv["available"] >= 0 for lv in levels.values())
-
-        # No double authorisation or capture: every payment exactly once, for its amount.
-        by_ref = {b["platform_order_ref"]: b for b in bodies}
-        for order in orders:
-            body = by_ref[order["platform_order_ref"]]
-            payments = {p["payment_id"]: p for p in await order_payments(system, order["order_id"])}
-            for asked in body["payments"]:
-                payment = payments[asked["payment_id"]]
-                amount = Decimal(asked["amount"]["amount"])
-                assert Decimal(payment["authorized"]["amount"]) == amount, payment
-                captured = Decimal(payment["captured"]["amount"])
-                expected = amount if asked["method"] in {"ideal", "bank_transfer"} else 0
-                assert captured == expected, payment
-                authorizations = [h for h in payment["history"] if h["type"] == "PaymentAuthorized"]
-                assert len(authorizations) == 1, payment["history"]
+        await assert_reserved_exactly(system, {"KILL-A": ORDERS, "KILL-B": ORDERS // 2})
+        await assert_paid_once(system, bodies, orders)
 
 
 async def _at_least(system: System, n: int) -> bool:
