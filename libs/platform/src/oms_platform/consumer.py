@@ -234,20 +234,17 @@ class MessageProcessor:
         found: dict[int, Outcome] = {}
         try:
             async with self.store.unit_of_work(deferred=True) as uow:
-                ids = [w.envelope.event_id for w in work]
-                done = await uow.processed_of(sub.consumer, ids)
-                marked: list[Any] = []
+                ids = list(dict.fromkeys(w.envelope.event_id for w in work))
+                fresh = await uow.claim(sub.consumer, ids)
                 for w in work:
                     event_id = w.envelope.event_id
-                    if event_id in done:
+                    if event_id not in fresh:
                         found[w.index] = Outcome.DUPLICATE
                         continue
-                    done.add(event_id)  # the same event twice in one batch: once
+                    fresh.discard(event_id)  # the same event twice in one batch: once
                     with event_context(w.envelope):
                         await w.handler(uow, w.envelope, w.event)
-                    marked.append(event_id)
                     found[w.index] = Outcome.HANDLED
-                await uow.mark_all_processed(sub.consumer, marked)
         except Exception as err:
             log.debug(
                 "consumer.batch_failed", consumer=sub.consumer, size=len(work), error=_reason(err)
@@ -268,12 +265,11 @@ class MessageProcessor:
         while True:
             try:
                 async with self.store.unit_of_work() as uow:
-                    if await uow.already_processed(sub.consumer, env.event_id):
+                    if not await uow.claim(sub.consumer, [env.event_id]):
                         log.debug("consumer.duplicate", consumer=sub.consumer)
                         status.ok()
                         return Outcome.DUPLICATE
                     await handler(uow, env, event)
-                    await uow.mark_processed(sub.consumer, env.event_id)
                 status.ok()
                 return Outcome.HANDLED
             except DuplicateDelivery:

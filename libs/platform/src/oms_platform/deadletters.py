@@ -20,6 +20,10 @@ from typing import Any
 
 import psycopg
 
+REPLAY_CHANNEL = "oms_replays"
+"""Notified when ``oms dlq replay`` marks dead letters (``request_replay``): each service's
+runtime picks them up at once (see ``notify.Wakeup``) instead of polling the table."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dead_letters (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -284,7 +288,10 @@ async def request_replay(
         """,
         {"topic": topic, "consumer": consumer, "code": code, "ids": list(ids)},
     )
-    return [int(r[0]) for r in await cur.fetchall()]
+    found = [int(r[0]) for r in await cur.fetchall()]
+    if found:
+        await conn.execute(f"NOTIFY {REPLAY_CHANNEL}")  # delivered when this commits
+    return found
 
 
 async def request_republish(

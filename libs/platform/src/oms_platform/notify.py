@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 
+from oms_platform.deadletters import REPLAY_CHANNEL
 from oms_platform.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
@@ -33,6 +34,7 @@ from oms_platform.logging import get_logger
 log = get_logger(__name__)
 
 CHANNEL = NOTIFY_CHANNEL
+CHANNELS = (CHANNEL, REPLAY_CHANNEL)
 
 # An earlier version notified from a trigger inside every writing transaction; that
 # serialised the commits of every writer on the server (see ``_appended``). ``install``
@@ -84,7 +86,8 @@ class Waiter:
 
 
 class Wakeup:
-    """The process's LISTEN connection, fanning each notification out to every waiter.
+    """The process's LISTEN connection, fanning each notification out to the waiters of
+    its channel (``CHANNELS``).
 
     ``run(stop)`` listens until ``stop`` is set and reconnects with backoff after a lost
     connection (a database restart); on each (re)connection every waiter is woken once,
@@ -104,16 +107,19 @@ class Wakeup:
         self.connected = False
         self.notifications = 0
         self.connections = 0
-        self._waiters: weakref.WeakSet[Waiter] = weakref.WeakSet()
+        self._waiters: dict[str, weakref.WeakSet[Waiter]] = {c: weakref.WeakSet() for c in CHANNELS}
 
-    def waiter(self) -> Waiter:
+    def waiter(self, channel: str = CHANNEL) -> Waiter:
         waiter = Waiter()
-        self._waiters.add(waiter)
+        self._waiters[channel].add(waiter)
         return waiter
 
-    def wake_all(self) -> None:
-        for waiter in list(self._waiters):
-            waiter.wake()
+    def wake_all(self, channel: str | None = None) -> None:
+        """Wake the waiters of ``channel`` (all channels: None)."""
+        for name, waiters in self._waiters.items():
+            if channel is None or name == channel:
+                for waiter in list(waiters):
+                    waiter.wake()
 
     async def run(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -142,7 +148,8 @@ class Wakeup:
             keepalives_count=3,
         )
         try:
-            await conn.execute(f"LISTEN {CHANNEL}")
+            for channel in CHANNELS:
+                await conn.execute(f"LISTEN {channel}")
             self.connected = True
             self.connections += 1
             self.status.ok()
@@ -165,9 +172,10 @@ class Wakeup:
                 await conn.close()
 
     async def _read(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        async for _ in conn.notifies():
+        async for note in conn.notifies():
             self.notifications += 1
-            self.wake_all()
+            if note.channel in self._waiters:
+                self.wake_all(note.channel)
         raise psycopg.OperationalError("notification stream ended")
 
 

@@ -33,6 +33,7 @@ from oms_platform.consumer import Delivery, MessageProcessor, Outcome, Subscript
 from oms_platform.eventstore.postgres import PostgresEventStore
 from oms_platform.health import Health, keep_running
 from oms_platform.logging import get_logger
+from oms_platform.notify import Wakeup
 from oms_platform.relay import create_producer
 from oms_platform.settings import RetrySettings
 
@@ -40,6 +41,10 @@ log = get_logger(__name__)
 
 DLQ_VALUE_LIMIT = 512 * 1024
 """The largest value copied whole to a dead-letter topic (the broker takes about 1 MiB)."""
+
+
+IDLE_FETCH_WAIT_MS = 2000
+"""How long a fetch waits on the broker for a first record (then it is asked again)."""
 
 
 class ConsumerRuntime:
@@ -54,8 +59,10 @@ class ConsumerRuntime:
         retry: RetrySettings | None = None,
         health: Health | None = None,
         batch_size: int = 200,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.service = service
+        self.wakeup = wakeup
         self.bootstrap = bootstrap
         self.store = store
         self.batch_size = batch_size
@@ -89,13 +96,22 @@ class ConsumerRuntime:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
+            # The broker answers a fetch as soon as a record arrives; this only sets how
+            # often an idle consumer asks again (the idle CPU).
+            fetch_max_wait_ms=IDLE_FETCH_WAIT_MS,
+            # The fetcher's background loop wakes this often with nothing to do (aiokafka's
+            # default is five times a second); it reacts to new data, consumption and a
+            # rebalance through futures, not through this timeout.
+            consumer_timeout_ms=IDLE_FETCH_WAIT_MS,
         )
         await consumer.start()
         self._consumers[sub.consumer] = consumer
         status = self.health.loop(f"kafka:{sub.consumer}")
         try:
             while not stop.is_set():
-                fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                fetched = await consumer.getmany(
+                    timeout_ms=IDLE_FETCH_WAIT_MS, max_records=self.batch_size
+                )
                 status.ok()
                 if fetched:
                     await asyncio.gather(
@@ -229,14 +245,21 @@ class ConsumerRuntime:
                     await deadletters.mark_replayed(conn, row.id, outcome.value)
         return len(rows)
 
-    async def run_replays(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
-        """Pick up replay requests until ``stop`` (a cheap query a second when idle)."""
+    async def run_replays(self, stop: asyncio.Event, idle_s: float | None = None) -> None:
+        """Pick up replay requests until ``stop``: at once when ``oms dlq replay`` notifies
+        (``deadletters.REPLAY_CHANNEL``), else by a cheap query every ``idle_s`` (30 s with
+        a wakeup, 1 s without)."""
         status = self.health.loop("dlq-replay")
+        waiter = self.wakeup.waiter(deadletters.REPLAY_CHANNEL) if self.wakeup else None
+        poll_s = idle_s if idle_s is not None else (30.0 if waiter else 1.0)
         while not stop.is_set():
             await self.replay_requested()
             status.ok()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), idle_s)
+            if waiter is not None:
+                await waiter.wait(poll_s, stop)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), poll_s)
 
     async def start(self) -> None:
         """Start the dead-letter producer, then one :meth:`consume` loop per subscription

@@ -54,7 +54,7 @@ class ServiceSettings(BaseSettings):
     topic_replication: int = Field(default=1, ge=1, le=10)
     relay_linger_s: float = Field(default=0.02, ge=0, le=1)
     """After a batch that was not full, the relay waits this long for more commits."""
-    relay_idle_poll_s: float = Field(default=1.0, gt=0)
+    relay_idle_poll_s: float = Field(default=5.0, gt=0)
     """With nothing to publish, the relay waits for a commit notification this long at most."""
-    projection_idle_poll_s: float = Field(default=1.0, gt=0)
+    projection_idle_poll_s: float = Field(default=5.0, gt=0)
     """With nothing to apply, a projection waits for a commit notification this long at most."""

@@ -34,12 +34,10 @@ class UnitOfWork(Protocol):
     async def mark_processed(self, consumer: str, event_id: uuid.UUID) -> None:
         """Record the inbox row; raises ``DuplicateDelivery`` if it is there already."""
 
-    async def processed_of(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        """Which of ``event_ids`` this consumer's inbox already holds (one query)."""
-
-    async def mark_all_processed(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
-        """Record the inbox rows of a batch in one statement; raises ``DuplicateDelivery``
-        if any of them is there already (then the whole unit of work is to be dropped)."""
+    async def claim(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Record the inbox rows of ``event_ids`` not there yet, in one statement, and
+        return those: the events this unit of work is to handle (the rest are duplicates).
+        Rolled back with the unit of work, like everything in it."""
 
     extras: dict[str, Any]
     """A handler's own state for this transaction (rows it writes once, at the end)."""

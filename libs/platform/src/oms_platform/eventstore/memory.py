@@ -96,16 +96,10 @@ class InMemoryUnitOfWork:
             raise DuplicateDelivery(f"{consumer} already processed {event_id}")
         self._inbox.add((consumer, event_id))
 
-    async def processed_of(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        return {e for e in event_ids if await self.already_processed(consumer, e)}
-
-    async def mark_all_processed(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
-        keys = {(consumer, e) for e in event_ids}
-        if len(keys) < len(event_ids) or any(
-            k in self._state.inbox or k in self._inbox for k in keys
-        ):
-            raise DuplicateDelivery(f"{consumer} already processed one of {len(keys)} events")
-        self._inbox |= keys
+    async def claim(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        fresh = {e for e in event_ids if not await self.already_processed(consumer, e)}
+        self._inbox |= {(consumer, e) for e in fresh}
+        return fresh
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

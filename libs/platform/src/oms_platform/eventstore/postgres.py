@@ -356,23 +356,17 @@ class PostgresUnitOfWork:
         if await cur.fetchone() is None:
             raise DuplicateDelivery(f"{consumer} already processed {event_id}")
 
-    async def processed_of(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    async def claim(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        if not event_ids:
+            return set()
+        # One round trip for the batch's inbox. A concurrent transaction claiming one of
+        # the same ids makes this wait for it; if it commits, the id is not ours.
         cur = await self._raw.execute(
-            "SELECT event_id FROM inbox WHERE consumer = %s AND event_id = ANY(%s)",
+            "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::uuid[]) "
+            "ON CONFLICT DO NOTHING RETURNING event_id",
             (consumer, list(event_ids)),
         )
         return {row[0] for row in await cur.fetchall()}
-
-    async def mark_all_processed(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> None:
-        if not event_ids:
-            return
-        cur = await self._raw.execute(
-            "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::uuid[]) "
-            "ON CONFLICT DO NOTHING",
-            (consumer, list(event_ids)),
-        )
-        if cur.rowcount != len(event_ids):
-            raise DuplicateDelivery(f"{consumer} already processed one of {len(event_ids)} events")
 
     async def save_checkpoint(self, name: str, position: Position) -> None:
         await self._raw.execute(

@@ -156,27 +156,31 @@ class EventStoreContract:
         async with store.unit_of_work() as uow:
             assert not await uow.already_processed("c", event_id)
 
-    async def test_batch_inbox_marks_and_commit_callbacks(self, store: Any) -> None:
+    async def test_batch_inbox_claims_and_commit_callbacks(self, store: Any) -> None:
         first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         committed: list[str] = []
         async with store.unit_of_work() as uow:
-            assert await uow.processed_of("batch", [first, second]) == set()
-            await uow.mark_all_processed("batch", [first, second])
-            assert await uow.processed_of("batch", [first, second, third]) == {first, second}
+            assert await uow.claim("batch", [first, second]) == {first, second}
+            # Claimed in this unit of work already: not to be handled a second time.
+            assert await uow.claim("batch", [first, second, third]) == {third}
             uow.on_commit(lambda: committed.append("done"))
             assert committed == []
         assert committed == ["done"]
         async with store.unit_of_work() as uow:
-            assert await uow.processed_of("batch", [first, third]) == {first}
-            assert await uow.processed_of("another", [first]) == set()
-        with pytest.raises(DuplicateDelivery):
+            assert await uow.claim("batch", []) == set()
+            assert await uow.claim("another", [first]) == {first}
+            assert await uow.already_processed("batch", third)
+        fourth = uuid.uuid4()
+        with pytest.raises(RuntimeError):
             async with store.unit_of_work() as uow:
                 uow.on_commit(lambda: committed.append("rolled back"))
-                await uow.mark_all_processed("batch", [third, second])
+                assert await uow.claim("batch", [fourth, second]) == {fourth}
+                raise RuntimeError("the handler failed")
         assert committed == ["done"]
         async with store.unit_of_work() as uow:
-            # The failed batch left nothing: ``third`` was not recorded either.
-            assert await uow.processed_of("batch", [third]) == set()
+            # The failed unit of work left nothing: ``fourth`` was not recorded.
+            assert not await uow.already_processed("batch", fourth)
+            assert await uow.claim("batch", [fourth]) == {fourth}
 
     async def test_a_deferred_unit_of_work_reads_its_staged_events_and_conflicts_at_the_end(
         self, store: Any
