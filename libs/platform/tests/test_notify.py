@@ -53,7 +53,7 @@ async def test_after_a_wakeup_that_found_nothing_it_retries_shortly_then_waits_l
     now[0] = 0.6  # the window is over
     await idle.wait(stop)
     await idle.wait(stop)
-    assert waiter.timeouts == [1.0, 0.01, 0.01, 1.0, 1.0]
+    assert waiter.timeouts == [1.0, 0.01, 0.02, 1.0, 1.0]  # the pause doubles
 
 
 async def test_a_read_that_found_events_ends_the_short_retries() -> None:

@@ -184,7 +184,9 @@ class IdleWait:
 
     Normally on its waiter, for up to ``poll_s`` (the fallback poll). After a wakeup that
     found nothing, the events may still be hidden behind an older open transaction: then
-    it retries every ``retry_s`` for up to ``retry_window_s`` before waiting long again.
+    it retries after ``retry_s``, doubling the pause each time, for up to
+    ``retry_window_s`` before waiting long again (a fixed short pause kept every reader of
+    a busy service polling all the time: most empty wakeups are events it already read).
     Call :meth:`found` whenever a read returned something.
     """
 
@@ -203,17 +205,20 @@ class IdleWait:
         self.retry_window_s = retry_window_s
         self.clock = clock
         self._retry_until: float | None = None
+        self._pause_s = retry_s
 
     def found(self) -> None:
         self._retry_until = None
 
     async def wait(self, stop: asyncio.Event) -> None:
         if self._retry_until is not None and self.clock() < self._retry_until:
-            await self._wait(stop, self.retry_s)
+            pause, self._pause_s = self._pause_s, self._pause_s * 2
+            await self._wait(stop, pause)
             return
         self._retry_until = None
         if await self._wait(stop, self.poll_s):
             self._retry_until = self.clock() + self.retry_window_s
+            self._pause_s = self.retry_s
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> bool:
         if self.waiter is None:

@@ -137,7 +137,7 @@ class ProjectionRunner:
         batch_size: int = 500,
         idle_poll_s: float = 1.0,
         wakeup: Wakeup | None = None,
-        coalesce_s: float = 0.05,
+        coalesce_s: float = 0.2,
     ) -> None:
         self.store = store
         self.projection = projection
@@ -216,12 +216,15 @@ class ProjectionRunner:
             else:
                 applied = 0
             self.status.ok()
-            busy = applied > 0
-            if busy:
+            # A full batch: more is waiting, apply it at once. Less: caught up; what came
+            # since is asked for with one cheap read (``_news``), not a transaction.
+            busy = applied >= self.batch_size
+            if applied:
                 idle.found()
-                if applied < self.batch_size:
-                    # Caught up: let commits gather for a moment rather than run one
-                    # transaction per commit under load (a read model may lag that much).
+                if not busy:
+                    # Let commits gather for a moment rather than run one transaction per
+                    # commit under load (a read model may lag that much; measured: the
+                    # projections were a quarter of inventory's CPU at 25 orders/s).
                     await _pause(stop, self.coalesce_s)
             else:
                 await idle.wait(stop)

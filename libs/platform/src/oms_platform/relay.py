@@ -37,7 +37,7 @@ from oms_events.envelope import Envelope
 from oms_events.errors import EventContractError
 from oms_platform import deadletters
 from oms_platform.eventstore.model import Position, RecordedEvent
-from oms_platform.eventstore.postgres import PostgresEventStore
+from oms_platform.eventstore.postgres import PostgresEventStore, save_checkpoint
 from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
 from oms_platform.notify import IdleWait, Wakeup
@@ -177,9 +177,11 @@ class OutboxRelay:
                 self._position = await self.store.load_checkpoint(self.checkpoint_name)
             after = in_flight.last if in_flight is not None else self._position
             batch = await self._read(after)
+            lease_proven = False
             if in_flight is not None:
-                await self._settle(in_flight)
+                await self._settle(in_flight, lease)
                 in_flight = None
+                lease_proven = True  # the checkpoint just went through the lease's session
             self.status.ok()
             if not batch:
                 if time.monotonic() >= next_republish:
@@ -189,8 +191,10 @@ class OutboxRelay:
                 continue
             idle.found()
             # Checked before every batch: a relay that lost its lease (its connection
-            # died with a PostgreSQL restart) must not publish on.
-            await _check_lease(lease)
+            # died with a PostgreSQL restart) must not publish on. A checkpoint saved on
+            # the lease's connection a moment ago proves it as well as a query would.
+            if not lease_proven:
+                await _check_lease(lease)
             in_flight = await self._dispatch(producer, batch)
             if len(batch) < self.batch_size:
                 # Not a full batch: let commits gather while the broker acks this one.
@@ -199,7 +203,7 @@ class OutboxRelay:
                 # third fewer orders/s than with a pause of this size).
                 await _pause(stop, self.linger_s)
         if in_flight is not None:
-            await self._settle(in_flight)
+            await self._settle(in_flight, lease)
 
     async def publish_batch(self, producer: AIOKafkaProducer) -> int:
         """Send one batch after the checkpoint; move the checkpoint once all are acked."""
@@ -247,11 +251,21 @@ class OutboxRelay:
         if failure is not None:
             raise failure
 
-    async def _settle(self, in_flight: _InFlight) -> None:
-        """Checkpoint ``in_flight`` once every message of it is acknowledged (or parked)."""
+    async def _settle(
+        self, in_flight: _InFlight, lease: psycopg.AsyncConnection[Any] | None = None
+    ) -> None:
+        """Checkpoint ``in_flight`` once every message of it is acknowledged (or parked):
+        on the lease's connection when there is one (one statement, autocommit), so that
+        a relay whose lease died cannot move the checkpoint either."""
         await self._acknowledged(in_flight)
-        async with self.store.unit_of_work() as uow:
-            await uow.save_checkpoint(self.checkpoint_name, in_flight.last)
+        if lease is not None:
+            try:
+                await save_checkpoint(lease, self.checkpoint_name, in_flight.last)
+            except psycopg.Error as err:
+                raise LeaseLost(str(err)) from err
+        else:
+            async with self.store.unit_of_work() as uow:
+                await uow.save_checkpoint(self.checkpoint_name, in_flight.last)
         self._position = in_flight.last
         self.published += len(in_flight.batch)
 

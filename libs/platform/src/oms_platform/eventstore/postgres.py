@@ -369,12 +369,7 @@ class PostgresUnitOfWork:
         return {row[0] for row in await cur.fetchall()}
 
     async def save_checkpoint(self, name: str, position: Position) -> None:
-        await self._raw.execute(
-            "INSERT INTO checkpoints (name, tx_id, position) VALUES (%s, %s::text::xid8, %s) "
-            "ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, "
-            "position = EXCLUDED.position, updated_at = now()",
-            (name, str(position.tx_id), position.position),
-        )
+        await save_checkpoint(self._raw, name, position)
 
     async def load_checkpoint(self, name: str) -> Position:
         return await _load_checkpoint(self._raw, name)
@@ -389,6 +384,16 @@ async def _read_stream(
         (stream_id, from_version),
     )
     return await _fetch_records(cur)
+
+
+async def save_checkpoint(raw: psycopg.AsyncConnection[Any], name: str, position: Position) -> None:
+    """Store checkpoint ``name`` on ``raw`` (in its transaction, or on its own in autocommit)."""
+    await raw.execute(
+        "INSERT INTO checkpoints (name, tx_id, position) VALUES (%s, %s::text::xid8, %s) "
+        "ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, "
+        "position = EXCLUDED.position, updated_at = now()",
+        (name, str(position.tx_id), position.position),
+    )
 
 
 async def _load_checkpoint(raw: psycopg.AsyncConnection[Any], name: str) -> Position:
