@@ -1,0 +1,1 @@
+"""The fulfilment domain: pure deciders and rules, no I/O."""

@@ -1,0 +1,1 @@
+"""The returns domain: pure deciders and rules, no I/O."""

@@ -1,0 +1,1 @@
+"""The OMS shipping service."""

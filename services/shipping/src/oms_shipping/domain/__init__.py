@@ -1,0 +1,1 @@
+"""The shipping domain: pure deciders and rules, no I/O."""
