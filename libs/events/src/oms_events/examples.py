@@ -79,6 +79,12 @@ from oms_events.contracts import (
     StockShipped,
     StockWrittenOff,
 )
+from oms_events.contracts.fulfilment import (
+    FulfilmentCancelled,
+    PackedParcel,
+    ParcelsPacked,
+    ShortPicked,
+)
 from oms_events.contracts.inventory import (
     LineDecision,
     LowStockDetected,
@@ -154,6 +160,7 @@ _fulfilment = {
     "warehouse_id": WAREHOUSE_ID,
     "lines": SHIPPED,
 }
+_fulfilment_ids = {"fulfilment_id": "ful-1", "order_id": ORDER_ID, "warehouse_id": WAREHOUSE_ID}
 _returned = {"return_id": "ret-1", "order_id": ORDER_ID}
 
 _BUILDERS: dict[type[Event], Callable[[], Event]] = {
@@ -374,6 +381,25 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
     FulfilmentRequested: lambda: FulfilmentRequested(**_fulfilment, shipping_address=ADDRESS),
     OrderPicked: lambda: OrderPicked(**_fulfilment),
     OrderPacked: lambda: OrderPacked(**_fulfilment, weight_grams=780, shipping_address=ADDRESS),
+    ShortPicked: lambda: ShortPicked(
+        **_fulfilment_ids, missing=(SkuQuantity(sku="TSHIRT-BLU-M", quantity=1),)
+    ),
+    ParcelsPacked: lambda: ParcelsPacked(
+        **_fulfilment_ids,
+        parcels=(
+            PackedParcel(
+                parcel_id="ful-1-1",
+                box="BOX-M",
+                lines=SHIPPED,
+                weight_grams=780,
+                packaging_cost=eur("0.95"),
+            ),
+        ),
+        packaging_cost=eur("0.95"),
+    ),
+    FulfilmentCancelled: lambda: FulfilmentCancelled(
+        **_fulfilment_ids, reason="order cancelled by customer service", lines=SHIPPED
+    ),
     ShipmentDispatched: lambda: ShipmentDispatched(
         shipment_id="shp-1",
         order_id=ORDER_ID,

@@ -112,6 +112,9 @@ TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         "FulfilmentRequested": FULFILMENT_EVENTS,
         "OrderPicked": FULFILMENT_EVENTS,
         "OrderPacked": FULFILMENT_EVENTS,
+        "ShortPicked": FULFILMENT_EVENTS,
+        "ParcelsPacked": FULFILMENT_EVENTS,
+        "FulfilmentCancelled": FULFILMENT_EVENTS,
         # shipping
         "ShipmentDispatched": SHIPPING_EVENTS,
         "ShipmentDelivered": SHIPPING_EVENTS,
