@@ -9,7 +9,7 @@ Amsterdam, partly returned. Values are fixed, so examples are equal across calls
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TypeVar, cast
 
@@ -100,6 +100,16 @@ from oms_events.contracts.inventory import (
     StockTransferred,
     WarehouseRegistered,
 )
+from oms_events.contracts.shipping import (
+    PassedOverCandidate,
+    PassedOverReason,
+    ShipmentBooked,
+    ShipmentDeliveryFailed,
+    ShipmentInTransit,
+    ShipmentLost,
+    ShipmentReturnedToSender,
+    ShippingMethod,
+)
 from oms_events.errors import RegistryError
 from oms_events.money import Money
 from oms_events.registry import Registry, registry
@@ -162,6 +172,13 @@ _fulfilment = {
 }
 _fulfilment_ids = {"fulfilment_id": "ful-1", "order_id": ORDER_ID, "warehouse_id": WAREHOUSE_ID}
 _returned = {"return_id": "ret-1", "order_id": ORDER_ID}
+_scanned = {
+    "shipment_id": "shp-1",
+    "order_id": ORDER_ID,
+    "carrier": "postnl",
+    "tracking_number": "3SABCD0123456789",
+}
+_scan_at = datetime(2026, 3, 3, 8, 40, 0, tzinfo=UTC)
 
 _BUILDERS: dict[type[Event], Callable[[], Event]] = {
     OrderSubmittedV1: lambda: OrderSubmittedV1(
@@ -419,6 +436,44 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
         tracking_number="3SABCD0123456789",
         delivered_at=datetime(2026, 3, 3, 14, 2, 0, tzinfo=UTC),
     ),
+    ShipmentBooked: lambda: ShipmentBooked(
+        shipment_id="shp-1",
+        order_id=ORDER_ID,
+        fulfilment_id="ful-1",
+        warehouse_id=WAREHOUSE_ID,
+        carrier="postnl",
+        service="standard",
+        tracking_number="3SABCD0123456789",
+        weight_grams=780,
+        destination_country="NL",
+        shipping_cost=eur("3.85"),
+        shipping_charged=eur("4.95"),
+        promised_method=ShippingMethod.STANDARD,
+        promised_delivery_date=date(2026, 3, 4),
+        estimated_delivery_date=date(2026, 3, 3),
+        collection_date=date(2026, 3, 2),
+        passed_over=(
+            PassedOverCandidate(
+                carrier="dpd",
+                service="standard",
+                reason=PassedOverReason.MORE_EXPENSIVE,
+                cost=eur("4.72"),
+                estimated_delivery=date(2026, 3, 3),
+                explanation="dpd/standard: 4.72 EUR against 3.85 EUR",
+            ),
+        ),
+        explanation="postnl/standard: cheapest of 2 services that keep the standard promise",
+    ),
+    ShipmentInTransit: lambda: ShipmentInTransit(
+        **_scanned, update_id="upd-1", reported_at=_scan_at, location="Nieuwegein hub"
+    ),
+    ShipmentDeliveryFailed: lambda: ShipmentDeliveryFailed(
+        **_scanned, update_id="upd-2", reported_at=_scan_at, attempt=1, reason="nobody at home"
+    ),
+    ShipmentReturnedToSender: lambda: ShipmentReturnedToSender(
+        **_scanned, update_id="upd-3", reported_at=_scan_at, reason="address unknown"
+    ),
+    ShipmentLost: lambda: ShipmentLost(**_scanned, update_id="upd-4", reported_at=_scan_at),
     ReturnRequested: lambda: ReturnRequested(
         **_returned,
         lines=[

@@ -118,6 +118,11 @@ TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         # shipping
         "ShipmentDispatched": SHIPPING_EVENTS,
         "ShipmentDelivered": SHIPPING_EVENTS,
+        "ShipmentBooked": SHIPPING_EVENTS,
+        "ShipmentInTransit": SHIPPING_EVENTS,
+        "ShipmentDeliveryFailed": SHIPPING_EVENTS,
+        "ShipmentReturnedToSender": SHIPPING_EVENTS,
+        "ShipmentLost": SHIPPING_EVENTS,
         # returns
         "ReturnRequested": RETURNS_EVENTS,
         "ReturnAuthorized": RETURNS_EVENTS,
