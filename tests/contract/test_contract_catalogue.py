@@ -67,6 +67,8 @@ EXPECTED_TYPES = {
     "ReturnRequested",
     "ReturnAuthorized",
     "ReturnReceived",
+    "ReturnResolved",
+    "ReturnExpired",
 }
 
 

@@ -100,6 +100,13 @@ from oms_events.contracts.inventory import (
     StockTransferred,
     WarehouseRegistered,
 )
+from oms_events.contracts.returns import (
+    MethodRefund,
+    OrderReturnStatus,
+    RefundLine,
+    ReturnExpired,
+    ReturnResolved,
+)
 from oms_events.contracts.shipping import (
     PassedOverCandidate,
     PassedOverReason,
@@ -493,6 +500,8 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
             SkuQuantity(sku="TSHIRT-BLU-M", quantity=1),
             SkuQuantity(sku="MUG-ENAMEL-WHT", quantity=1),
         ],
+        expires_at=datetime(2026, 4, 4, 9, 30, 0, tzinfo=UTC),
+        label_cost=eur("3.10"),
     ),
     ReturnReceived: lambda: ReturnReceived(
         **_returned,
@@ -502,6 +511,29 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
             ReturnedLine(sku="MUG-ENAMEL-WHT", quantity=1, condition=ItemCondition.DAMAGED),
         ],
         refund_amount=eur("32.45"),
+    ),
+    # This shop refunds shipping only when the whole order comes back.
+    ReturnResolved: lambda: ReturnResolved(
+        **_returned,
+        refund_lines=[
+            RefundLine(
+                sku="TSHIRT-BLU-M", quantity=1, unit_price=eur("19.95"), amount=eur("19.95")
+            ),
+            RefundLine(
+                sku="MUG-ENAMEL-WHT", quantity=1, unit_price=eur("12.50"), amount=eur("12.50")
+            ),
+        ],
+        shipping_refund=eur("0.00"),
+        refund_amount=eur("32.45"),
+        refunds=[MethodRefund(payment_id="pay-2", method=PaymentMethod.IDEAL, amount=eur("32.45"))],
+        unallocated=eur("0.00"),
+        order_status=OrderReturnStatus.PARTIALLY_RETURNED,
+    ),
+    ReturnExpired: lambda: ReturnExpired(
+        return_id="ret-2",
+        order_id=ORDER_ID,
+        lines=[SkuQuantity(sku="TSHIRT-BLU-M", quantity=1)],
+        expired_at=datetime(2026, 4, 4, 9, 30, 0, tzinfo=UTC),
     ),
 }
 

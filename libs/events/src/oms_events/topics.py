@@ -127,6 +127,8 @@ TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         "ReturnRequested": RETURNS_EVENTS,
         "ReturnAuthorized": RETURNS_EVENTS,
         "ReturnReceived": RETURNS_EVENTS,
+        "ReturnResolved": RETURNS_EVENTS,
+        "ReturnExpired": RETURNS_EVENTS,
     }
 )
 """Event type name -> the topic of the service that produces it."""
