@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -21,7 +22,7 @@ from oms_shipping.domain.carriers import (
     is_remote,
     zone_of,
 )
-from oms_shipping.domain.rates import Parcel, Promise, cost_of, shop_rates
+from oms_shipping.domain.rates import Parcel, PassedOver, Promise, cost_of, shop_rates
 
 STANDARD, EXPRESS = ShippingMethod.STANDARD, ShippingMethod.EXPRESS
 ALL = tuple(all_services())
@@ -33,8 +34,9 @@ def eur(amount: str) -> Money:
     return Money.of(amount, "EUR")
 
 
-def reasons(choice_passed: object) -> dict[str, PassedOverReason]:
-    return {f"{p.carrier}/{p.service.value}": p.reason for p in choice_passed}  # type: ignore[attr-defined]
+def reasons(passed_over: Iterable[PassedOver]) -> dict[str, PassedOverReason]:
+    """``carrier/service`` -> why it was passed over."""
+    return {f"{p.carrier}/{p.service.value}": p.reason for p in passed_over}
 
 
 def test_the_cheapest_service_that_keeps_a_standard_promise_wins() -> None:
@@ -210,3 +212,39 @@ def test_a_tie_in_price_goes_to_the_earlier_delivery() -> None:
 def test_a_naive_dispatch_time_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         shop_rates(Parcel(500, "NL", "NL"), Promise(STANDARD), datetime(2026, 3, 2, 9), ALL)
+
+
+def test_a_remote_area_fee_can_change_the_winner() -> None:
+    # Berlin -> Sylt (domestic DE). Without the fee DPD is cheapest (4.35 + 8.5 % = 4.72,
+    # DHL 4.50 + 12 % = 5.04); with it DHL wins (5.04 + 3.50 = 8.54 < 4.72 + 4.00 = 8.72).
+    mainland = shop_rates(
+        Parcel(1500, "DE", "DE", postal_code="10115"), Promise(STANDARD), MONDAY_MORNING, ALL
+    )
+    assert mainland.chosen.key == "dpd/standard"
+    sylt = shop_rates(
+        Parcel(1500, "DE", "DE", postal_code="25980"), Promise(STANDARD), MONDAY_MORNING, ALL
+    )
+    assert sylt.chosen.key == "dhl/standard"
+    assert sylt.chosen.cost.total == eur("8.54")
+    assert sylt.chosen.cost.remote_area == eur("3.50")
+    dpd = next(p for p in sylt.passed_over if p.carrier == "dpd" and p.service is STANDARD)
+    assert dpd.quote is not None and dpd.quote.cost.total == eur("8.72")
+
+
+def test_an_oversize_fee_can_change_the_winner() -> None:
+    # 110 cm is over PostNL's 100 cm (fee 12.00) but within DHL's 120 cm.
+    long_parcel = Parcel(1500, "NL", "NL", longest_side_cm=110)
+    choice = shop_rates(long_parcel, Promise(STANDARD), MONDAY_MORNING, ALL)
+    assert choice.chosen.key == "dhl/standard"
+    postnl = next(p for p in choice.passed_over if p.carrier == "postnl" and p.service is STANDARD)
+    assert postnl.quote is not None and postnl.quote.cost.total == eur("16.37")
+
+
+def test_express_to_a_zone_a_carrier_does_not_serve_is_passed_over_as_such() -> None:
+    choice = shop_rates(Parcel(1500, "NL", "IT"), Promise(EXPRESS), MONDAY_MORNING, ALL)
+    passed = reasons(choice.passed_over)
+    assert passed["postnl/express"] is PassedOverReason.NO_SERVICE_TO_ZONE
+    # DPD express eu2: 27.90 + 8.5 % = 30.27; DHL 32.00 + 12 % = 35.84; UPS 29.90 + 14.25 %
+    # = 34.16.
+    assert choice.chosen.key == "dpd/express"
+    assert choice.chosen.cost.total == eur("30.27")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from oms_events import decode_envelope, encode_envelope
 from oms_events.base import Event
 from oms_events.contracts.common import SkuQuantity
 from oms_events.contracts.shipping import (
@@ -18,6 +19,8 @@ from oms_events.contracts.shipping import (
     ShippingMethod,
 )
 from oms_events.money import Money
+from oms_events.registry import envelope_for, registry
+from oms_events.topics import topic_for
 from oms_platform.testing.decider_spec import DeciderSpec
 from oms_shipping.domain.carriers import DPD, POSTNL
 from oms_shipping.domain.commands import BookShipment, RecordCarrierUpdate
@@ -281,3 +284,26 @@ def test_the_state_follows_the_events() -> None:
     assert state.last_reported_at == T2
     assert state.updates == {"u1", "u2"}
     assert stream_id("shp-1") == "shipment-shp-1"
+
+
+def test_every_decided_event_survives_the_wire() -> None:
+    """The decider's events are valid contracts: encoded and parsed back, they are equal."""
+    decided = [
+        *BOOKED,
+        *spec.given(*BOOKED)
+        .when(update(CarrierStatus.DELIVERY_FAILED, T1, reason="closed"))
+        .then_matches(bool),
+        *spec.given(*BOOKED).when(update(CarrierStatus.LOST, T1)).then_matches(bool),
+    ]
+    for i, event in enumerate(decided):
+        envelope = envelope_for(
+            event,
+            stream_id=stream_id("shp-1"),
+            stream_version=i + 1,
+            correlation_id="ord-1",
+            causation_id=None,
+            actor="svc:shipping",
+            producer="shipping",
+        )
+        assert registry.parse(decode_envelope(encode_envelope(envelope))) == event
+        assert topic_for(event.event_type) == "oms.shipping.events"

@@ -23,6 +23,13 @@ BODY = json.dumps(
 ).encode()
 
 
+def test_the_signature_is_hmac_sha256_in_hex() -> None:
+    # RFC 4231, test case 2.
+    expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert sign(b"Jefe", b"what do ya want for nothing?") == expected
+    assert verify_signature(b"Jefe", b"what do ya want for nothing?", expected)
+
+
 def test_a_valid_signature_verifies() -> None:
     signature = sign(SECRET, BODY)
     assert len(signature) == 64
