@@ -1,0 +1,69 @@
+"""Carrier webhooks: verified, parsed, matched by tracking number, recorded."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import JSONResponse
+
+from oms_platform.commands import run_command
+from oms_platform.http import ActorHeader, RequestIdHeader, actor_or, cause_of, problem
+from oms_platform.refusal import Refusal
+from oms_shipping.api.context import Ctx
+from oms_shipping.domain.carriers import CARRIERS
+from oms_shipping.domain.webhooks import SIGNATURE_HEADER, parse_update, verify_signature
+from oms_shipping.handlers import Cause
+
+router = APIRouter()
+
+CarrierCode = Annotated[
+    str, Path(pattern=r"^[a-z0-9]{1,32}$", description="postnl, dhl, dpd or ups.")
+]
+SignatureHeader = Annotated[
+    str | None,
+    Header(
+        alias=SIGNATURE_HEADER,
+        max_length=200,
+        description="Hex HMAC-SHA256 of the raw body under the carrier's secret "
+        "(optionally prefixed 'sha256=').",
+    ),
+]
+
+
+@router.post(
+    "/carriers/{carrier}/events",
+    responses={401: {"description": "Missing or invalid signature (an RFC 9457 problem)"}},
+)
+async def carrier_event(
+    ctx: Ctx,
+    carrier: CarrierCode,
+    request: Request,
+    signature: SignatureHeader = None,
+    actor: ActorHeader = None,
+    request_id: RequestIdHeader = None,
+) -> JSONResponse:
+    """A carrier's status update for one parcel (see the module docstring of ``api``)."""
+    if carrier not in CARRIERS:
+        raise Refusal.not_found("unknown_carrier", f"no carrier {carrier!r}", "carrier")
+    body = await request.body()  # the raw bytes, as signed (the size is bounded upstream)
+    if not verify_signature(ctx.secrets.get(carrier, b""), body, signature):
+        return problem(
+            401,
+            "invalid_signature",
+            f"the request is not signed with {carrier}'s webhook secret ({SIGNATURE_HEADER})",
+            headers={"WWW-Authenticate": 'HMAC-SHA256 header="X-Carrier-Signature"'},
+        )
+    update = parse_update(carrier, body)
+    cause = Cause("", cause_of(request_id), actor_or(actor, f"service:carrier-{carrier}"))
+    shipment_id, state, events = await run_command(
+        ctx.store, lambda uow: ctx.shipping.record_update(uow, update, cause)
+    )
+    return JSONResponse(
+        {
+            "shipment_id": shipment_id,
+            "update_id": update.update_id,
+            "status": state.status.value,
+            "recorded": [e.event_type for e in events],
+        }
+    )

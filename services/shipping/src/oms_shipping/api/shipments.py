@@ -1,0 +1,24 @@
+"""Shipments: one by id, or every shipment of an order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from oms_events.contracts.common import Id
+from oms_shipping.api.context import Ctx
+
+router = APIRouter()
+
+
+@router.get("/shipments/{shipment_id}")
+async def get_shipment(ctx: Ctx, shipment_id: Id) -> dict[str, Any]:
+    """Carrier, service, tracking number, cost and charge, the choice explained, timeline."""
+    return await ctx.queries.shipment(shipment_id)
+
+
+@router.get("/orders/{order_id}/shipments")
+async def order_shipments(ctx: Ctx, order_id: Id) -> dict[str, Any]:
+    """Every shipment booked for the order (an empty list when none is)."""
+    return await ctx.queries.order_shipments(order_id)
