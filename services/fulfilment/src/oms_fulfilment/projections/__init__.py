@@ -1,0 +1,1 @@
+"""Read models over the fulfilment's own events (projection runners, rebuildable)."""
