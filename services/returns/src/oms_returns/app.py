@@ -48,5 +48,5 @@ def create_app(
     queries = ReturnQueries(host.store, tables)
     api.install(host.api, api.ApiContext(host.store, returns, queries, expiry))
     subscribe(host, returns)
-    host.add_loop(LOOP, expiry.run)
+    expiry.status = host.add_loop(LOOP, expiry.run)
     return host

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from oms_events.base import Event
 from oms_platform.commands import run_command
 from oms_platform.eventstore.base import EventStore, UnitOfWork
+from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
 from oms_platform.refusal import Refusal
 from oms_returns.handlers import Cause, Returns
@@ -32,6 +33,8 @@ class ReturnExpiry:
         self.store = store
         self.returns = returns
         self.every_s = every_s
+        self.status: LoopStatus | None = None
+        """The loop's status in ``/ready``, marked ok after every sweep (set by the app)."""
 
     async def sweep(self) -> list[str]:
         """Expire every due return; the RMAs that expired."""
@@ -56,6 +59,8 @@ class ReturnExpiry:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             expired = await self.sweep()
+            if self.status is not None:
+                self.status.ok()
             if expired:
                 log.info("return.expired", count=len(expired), rmas=expired[:10])
             with contextlib.suppress(TimeoutError):
