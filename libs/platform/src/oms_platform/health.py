@@ -113,6 +113,12 @@ class Health:
         return not reasons, {"ready": not reasons, "reasons": reasons, "loops": loops, **figures}
 
 
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
 async def keep_running(
     loop: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event, status: LoopStatus
 ) -> None:
@@ -127,5 +133,4 @@ async def keep_running(
             status.failing(err)
             if failures == 1 or failures % 30 == 0:
                 log.exception("service.loop_failed", loop=status.name, failures=failures)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), min(2.0, 0.2 * failures))
+            await sleep_or_stop(stop, min(2.0, 0.2 * failures))

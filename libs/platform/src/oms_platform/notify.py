@@ -28,7 +28,7 @@ import psycopg
 
 from oms_platform.deadletters import REPLAY_CHANNEL
 from oms_platform.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
-from oms_platform.health import LoopStatus
+from oms_platform.health import LoopStatus, sleep_or_stop
 from oms_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -133,7 +133,7 @@ class Wakeup:
                 self.status.failing(err, waiting_on="database (notify connection)")
                 if failures == 1 or failures % 30 == 0:
                     log.warning("wakeup.disconnected", error=str(err)[:300], failures=failures)
-                await _sleep_or_stop(stop, min(self.max_backoff_s, 0.1 * 2 ** (failures - 1)))
+                await sleep_or_stop(stop, min(self.max_backoff_s, 0.1 * 2 ** (failures - 1)))
         self.connected = False
 
     async def _listen(self, stop: asyncio.Event) -> None:
@@ -221,12 +221,13 @@ class IdleWait:
             self._pause_s = self.retry_s
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> bool:
-        if self.waiter is None:
-            await _sleep_or_stop(stop, seconds)
-            return False
-        return await self.waiter.wait(seconds, stop)
+        return await wait_or_sleep(self.waiter, seconds, stop)
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+async def wait_or_sleep(waiter: Waiter | None, seconds: float, stop: asyncio.Event) -> bool:
+    """Wait on ``waiter`` for up to ``seconds`` (sleep them without one), or until ``stop``;
+    True if a notification arrived."""
+    if waiter is None:
+        await sleep_or_stop(stop, seconds)
+        return False
+    return await waiter.wait(seconds, stop)

@@ -9,7 +9,6 @@ model and replays from position zero.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import zlib
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from oms_events.envelope import Envelope
 from oms_platform.eventstore.model import START, Position, RecordedEvent
 from oms_platform.eventstore.postgres import PostgresEventStore
-from oms_platform.health import LoopStatus
+from oms_platform.health import LoopStatus, sleep_or_stop
 from oms_platform.logging import get_logger
 from oms_platform.notify import IdleWait, Wakeup
 
@@ -225,7 +224,7 @@ class ProjectionRunner:
                     # Let commits gather for a moment rather than run one transaction per
                     # commit under load (a read model may lag that much; measured: the
                     # projections were a quarter of inventory's CPU at 25 orders/s).
-                    await _pause(stop, self.coalesce_s)
+                    await sleep_or_stop(stop, self.coalesce_s)
             else:
                 await idle.wait(stop)
 
@@ -255,8 +254,3 @@ def _lease_key(name: str) -> tuple[int, int]:
     processes and versions (unlike ``hash``); two-int keys never meet the relay's bigint
     ones."""
     return _LEASE_SPACE, zlib.crc32(name.encode()) - (1 << 31)
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

@@ -33,7 +33,7 @@ from oms_platform.consumer import Delivery, MessageProcessor, Outcome, Subscript
 from oms_platform.eventstore.postgres import PostgresEventStore
 from oms_platform.health import Health, keep_running
 from oms_platform.logging import get_logger
-from oms_platform.notify import Wakeup
+from oms_platform.notify import Wakeup, wait_or_sleep
 from oms_platform.relay import create_producer
 from oms_platform.settings import RetrySettings
 
@@ -255,11 +255,7 @@ class ConsumerRuntime:
         while not stop.is_set():
             await self.replay_requested()
             status.ok()
-            if waiter is not None:
-                await waiter.wait(poll_s, stop)
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), poll_s)
+            await wait_or_sleep(waiter, poll_s, stop)
 
     async def start(self) -> None:
         """Start the dead-letter producer, then one :meth:`consume` loop per subscription
