@@ -13,7 +13,9 @@ import psycopg
 import pytest
 
 from oms_cli.config import StackConfig
+from oms_platform.relay import create_producer
 from oms_platform.testing.databases import scratch_database
+from oms_platform.testing.kafka import TestTopics
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +40,17 @@ async def clean_db(scratch_dsn: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(stack: StackConfig) -> str:
     return stack.kafka_bootstrap
+
+
+@pytest.fixture
+async def topics(kafka_bootstrap: str) -> AsyncIterator[TestTopics]:
+    """A fresh topic prefix for one test and a producer to publish on it."""
+    producer = create_producer(kafka_bootstrap)
+    await producer.start()
+    try:
+        yield TestTopics(kafka_bootstrap, f"t{uuid.uuid4().hex[:8]}.", producer)
+    finally:
+        await producer.stop()
 
 
 @pytest.fixture

@@ -22,19 +22,14 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oms_events.base import Event
-from oms_events.codec import decode_envelope, encode_envelope
 from oms_events.contracts.common import Address, Allocation
 from oms_events.contracts.inventory import SkuRegistered
 from oms_events.contracts.order import OrderConfirmed
-from oms_events.envelope import Envelope
-from oms_events.registry import envelope_for
-from oms_events.topics import FULFILMENT_EVENTS, topic_for
+from oms_events.topics import FULFILMENT_EVENTS
 from oms_fulfilment.app import create_app
 from oms_fulfilment.settings import FulfilmentSettings
-from oms_platform.relay import create_producer, message_headers
 from oms_platform.settings import RetrySettings
-from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.kafka import TestTopics, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -61,47 +56,10 @@ def confirmed(order_id: str, *allocations: tuple[str, str, int]) -> OrderConfirm
 
 
 @dataclass
-class Kafka:
-    """Publishing to and reading from one test's prefixed topics."""
-
-    bootstrap: str
-    prefix: str
-    producer: Any
-
-    async def publish(self, event: Event, *, key: str) -> Envelope:
-        env = envelope_for(
-            event,
-            stream_id=f"test-{uuid.uuid4().hex[:8]}",
-            stream_version=1,
-            correlation_id=key,
-            causation_id=None,
-            actor="service:test",
-            producer="test",
-        )
-        await self.send(env)
-        return env
-
-    async def send(self, env: Envelope) -> None:
-        await self.producer.send_and_wait(
-            self.prefix + topic_for(env.type),
-            encode_envelope(env),
-            key=env.correlation_id.encode(),
-            headers=message_headers(env),
-        )
-
-    async def published(self, expect: int) -> tuple[list[Envelope], list[Any]]:
-        """The unique envelopes on the fulfilment topic (the relay may resend a batch after
-        a crash; consumers drop duplicates by id), and the raw records."""
-        records = await read_topic(self.bootstrap, self.prefix + FULFILMENT_EVENTS, expect=expect)
-        unique = {decode_envelope(r.value).event_id: decode_envelope(r.value) for r in records}
-        return list(unique.values()), records
-
-
-@dataclass
 class Running:
     engine: AsyncEngine
     client: httpx.AsyncClient
-    kafka: Kafka
+    kafka: TestTopics
 
     async def scalar(self, sql: str, **params: Any) -> int:
         async with self.engine.connect() as conn:
@@ -117,21 +75,11 @@ class Running:
 
 
 @pytest.fixture
-async def kafka(kafka_bootstrap: str) -> AsyncIterator[Kafka]:
-    producer = create_producer(kafka_bootstrap)
-    await producer.start()
-    try:
-        yield Kafka(kafka_bootstrap, f"t{uuid.uuid4().hex[:8]}.", producer)
-    finally:
-        await producer.stop()
-
-
-@pytest.fixture
-async def fulfilment(clean_db: str, kafka: Kafka) -> AsyncIterator[Running]:
+async def fulfilment(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     settings = FulfilmentSettings(
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=kafka.bootstrap,
-        topic_prefix=kafka.prefix,
+        kafka_bootstrap=topics.bootstrap,
+        topic_prefix=topics.prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
     )
     host = create_app(settings)
@@ -139,7 +87,7 @@ async def fulfilment(clean_db: str, kafka: Kafka) -> AsyncIterator[Running]:
     transport = httpx.ASGITransport(app=host.api)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://fulfilment") as client:
-            yield Running(host.engine, client, kafka)
+            yield Running(host.engine, client, topics)
     finally:
         await host.stop()
 
@@ -189,7 +137,7 @@ async def test_a_split_order_is_picked_short_packed_and_never_requested_twice(
     assert packed.json()["recorded"] == ["OrderPacked", "ParcelsPacked"]
     assert (await c.get(f"/v1/fulfilments/{ams}")).json()["status"] == "packed"
 
-    events, _ = await f.kafka.published(expect=7)
+    events, _ = await f.kafka.published(FULFILMENT_EVENTS, expect=7)
     by_type = Counter(e.type for e in events)
     assert by_type == {
         "FulfilmentRequested": 2,
@@ -230,5 +178,5 @@ async def test_a_split_order_is_picked_short_packed_and_never_requested_twice(
     assert await f.picklists("AMS") == [] and await f.picklists("BER") == []
     assert [p["fulfilment_id"] for p in await f.picklists("AMS", "packed")] == [ams]
     assert [p["fulfilment_id"] for p in await f.picklists("BER", "picked")] == [ber]
-    events, records = await f.kafka.published(expect=7)
+    events, records = await f.kafka.published(FULFILMENT_EVENTS, expect=7)
     assert len(events) == 7 and len(records) == 7  # nothing new was published

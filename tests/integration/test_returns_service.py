@@ -15,25 +15,21 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from oms_events.base import Event
-from oms_events.codec import decode_envelope, encode_envelope
 from oms_events.contracts import OrderPlaced
 from oms_events.contracts.common import OrderLine, Payment, PaymentMethod, SkuQuantity
 from oms_events.contracts.shipping import ShipmentDelivered, ShipmentDispatched
 from oms_events.envelope import Envelope
 from oms_events.examples import eur, example
 from oms_events.money import Money
-from oms_events.registry import envelope_for
-from oms_events.topics import RETURNS_EVENTS, topic_for
-from oms_platform.relay import create_producer, message_headers
+from oms_events.topics import RETURNS_EVENTS
 from oms_platform.settings import RetrySettings
-from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.kafka import TestTopics, eventually
 from oms_returns.app import create_app
 from oms_returns.settings import ReturnsSettings
 
@@ -43,55 +39,32 @@ pytestmark = pytest.mark.integration
 @dataclass
 class Running:
     client: httpx.AsyncClient
-    bootstrap: str
-    prefix: str
-    producer: Any
+    topics: TestTopics
 
     async def publish(self, event: Event, *, key: str) -> Envelope:
-        env = envelope_for(
-            event,
-            stream_id=f"test-{uuid.uuid4().hex[:8]}",
-            stream_version=1,
-            correlation_id=key,
-            causation_id=None,
-            actor="service:test",
-            producer="test",
-        )
-        await self.producer.send_and_wait(
-            self.prefix + topic_for(env.type),
-            encode_envelope(env),
-            key=env.correlation_id.encode(),
-            headers=message_headers(env),
-        )
-        return env
+        return await self.topics.publish(event, key=key)
 
     async def published(self, expect: int) -> list[Envelope]:
-        records = await read_topic(self.bootstrap, self.prefix + RETURNS_EVENTS, expect=expect)
-        # The relay may resend a batch after a crash; consumers drop duplicates by id.
-        unique = {decode_envelope(r.value).event_id: decode_envelope(r.value) for r in records}
-        return list(unique.values())
+        events, _ = await self.topics.published(RETURNS_EVENTS, expect=expect)
+        return events
 
 
 @pytest.fixture
-async def returns(clean_db: str, kafka_bootstrap: str) -> AsyncIterator[Running]:
-    prefix = f"t{uuid.uuid4().hex[:8]}."
+async def returns(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     settings = ReturnsSettings(
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=prefix,
+        kafka_bootstrap=topics.bootstrap,
+        topic_prefix=topics.prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
     )
     host = create_app(settings)
-    producer = create_producer(kafka_bootstrap)
-    await producer.start()
     await host.start()
     transport = httpx.ASGITransport(app=host.api)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://returns") as client:
-            yield Running(client, kafka_bootstrap, prefix, producer)
+            yield Running(client, topics)
     finally:
         await host.stop()
-        await producer.stop()
 
 
 def money(value: dict[str, str]) -> Money:

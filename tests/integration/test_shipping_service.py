@@ -14,7 +14,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
@@ -23,18 +22,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms_events.base import Event
-from oms_events.codec import decode_envelope, encode_envelope
 from oms_events.contracts import Address, OrderPlaced
 from oms_events.contracts.common import SkuQuantity
 from oms_events.contracts.fulfilment import PackedParcel, ParcelsPacked
 from oms_events.contracts.shipping import ShippingMethod
 from oms_events.envelope import Envelope
 from oms_events.examples import eur, example
-from oms_events.registry import envelope_for
-from oms_events.topics import SHIPPING_EVENTS, topic_for
-from oms_platform.relay import create_producer, message_headers
+from oms_events.topics import SHIPPING_EVENTS
 from oms_platform.settings import RetrySettings
-from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.kafka import TestTopics, eventually
 from oms_shipping.app import create_app
 from oms_shipping.domain.carriers import all_services
 from oms_shipping.domain.rates import Parcel, Promise, shop_rates
@@ -51,36 +47,17 @@ SECRETS = {"postnl": "it-postnl", "dhl": "it-dhl", "dpd": "it-dpd", "ups": "it-u
 class Running:
     engine: AsyncEngine
     client: httpx.AsyncClient
-    bootstrap: str
-    prefix: str
-    producer: Any
+    topics: TestTopics
 
     async def publish(self, event: Event, *, key: str) -> Envelope:
-        env = envelope_for(
-            event,
-            stream_id=f"test-{uuid.uuid4().hex[:8]}",
-            stream_version=1,
-            correlation_id=key,
-            causation_id=None,
-            actor="service:test",
-            producer="test",
-        )
-        await self.send(env)
-        return env
+        return await self.topics.publish(event, key=key)
 
     async def send(self, env: Envelope) -> None:
-        await self.producer.send_and_wait(
-            self.prefix + topic_for(env.type),
-            encode_envelope(env),
-            key=env.correlation_id.encode(),
-            headers=message_headers(env),
-        )
+        await self.topics.send(env)
 
     async def published(self, expect: int) -> list[Envelope]:
-        records = await read_topic(self.bootstrap, self.prefix + SHIPPING_EVENTS, expect=expect)
-        # The relay may resend a batch after a crash; consumers drop duplicates by id.
-        unique = {decode_envelope(r.value).event_id: decode_envelope(r.value) for r in records}
-        return list(unique.values())
+        events, _ = await self.topics.published(SHIPPING_EVENTS, expect=expect)
+        return events
 
     async def count(self, *types: str) -> int:
         async with self.engine.connect() as conn:
@@ -91,26 +68,22 @@ class Running:
 
 
 @pytest.fixture
-async def shipping(clean_db: str, kafka_bootstrap: str) -> AsyncIterator[Running]:
-    prefix = f"t{uuid.uuid4().hex[:8]}."
+async def shipping(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     settings = ShippingSettings(
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=prefix,
+        kafka_bootstrap=topics.bootstrap,
+        topic_prefix=topics.prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
         **{f"webhook_secret_{c}": SecretStr(s) for c, s in SECRETS.items()},
     )
     host = create_app(settings)
-    producer = create_producer(kafka_bootstrap)
-    await producer.start()
     await host.start()
     transport = httpx.ASGITransport(app=host.api)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://shipping") as client:
-            yield Running(host.engine, client, kafka_bootstrap, prefix, producer)
+            yield Running(host.engine, client, topics)
     finally:
         await host.stop()
-        await producer.stop()
 
 
 def parcels_packed(order_id: str, fulfilment_id: str, weight: int) -> ParcelsPacked:

@@ -1,4 +1,5 @@
-"""Helpers for tests against the real broker: read a topic to its end, wait for a state."""
+"""Helpers for tests against the real broker: read a topic to its end, publish events on a
+test's own prefixed topics as another service would, wait for a state."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+
+from oms_events.base import Event
+from oms_events.codec import decode_envelope, encode_envelope
+from oms_events.envelope import Envelope
+from oms_events.registry import envelope_for
+from oms_events.topics import topic_for
+from oms_platform.relay import message_headers
 
 
 async def read_topic(
@@ -47,3 +56,46 @@ async def eventually(
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@dataclass
+class TestTopics:
+    """One test's topics (every name under ``prefix``): publish what other services would,
+    read back what the service under test published."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    bootstrap: str
+    prefix: str
+    producer: Any
+
+    async def publish(self, event: Event, *, key: str) -> Envelope:
+        """``event`` in a fresh envelope (correlation id ``key``) on its topic."""
+        env = envelope_for(
+            event,
+            stream_id=f"test-{uuid.uuid4().hex[:8]}",
+            stream_version=1,
+            correlation_id=key,
+            causation_id=None,
+            actor="service:test",
+            producer="test",
+        )
+        await self.send(env)
+        return env
+
+    async def send(self, env: Envelope) -> None:
+        """``env`` as it is (a redelivery, when sent again), keyed by its correlation id."""
+        await self.producer.send_and_wait(
+            self.prefix + topic_for(env.type),
+            encode_envelope(env),
+            key=env.correlation_id.encode(),
+            headers=message_headers(env),
+        )
+
+    async def published(self, topic: str, *, expect: int) -> tuple[list[Envelope], list[Any]]:
+        """The distinct envelopes on ``topic`` (prefixed here) once ``expect`` records are
+        there, and the raw records: a relay may resend a batch after a crash, consumers
+        drop the duplicates by event id."""
+        records = await read_topic(self.bootstrap, self.prefix + topic, expect=expect)
+        unique = {decode_envelope(r.value).event_id: decode_envelope(r.value) for r in records}
+        return list(unique.values()), records
