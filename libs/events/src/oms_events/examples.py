@@ -80,6 +80,8 @@ from oms_events.contracts import (
     StockWrittenOff,
 )
 from oms_events.contracts.fulfilment import (
+    FulfilmentCancellationAccepted,
+    FulfilmentCancellationRefused,
     FulfilmentCancelled,
     PackedParcel,
     ParcelsPacked,
@@ -99,6 +101,16 @@ from oms_events.contracts.inventory import (
     StockReservationCancelled,
     StockTransferred,
     WarehouseRegistered,
+)
+from oms_events.contracts.order import (
+    FeedbackReceived,
+    OrderCancellationRefused,
+    OrderCancellationRequested,
+    OrderReturnRecorded,
+    OrderShipmentFailed,
+    OrderShortShipped,
+    ShipmentFailure,
+    ShortShipRemedy,
 )
 from oms_events.contracts.returns import (
     MethodRefund,
@@ -234,6 +246,47 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
         carrier="postnl",
         tracking_number="3SABCD0123456789",
         lines=SHIPPED,
+    ),
+    OrderCancellationRequested: lambda: OrderCancellationRequested(
+        order_id=ORDER_ID,
+        reason=CancellationReason.CUSTOMER_REQUEST,
+        cancelled_by=CancelledBy.STAFF,
+        detail="customer called: ordered the wrong size",
+    ),
+    OrderCancellationRefused: lambda: OrderCancellationRefused(
+        order_id=ORDER_ID,
+        reason="fulfilment ful-1 at wh-ams-1 is already packed; return the order instead",
+    ),
+    OrderShortShipped: lambda: OrderShortShipped(
+        order_id=ORDER_ID,
+        fulfilment_id="ful-1",
+        warehouse_id=WAREHOUSE_ID,
+        missing=(SkuQuantity(sku="TSHIRT-BLU-M", quantity=1),),
+        remedy=ShortShipRemedy.REFUND,
+    ),
+    OrderShipmentFailed: lambda: OrderShipmentFailed(
+        order_id=ORDER_ID,
+        shipment_id="shp-1",
+        failure=ShipmentFailure.LOST,
+        detail="carrier reported the parcel lost in the sorting centre",
+    ),
+    OrderReturnRecorded: lambda: OrderReturnRecorded(
+        order_id=ORDER_ID,
+        return_id="RMA-7K3F-9QX2",
+        lines=(SkuQuantity(sku="TSHIRT-BLU-M", quantity=1),),
+        refund_amount=eur("24.90"),
+        status=OrderReturnStatus.PARTIALLY_RETURNED,
+    ),
+    FeedbackReceived: lambda: FeedbackReceived(
+        order_id=ORDER_ID, rating=4, comment="arrived a day late, but well packed"
+    ),
+    FulfilmentCancellationAccepted: lambda: FulfilmentCancellationAccepted(
+        order_id=ORDER_ID, fulfilment_ids=("ful-1",)
+    ),
+    FulfilmentCancellationRefused: lambda: FulfilmentCancellationRefused(
+        order_id=ORDER_ID,
+        reason="fulfilment ful-1 at wh-ams-1 is already packed; return the order instead",
+        packed=("ful-1",),
     ),
     OrderDelivered: lambda: OrderDelivered(
         order_id=ORDER_ID,

@@ -72,6 +72,12 @@ TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         "OrderPaymentRecorded": ORDER_EVENTS,
         "OrderShipped": ORDER_EVENTS,
         "OrderDelivered": ORDER_EVENTS,
+        "OrderCancellationRequested": ORDER_EVENTS,
+        "OrderCancellationRefused": ORDER_EVENTS,
+        "OrderShortShipped": ORDER_EVENTS,
+        "OrderShipmentFailed": ORDER_EVENTS,
+        "OrderReturnRecorded": ORDER_EVENTS,
+        "FeedbackReceived": ORDER_EVENTS,
         # inventory
         "StockReserved": INVENTORY_EVENTS,
         "StockReservationFailed": INVENTORY_EVENTS,
@@ -115,6 +121,8 @@ TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         "ShortPicked": FULFILMENT_EVENTS,
         "ParcelsPacked": FULFILMENT_EVENTS,
         "FulfilmentCancelled": FULFILMENT_EVENTS,
+        "FulfilmentCancellationAccepted": FULFILMENT_EVENTS,
+        "FulfilmentCancellationRefused": FULFILMENT_EVENTS,
         # shipping
         "ShipmentDispatched": SHIPPING_EVENTS,
         "ShipmentDelivered": SHIPPING_EVENTS,

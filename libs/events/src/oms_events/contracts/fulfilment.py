@@ -115,3 +115,31 @@ class FulfilmentCancelled(_FulfilmentFact, type_name="FulfilmentCancelled", vers
     lines: tuple[SkuQuantity, ...] = Field(
         default=(), max_length=MAX_LINES, description="The units to put back and release."
     )
+
+
+# -- fulfilment's answer to a cancellation request (OrderCancellationRequested) ------------
+
+
+@registry.register
+class FulfilmentCancellationAccepted(Event, type_name="FulfilmentCancellationAccepted", version=1):
+    """Nothing of the order was packed: every fulfilment of it is cancelled.
+
+    Each cancelled fulfilment also has its ``FulfilmentCancelled``; the order service
+    records ``OrderCancelled`` on this (then inventory releases, payments void).
+    """
+
+    order_id: Id
+    fulfilment_ids: tuple[Id, ...] = Field(
+        default=(), max_length=MAX_LINES, description="The fulfilments cancelled (may be none)."
+    )
+
+
+@registry.register
+class FulfilmentCancellationRefused(Event, type_name="FulfilmentCancellationRefused", version=1):
+    """Part of the order is already packed (or dispatched): it can only be returned now."""
+
+    order_id: Id
+    reason: Text
+    packed: tuple[Id, ...] = Field(
+        min_length=1, max_length=MAX_LINES, description="The fulfilments already packed."
+    )

@@ -6,6 +6,7 @@ Stream: one per order (``stream_id`` is the order id, which is also the correlat
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -25,6 +26,7 @@ from oms_events.contracts.common import (
     order_total,
 )
 from oms_events.contracts.inventory import Shortage
+from oms_events.contracts.returns import OrderReturnStatus
 from oms_events.limits import MAX_ALLOCATIONS, MAX_LINES, MAX_PAYMENTS, MAX_REJECTION_REASONS
 from oms_events.money import Money
 from oms_events.registry import registry
@@ -230,3 +232,95 @@ class OrderDelivered(Event, type_name="OrderDelivered", version=1):
     carrier: Name
     tracking_number: Id
     delivered_at: AwareDatetime
+
+
+# -- The rest of the order's life (issue 8) ----------------------------------------------
+# Cancellation once fulfilment may have started, short picks, parcels that never arrive,
+# returns and the customer's feedback, each recorded in the order's own stream.
+
+
+@registry.register
+class OrderCancellationRequested(Event, type_name="OrderCancellationRequested", version=1):
+    """Someone asked to cancel a confirmed order; fulfilment answers.
+
+    Fulfilment cancels the order's fulfilments if none is packed yet
+    (``FulfilmentCancellationAccepted``, then the order records ``OrderCancelled``) and
+    refuses otherwise (``FulfilmentCancellationRefused``, then ``OrderCancellationRefused``).
+    """
+
+    order_id: Id
+    reason: CancellationReason
+    cancelled_by: CancelledBy
+    detail: Text | None = None
+
+
+@registry.register
+class OrderCancellationRefused(Event, type_name="OrderCancellationRefused", version=1):
+    """A requested cancellation came too late: part of the order is packed or dispatched."""
+
+    order_id: Id
+    reason: Text = Field(description="Why, in words, e.g. which fulfilment was already packed.")
+
+
+class ShortShipRemedy(StrEnum):
+    """What the shop offers the customer for units the warehouse could not find."""
+
+    REFUND = "refund"
+    """The units are not charged: their share of the authorisation is released."""
+    BACK_ORDER = "back_order"
+    """The units will follow when stock arrives (not charged until they ship)."""
+
+
+@registry.register
+class OrderShortShipped(Event, type_name="OrderShortShipped", version=1):
+    """Units of the order will not ship from this fulfilment (a short pick)."""
+
+    order_id: Id
+    fulfilment_id: Id
+    warehouse_id: Id
+    missing: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
+    remedy: ShortShipRemedy
+
+
+class ShipmentFailure(StrEnum):
+    """How a dispatched parcel failed to reach the customer."""
+
+    LOST = "lost"
+    RETURNED_TO_SENDER = "returned_to_sender"
+
+
+@registry.register
+class OrderShipmentFailed(Event, type_name="OrderShipmentFailed", version=1):
+    """A parcel of the order was lost or came back undelivered."""
+
+    order_id: Id
+    shipment_id: Id
+    failure: ShipmentFailure
+    detail: Text | None = None
+
+
+@registry.register
+class OrderReturnRecorded(Event, type_name="OrderReturnRecorded", version=1):
+    """A return of the order was resolved: units accepted back and the refund decided."""
+
+    order_id: Id
+    return_id: Id
+    lines: tuple[SkuQuantity, ...] = Field(
+        default=(), max_length=MAX_LINES, description="The units accepted back."
+    )
+    refund_amount: Money
+    status: OrderReturnStatus | None = Field(
+        default=None, description="partially_returned or returned; absent if nothing came back."
+    )
+
+
+Rating = Annotated[int, Field(strict=True, ge=1, le=5)]
+
+
+@registry.register
+class FeedbackReceived(Event, type_name="FeedbackReceived", version=1):
+    """The customer rated a delivered order (once per order)."""
+
+    order_id: Id
+    rating: Rating = Field(description="1 (very unhappy) to 5 (very happy).")
+    comment: Text | None = None
