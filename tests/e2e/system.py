@@ -1,4 +1,5 @@
-"""The three services as real processes, on scratch databases and their own topic prefix.
+"""The services (and the simulators) as real processes, on scratch databases and their own
+topic prefix.
 
 Used by the e2e tests: the same launcher `oms up` uses (``oms_cli.services``), with settings
 that isolate one test module from the running demo and from other modules.
@@ -11,6 +12,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from oms_cli.config import StackConfig
-from oms_cli.proc import pid_alive, stop_pid
+from oms_cli.config import StackConfig, find_repo_root
+from oms_cli.proc import pid_alive, spawn_detached, stop_pid
 from oms_cli.services import service_env, spawn_service, wait_healthy
 from oms_events.codec import encode_envelope
 from oms_events.envelope import Envelope
@@ -29,6 +31,9 @@ from oms_platform.relay import create_producer, message_headers
 from oms_platform.testing.databases import scratch_database
 
 SERVICES = ("inventory", "payments", "order")
+"""What most e2e modules need: an order's way to confirmation."""
+LIFECYCLE = (*SERVICES, "fulfilment", "shipping", "returns")
+"""Every service of an order's life, from intake to delivery and back."""
 
 
 def free_port() -> int:
@@ -47,8 +52,20 @@ class ServiceProcess:
     pid: int = 0
 
     def start(self) -> None:
-        self.pid = spawn_service(self.name, self.env, self.log)
-        wait_healthy(self.url, self.pid, self.log, timeout_s=90)
+        if self.url:
+            self.pid = spawn_service(self.name, self.env, self.log)
+            wait_healthy(self.url, self.pid, self.log, timeout_s=90)
+            return
+        # A simulator: no HTTP of its own; alive is all there is to check.
+        cwd = find_repo_root() or Path.cwd()
+        command = [sys.executable, "-m", "oms_cli.simulators", self.name.removesuffix("-sim")]
+        self.pid = spawn_detached(command, cwd, self.log, env=self.env)
+        if not pid_alive(self.pid):
+            raise AssertionError(f"simulator {self.name} exited at once:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, whatever it was doing."""
@@ -69,6 +86,8 @@ class System:
     replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
     """Every instance of each service, in start order; they share its database."""
     databases: dict[str, str] = field(default_factory=dict)
+    simulators: dict[str, ServiceProcess] = field(default_factory=dict)
+    """The warehouse and carrier simulators, when started (see :meth:`simulate`)."""
 
     @property
     def processes(self) -> dict[str, ServiceProcess]:
@@ -100,31 +119,57 @@ class System:
             await producer.stop()
 
     def log_tails(self) -> str:
-        parts = []
-        for proc in self.instances():
-            text = proc.log.read_text(errors="replace") if proc.log.exists() else ""
-            parts.append(f"--- {proc.log.stem} ---\n" + "\n".join(text.splitlines()[-40:]))
-        return "\n".join(parts)
+        procs = [*self.instances(), *self.simulators.values()]
+        return "\n".join(f"--- {proc.log.stem} ---\n" + proc.log_tail() for proc in procs)
+
+    def simulate(self, kind: str, logs: Path, **settings: str) -> ServiceProcess:
+        """Start the ``warehouse`` or ``carrier`` simulator against this system's services.
+
+        ``settings`` are its ``OMS_SIM_*`` variables without the prefix, e.g.
+        ``PICK_DELAY_S="0.2"``; the services' URLs are filled in.
+        """
+        env = dict(os.environ)
+        env.update(
+            {
+                "OMS_SIM_FULFILMENT_URL": self.url("fulfilment"),
+                "OMS_SIM_INVENTORY_URL": self.url("inventory"),
+                "OMS_SIM_SHIPPING_URL": self.url("shipping"),
+                "OMS_SIM_POLL_S": "0.5",
+                "OMS_SIM_SEED": "8",
+            }
+        )
+        env.update({f"OMS_SIM_{k.upper()}": v for k, v in settings.items()})
+        name = f"{kind}-sim"
+        proc = ServiceProcess(name, env, "", logs / f"{name}.log")
+        proc.start()
+        self.simulators[name] = proc
+        return proc
 
 
 @contextmanager
 def running_system(
-    stack: StackConfig, logs: Path, *, replicas: int = 1, **extra_env: str
+    stack: StackConfig,
+    logs: Path,
+    *,
+    replicas: int = 1,
+    services: tuple[str, ...] = SERVICES,
+    **extra_env: str,
 ) -> Iterator[System]:
-    """Start inventory, payments and order as processes; stop them and drop their DBs after.
+    """Start ``services`` as processes (inventory, payments and order unless told);
+    stop them and any simulators, and drop their databases after.
 
     ``replicas`` > 1 starts that many processes of each service on the same database and
     topics, each on its own port and logging to ``<name>-<n>.log`` (``<name>.log`` if one).
     """
     system = System(stack, prefix=f"e2e{uuid.uuid4().hex[:8]}.")
     with ExitStack() as cleanup:
-        for name in SERVICES:
+        for name in services:
             system.databases[name] = cleanup.enter_context(
                 scratch_database(stack.admin_dsn, label=f"e2e_{name}")
             )
         try:
             for n in range(1, replicas + 1):
-                for name in SERVICES:
+                for name in services:
                     port = free_port()
                     env = service_env(
                         stack,
@@ -140,7 +185,7 @@ def running_system(
                     proc.start()
             yield system
         finally:
-            for proc in system.instances():
+            for proc in [*system.simulators.values(), *system.instances()]:
                 proc.stop()
 
 
