@@ -5,7 +5,8 @@ its own topic prefix). The test publishes an ``OrderPlaced`` on the prefixed ord
 events and a ``ParcelsPacked`` on the prefixed fulfilment events, built with the
 contract classes, and reads what the relay published on the prefixed shipping events:
 the booking with a valid tracking number and the real cost, then a signed carrier
-webhook's delivery; a redelivered ``ParcelsPacked`` books nothing new.
+webhook's delivery; a redelivered ``ParcelsPacked`` books nothing new. The carrier's
+manifest lists a dispatched shipment until its delivery takes it off.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -147,6 +149,13 @@ async def test_parcels_are_booked_dispatched_and_delivered_once(shipping: Runnin
     assert dispatched["lines"] == [{"sku": "TSHIRT-BLU-M", "quantity": 2}]
     assert dispatched["weight_grams"] == 2300 and dispatched["warehouse_id"] == "BER"
 
+    # On the carrier's manifest, committed with the dispatch.
+    listed = await manifest(shipping, carrier)
+    assert [(e["shipment_id"], e["status"]) for e in listed] == [
+        (f"ful-{order_id}-1", "dispatched")
+    ]
+    assert listed[0]["tracking_number"] == tracking and listed[0]["order_id"] == order_id
+
     # A carrier's signed "delivered" -> ShipmentDelivered; unsigned, nothing.
     body = json.dumps(
         {
@@ -170,6 +179,7 @@ async def test_parcels_are_booked_dispatched_and_delivered_once(shipping: Runnin
     assert [e.type for e in events] == ["ShipmentBooked", "ShipmentDispatched", "ShipmentDelivered"]
     assert events[2].payload["tracking_number"] == tracking
     assert events[2].correlation_id == order_id
+    assert f"ful-{order_id}-1" not in [e["shipment_id"] for e in await manifest(shipping, carrier)]
 
     # Redelivered: the same message again, and the same parcels under a new event id.
     await shipping.send(packed_env)
@@ -196,3 +206,13 @@ async def test_parcels_are_booked_dispatched_and_delivered_once(shipping: Runnin
     await eventually(listed, timeout_s=10, what="the order's two shipments")
     one = (await shipping.client.get(f"/v1/shipments/ful-{order_id}-1")).json()
     assert one["tracking_number"] == tracking and one["shipping_cost"] == expected_cost
+    second = await manifest(shipping, events[4].payload["carrier"])
+    assert [e["shipment_id"] for e in second] == [f"ful2-{order_id}-1"]
+
+
+async def manifest(shipping: Running, carrier: str) -> list[dict[str, Any]]:
+    """The carrier's manifest entries of this test's orders (the database is the module's)."""
+    resp = await shipping.client.get(f"/v1/carriers/{carrier}/manifest", params={"limit": 500})
+    assert resp.status_code == 200, resp.text
+    entries: list[dict[str, Any]] = resp.json()["shipments"]
+    return entries

@@ -327,6 +327,69 @@ async def test_webhook_input_is_refused_with_problems(service: Service) -> None:
 # -- reads ---------------------------------------------------------------------------------------
 
 
+async def manifest_of(service: Service, carrier: str, **params: Any) -> dict[str, Any]:
+    resp = await service.client.get(f"/v1/carriers/{carrier}/manifest", params=params)
+    assert resp.status_code == 200, resp.text
+    doc: dict[str, Any] = resp.json()
+    return doc
+
+
+async def test_the_manifest_lists_open_shipments_oldest_first_until_they_end(
+    service: Service,
+) -> None:
+    shipments = await booked(service)
+    by_carrier: dict[str, list[dict[str, Any]]] = {}
+    for s in shipments:
+        by_carrier.setdefault(s["carrier"], []).append(s)
+    for carrier, mine in by_carrier.items():
+        doc = await manifest_of(service, carrier)
+        assert doc["carrier"] == carrier and doc["count"] == len(mine) and not doc["more"]
+        listed = doc["shipments"]
+        assert [e["shipment_id"] for e in listed] == [s["shipment_id"] for s in mine]
+        for entry, s in zip(listed, mine, strict=True):
+            assert entry["tracking_number"] == s["tracking_number"]
+            assert entry["order_id"] == "ord-1" and entry["service"] == s["service"]
+            assert entry["status"] == "dispatched"
+            assert entry["dispatched_at"] == entry["updated_at"]
+    others = set(DEVELOPMENT_SECRETS) - set(by_carrier)
+    for carrier in others:
+        assert (await manifest_of(service, carrier))["shipments"] == []
+
+    first, second = shipments
+    scan = update(first["tracking_number"], "in_transit", "2026-03-02T18:00:00+01:00", "u-1")
+    assert (await service.webhook(first["carrier"], scan)).status_code == 200
+    entry = next(
+        e
+        for e in (await manifest_of(service, first["carrier"]))["shipments"]
+        if e["shipment_id"] == first["shipment_id"]
+    )
+    assert entry["status"] == "in_transit" and entry["updated_at"] >= entry["dispatched_at"]
+    # A duplicate changes nothing; the end takes the shipment off the manifest.
+    assert (await service.webhook(first["carrier"], scan)).json()["recorded"] == []
+    done = update(first["tracking_number"], "delivered", "2026-03-03T14:05:00+01:00", "u-2")
+    assert (await service.webhook(first["carrier"], done)).status_code == 200
+    remaining = (await manifest_of(service, first["carrier"]))["shipments"]
+    assert first["shipment_id"] not in [e["shipment_id"] for e in remaining]
+    lost = update(second["tracking_number"], "lost", "2026-03-05T10:00:00+01:00", "u-3")
+    assert (await service.webhook(second["carrier"], lost)).status_code == 200
+    assert (await manifest_of(service, second["carrier"]))["shipments"] == []
+
+
+async def test_the_manifest_is_bounded_and_knows_its_carriers(service: Service) -> None:
+    shipments = await booked(service)
+    carrier = shipments[0]["carrier"]
+    total = sum(1 for s in shipments if s["carrier"] == carrier)
+    page = await manifest_of(service, carrier, limit=1)
+    assert page["count"] == 1 and page["more"] is (total > 1)
+    assert page["shipments"][0]["shipment_id"] == shipments[0]["shipment_id"]
+    unknown = await service.client.get("/v1/carriers/fedex/manifest")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_carrier"
+    assert unknown.headers["content-type"].startswith(PROBLEM)
+    for bad in ("0", "501", "x"):
+        resp = await service.client.get(f"/v1/carriers/{carrier}/manifest", params={"limit": bad})
+        assert resp.status_code == 422, bad
+
+
 async def test_reads_of_unknown_or_malformed_ids(service: Service) -> None:
     c = service.client
     missing = await c.get("/v1/shipments/nope")
@@ -345,6 +408,7 @@ async def test_the_api_description_lists_the_routes(service: Service) -> None:
     paths = (await service.client.get("/openapi.json")).json()["paths"]
     assert {
         "/v1/carriers/{carrier}/events",
+        "/v1/carriers/{carrier}/manifest",
         "/v1/shipments/{shipment_id}",
         "/v1/orders/{order_id}/shipments",
     } <= set(paths)

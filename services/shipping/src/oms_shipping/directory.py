@@ -8,6 +8,11 @@ Three things the shipment streams cannot answer by themselves:
   shipping charge with the order's first shipment too);
 - **tracking** (``shipping_tracking``): (carrier, tracking number) -> shipment and order,
   to match a carrier's webhook to its shipment, and an order's shipments;
+- the **carrier manifest** (``shipping_manifest``): per shipment its carrier, tracking
+  number, order, service, dispatch time, status and last update, ``open`` until the
+  shipment ends (delivered, lost, returned to sender): what a carrier collects and still
+  owes news of (``GET /v1/carriers/{carrier}/manifest``). Kept by the handlers in the
+  transaction of the shipment's events, so it never disagrees with the streams;
 - the **tracking sequence** (PostgreSQL sequence ``shipping_tracking_sequence``, 1 to
   9,999,999, the widest serial every carrier's format holds): each booking draws the
   next number, which the domain turns into the carrier's tracking number. A sequence is
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -45,6 +51,12 @@ SCHEMA = (
     " carrier text NOT NULL, tracking_number text NOT NULL, shipment_id text NOT NULL,"
     " order_id text NOT NULL, PRIMARY KEY (carrier, tracking_number))",
     "CREATE INDEX IF NOT EXISTS shipping_tracking_order ON shipping_tracking (order_id)",
+    "CREATE TABLE IF NOT EXISTS shipping_manifest ("
+    " shipment_id text PRIMARY KEY, carrier text NOT NULL, tracking_number text NOT NULL,"
+    " order_id text NOT NULL, service text NOT NULL, dispatched_at timestamptz NOT NULL,"
+    " status text NOT NULL, updated_at timestamptz NOT NULL, open boolean NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS shipping_manifest_open"
+    " ON shipping_manifest (carrier, dispatched_at, shipment_id) WHERE open",
 )
 
 
@@ -65,6 +77,32 @@ class Tracked:
     order_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """One shipment on its carrier's manifest."""
+
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+    order_id: str
+    service: str
+    dispatched_at: datetime
+    status: str
+    updated_at: datetime
+    open: bool = True
+
+    def view(self) -> dict[str, str]:
+        return {
+            "shipment_id": self.shipment_id,
+            "tracking_number": self.tracking_number,
+            "order_id": self.order_id,
+            "service": self.service,
+            "dispatched_at": self.dispatched_at.isoformat(),
+            "status": self.status,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
 class Directory(Protocol):
     async def remember_order(self, uow: UnitOfWork, order: OrderInfo) -> None: ...
 
@@ -82,6 +120,17 @@ class Directory(Protocol):
     async def find(self, uow: UnitOfWork, carrier: str, number: str) -> Tracked | None: ...
 
     async def shipments_of(self, order_id: str) -> list[str]: ...
+
+    async def add_to_manifest(self, uow: UnitOfWork, entry: ManifestEntry) -> None:
+        """Put a dispatched shipment on its carrier's manifest (once)."""
+
+    async def update_manifest(
+        self, uow: UnitOfWork, shipment_id: str, status: str, at: datetime, open: bool
+    ) -> None:
+        """The shipment's new status; ``open`` false takes it off the manifest."""
+
+    async def manifest(self, carrier: str, limit: int) -> tuple[list[ManifestEntry], bool]:
+        """The carrier's open shipments, oldest dispatch first, and whether more remain."""
 
 
 def _conn(uow: UnitOfWork) -> AsyncConnection:
@@ -183,6 +232,52 @@ class SqlDirectory:
             )
             return [r.shipment_id for r in rows]
 
+    async def add_to_manifest(self, uow: UnitOfWork, entry: ManifestEntry) -> None:
+        await _conn(uow).execute(
+            text(
+                "INSERT INTO shipping_manifest (shipment_id, carrier, tracking_number, order_id,"
+                " service, dispatched_at, status, updated_at, open)"
+                " VALUES (:s, :c, :n, :o, :svc, :d, :st, :u, :open)"
+                " ON CONFLICT (shipment_id) DO NOTHING"
+            ),
+            {
+                "s": entry.shipment_id,
+                "c": entry.carrier,
+                "n": entry.tracking_number,
+                "o": entry.order_id,
+                "svc": entry.service,
+                "d": entry.dispatched_at,
+                "st": entry.status,
+                "u": entry.updated_at,
+                "open": entry.open,
+            },
+        )
+
+    async def update_manifest(
+        self, uow: UnitOfWork, shipment_id: str, status: str, at: datetime, open: bool
+    ) -> None:
+        await _conn(uow).execute(
+            text(
+                "UPDATE shipping_manifest SET status = :st, updated_at = :u, open = :open"
+                " WHERE shipment_id = :s"
+            ),
+            {"s": shipment_id, "st": status, "u": at, "open": open},
+        )
+
+    async def manifest(self, carrier: str, limit: int) -> tuple[list[ManifestEntry], bool]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT shipment_id, carrier, tracking_number, order_id, service,"
+                    " dispatched_at, status, updated_at, open FROM shipping_manifest"
+                    " WHERE carrier = :c AND open ORDER BY dispatched_at, shipment_id"
+                    " LIMIT :limit"
+                ),
+                {"c": carrier, "limit": limit + 1},
+            )
+            entries = [ManifestEntry(*row) for row in rows]
+        return entries[:limit], len(entries) > limit
+
 
 @dataclass
 class MemoryDirectory:
@@ -191,6 +286,7 @@ class MemoryDirectory:
     orders: dict[str, OrderInfo] = field(default_factory=dict)
     tracking: dict[tuple[str, str], Tracked] = field(default_factory=dict)
     sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    manifests: dict[str, ManifestEntry] = field(default_factory=dict)
 
     async def remember_order(self, uow: UnitOfWork, order: OrderInfo) -> None:
         self.orders.setdefault(order.order_id, order)
@@ -218,3 +314,20 @@ class MemoryDirectory:
 
     async def shipments_of(self, order_id: str) -> list[str]:
         return sorted(t.shipment_id for t in self.tracking.values() if t.order_id == order_id)
+
+    async def add_to_manifest(self, uow: UnitOfWork, entry: ManifestEntry) -> None:
+        self.manifests.setdefault(entry.shipment_id, entry)
+
+    async def update_manifest(
+        self, uow: UnitOfWork, shipment_id: str, status: str, at: datetime, open: bool
+    ) -> None:
+        known = self.manifests.get(shipment_id)
+        if known is not None:
+            self.manifests[shipment_id] = replace(known, status=status, updated_at=at, open=open)
+
+    async def manifest(self, carrier: str, limit: int) -> tuple[list[ManifestEntry], bool]:
+        entries = sorted(
+            (e for e in self.manifests.values() if e.carrier == carrier and e.open),
+            key=lambda e: (e.dispatched_at, e.shipment_id),
+        )
+        return entries[:limit], len(entries) > limit

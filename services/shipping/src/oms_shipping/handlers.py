@@ -3,7 +3,9 @@
 Every command runs inside the caller's unit of work (the consumer runtime's for a message,
 ``run_command``'s for a webhook). A booking draws its tracking sequence number, claims the
 order's shipping charge for the order's first shipment and registers the tracking number
-in the same transaction as its events (see ``directory``).
+in the same transaction as its events, and puts the dispatched shipment on its carrier's
+manifest; a carrier update moves the manifest entry on, and off at the end (see
+``directory``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from oms_events.topics import Service
 from oms_platform.eventstore import UnitOfWork
 from oms_platform.refusal import Refusal
 from oms_platform.session import StreamSession
-from oms_shipping.directory import Directory, OrderInfo, Tracked
+from oms_shipping.directory import Directory, ManifestEntry, OrderInfo, Tracked
 from oms_shipping.domain.commands import BookShipment, RecordCarrierUpdate
 from oms_shipping.domain.rates import Parcel, Promise
 from oms_shipping.domain.shipment import SHIPMENT, Shipment, ShipmentStatus, stream_id
@@ -93,7 +95,8 @@ class Shipping:
                 "(OMS_SHIPPING_WAREHOUSE_COUNTRIES)",
                 "warehouse_id",
             )
-        s = self._session(uow, Cause(env.correlation_id, str(env.event_id)))
+        now = self.clock()
+        s = self._session(uow, Cause(env.correlation_id, str(env.event_id)), now)
         decided: list[Event] = []
         zero = Money.zero(order.shipping_charge.currency)
         for parcel in event.parcels:
@@ -122,6 +125,7 @@ class Shipping:
                 if isinstance(e, ShipmentDispatched):
                     tracked = Tracked(shipment_id, e.order_id)
                     await self.directory.add_tracking(uow, e.carrier, e.tracking_number, tracked)
+                    await self.directory.add_to_manifest(uow, _manifest_entry(e, now))
             decided.extend(events)
         await s.flush()
         return decided
@@ -137,20 +141,40 @@ class Shipping:
                 f"no {update.carrier} shipment has tracking number {update.tracking_number!r}",
                 "tracking_number",
             )
-        s = self._session(uow, Cause(found.order_id, cause.causation_id, cause.actor))
+        now = self.clock()
+        s = self._session(uow, Cause(found.order_id, cause.causation_id, cause.actor), now)
         own = stream_id(found.shipment_id)
         state = await s.load(own, SHIPMENT.initial_state(), SHIPMENT.evolve)
         events = SHIPMENT.decide(RecordCarrierUpdate(found.shipment_id, update), state)
         s.record(own, events)
         await s.flush()
-        return found.shipment_id, await s.load(own, state, SHIPMENT.evolve), events
+        after = await s.load(own, state, SHIPMENT.evolve)
+        if events:
+            status = after.status
+            await self.directory.update_manifest(
+                uow, found.shipment_id, status.value, now, open=not status.final
+            )
+        return found.shipment_id, after, events
 
-    def _session(self, uow: UnitOfWork, cause: Cause) -> StreamSession:
+    def _session(self, uow: UnitOfWork, cause: Cause, occurred_at: datetime) -> StreamSession:
         return StreamSession(
             uow,
             producer=PRODUCER,
             correlation_id=cause.correlation_id,
             causation_id=cause.causation_id,
             actor=cause.actor,
-            occurred_at=self.clock(),
+            occurred_at=occurred_at,
         )
+
+
+def _manifest_entry(event: ShipmentDispatched, at: datetime) -> ManifestEntry:
+    return ManifestEntry(
+        shipment_id=event.shipment_id,
+        carrier=event.carrier,
+        tracking_number=event.tracking_number,
+        order_id=event.order_id,
+        service=event.service,
+        dispatched_at=at,
+        status=ShipmentStatus.DISPATCHED.value,
+        updated_at=at,
+    )

@@ -7,6 +7,9 @@
   an unknown tracking number: 404 (``unknown_tracking_number``); an update contradicting
   a shipment's end: 409 (``shipment_closed``). Otherwise 200 with what was recorded
   (nothing, for a duplicate or stale update).
+- ``GET /v1/carriers/{carrier}/manifest?limit=``: the carrier's shipments dispatched and
+  not yet finished, oldest first (what a carrier collects and still owes news of); 404
+  for an unknown carrier, ``limit`` 1-500 (default 100).
 - ``GET /v1/shipments/{shipment_id}``: one shipment, its choice, costs and timeline.
 - ``GET /v1/orders/{order_id}/shipments``: every shipment booked for an order.
 

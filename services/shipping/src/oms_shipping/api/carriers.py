@@ -1,10 +1,11 @@
-"""Carrier webhooks: verified, parsed, matched by tracking number, recorded."""
+"""Carriers: their webhooks (verified, parsed, matched by tracking number, recorded) and
+their manifests (the parcels they have collected and not yet finished)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from oms_platform.commands import run_command
@@ -16,6 +17,8 @@ from oms_shipping.domain.webhooks import SIGNATURE_HEADER, parse_update, verify_
 from oms_shipping.handlers import Cause
 
 router = APIRouter()
+
+MAX_MANIFEST_PAGE = 500
 
 CarrierCode = Annotated[
     str, Path(pattern=r"^[a-z0-9]{1,32}$", description="postnl, dhl, dpd or ups.")
@@ -67,3 +70,18 @@ async def carrier_event(
             "recorded": [e.event_type for e in events],
         }
     )
+
+
+@router.get("/carriers/{carrier}/manifest")
+async def manifest(
+    ctx: Ctx,
+    carrier: CarrierCode,
+    limit: Annotated[int, Query(ge=1, le=MAX_MANIFEST_PAGE, description="1-500.")] = 100,
+) -> dict[str, Any]:
+    """The carrier's shipments dispatched and not yet finished (delivered, lost, returned
+    to sender), oldest dispatch first; ``more`` says whether ``limit`` cut the list."""
+    if carrier not in CARRIERS:
+        raise Refusal.not_found("unknown_carrier", f"no carrier {carrier!r}", "carrier")
+    entries, more = await ctx.queries.directory.manifest(carrier, limit)
+    shipments = [e.view() for e in entries]
+    return {"carrier": carrier, "shipments": shipments, "count": len(shipments), "more": more}
