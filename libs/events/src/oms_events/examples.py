@@ -112,6 +112,11 @@ from oms_events.contracts.order import (
     ShipmentFailure,
     ShortShipRemedy,
 )
+from oms_events.contracts.payments import (
+    PaymentReleaseRequested,
+    ShipmentBillingReversed,
+    UnitsWaived,
+)
 from oms_events.contracts.returns import (
     MethodRefund,
     OrderReturnStatus,
@@ -438,6 +443,20 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
             BilledPayment(payment_id="pay-2", method=PaymentMethod.IDEAL, amount=eur("37.35")),
             BilledPayment(payment_id="pay-1", method=PaymentMethod.GIFT_CARD, amount=eur("20.00")),
         ),
+    ),
+    PaymentReleaseRequested: lambda: PaymentReleaseRequested(
+        **{**_payment, "payment_id": "pay-3", "method": "card", "amount": eur("12.50")},
+        release_id="short",
+        reason="short-picked units not shipped",
+    ),
+    UnitsWaived: lambda: UnitsWaived(
+        order_id=ORDER_ID,
+        fulfilment_id="ful-1",
+        lines=(SkuQuantity(sku="MUG-ENAMEL-WHT", quantity=1),),
+        amount=eur("12.50"),
+    ),
+    ShipmentBillingReversed: lambda: ShipmentBillingReversed(
+        order_id=ORDER_ID, shipment_id="shp-1", failure=ShipmentFailure.LOST
     ),
     GiftCardIssued: lambda: GiftCardIssued(code=GIFT_CARD_CODE, balance=eur("50.00")),
     GiftCardDebited: lambda: GiftCardDebited(

@@ -32,6 +32,7 @@ from oms_events.contracts.common import (
     Text,
     check_order_amounts,
 )
+from oms_events.contracts.order import ShipmentFailure
 from oms_events.limits import MAX_LINES, MAX_PAYMENTS
 from oms_events.money import Money
 from oms_events.registry import registry
@@ -77,12 +78,16 @@ class PaymentDeclined(_PaymentEvent, type_name="PaymentDeclined", version=1):
 
 @registry.register
 class PaymentVoided(_PaymentEvent, type_name="PaymentVoided", version=1):
-    """An authorisation was released without capturing (the order was cancelled).
+    """(Part of) an authorisation was released without capturing.
 
-    ``amount`` is the amount released: what was authorised and not captured.
+    ``amount`` is the amount released. Without ``release_id`` the order was cancelled and
+    everything authorised and not captured was released; with it, one requested release
+    (``PaymentReleaseRequested``: the unshipped share of a short-picked order, the cash on
+    delivery share of a parcel that never arrived) and the rest stays authorised.
     """
 
     provider_reference: Id
+    release_id: Id | None = None
 
 
 @registry.register
@@ -154,6 +159,18 @@ class PaymentRefundRequested(_PaymentEvent, type_name="PaymentRefundRequested", 
     refund_id: Id
     reason: Text
     return_id: Id | None = None
+
+
+@registry.register
+class PaymentReleaseRequested(_PaymentEvent, type_name="PaymentReleaseRequested", version=1):
+    """Part of an authorised payment will never be captured: release ``amount`` of it.
+
+    The provider worker voids that much of the authorisation (a gift card is credited
+    back); the rest stays authorised. ``release_id`` is unique within the payment.
+    """
+
+    release_id: Id
+    reason: Text
 
 
 @registry.register
@@ -237,3 +254,32 @@ class GiftCardCredited(Event, type_name="GiftCardCredited", version=1):
     order_id: Id
     payment_id: Id
     reason: Text
+
+
+@registry.register
+class UnitsWaived(Event, type_name="UnitsWaived", version=1):
+    """Units of the order that will not ship and will not be charged (a short pick the shop
+    refunds), one fulfilment's worth; ``amount`` is their value at the order's prices.
+
+    Once every ordered unit is either billed or waived, what each payment has left
+    unbilled is released (``PaymentReleaseRequested``, or a refund for a payment
+    captured up front).
+    """
+
+    order_id: Id
+    fulfilment_id: Id
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
+    amount: Money
+
+
+@registry.register
+class ShipmentBillingReversed(Event, type_name="ShipmentBillingReversed", version=1):
+    """A dispatched parcel was lost or came back: what its payments paid is paid back.
+
+    May come before the shipment's ``ShipmentBilled`` (the failure reached payments
+    first); the shipment is then reversed as soon as it is billed.
+    """
+
+    order_id: Id
+    shipment_id: Id
+    failure: ShipmentFailure
