@@ -19,9 +19,18 @@ from pydantic import SecretStr
 
 from oms_events.base import Event
 from oms_events.contracts.common import Address, Allocation
-from oms_events.contracts.fulfilment import FulfilmentCancelled
+from oms_events.contracts.fulfilment import (
+    FulfilmentCancellationAccepted,
+    FulfilmentCancellationRefused,
+    FulfilmentCancelled,
+)
 from oms_events.contracts.inventory import SkuRegistered
-from oms_events.contracts.order import OrderConfirmed
+from oms_events.contracts.order import (
+    CancellationReason,
+    CancelledBy,
+    OrderCancellationRequested,
+    OrderConfirmed,
+)
 from oms_events.limits import MAX_BODY_BYTES, MAX_ID_LENGTH, MAX_LINES, MAX_STOCK_LEVEL
 from oms_events.registry import envelope_for, registry
 from oms_fulfilment.app import create_app
@@ -255,6 +264,96 @@ async def test_an_open_fulfilment_is_cancelled_with_its_pick_list(world: World) 
     [event] = [e for e in await world.events() if isinstance(e, FulfilmentCancelled)]
     assert [(ln.sku, ln.quantity) for ln in event.lines] == [("TEE", 2), ("MUG", 1)]
     assert (await world.picklists("AMS"))["picklists"] == []
+
+
+# -- a cancellation request from the order --------------------------------------------------
+
+CANCEL_ORD_1 = OrderCancellationRequested(
+    order_id="ord-1",
+    reason=CancellationReason.CUSTOMER_REQUEST,
+    cancelled_by=CancelledBy.CUSTOMER,
+    detail="ordered twice",
+)
+REASON = "order cancelled (customer_request, by customer): ordered twice"
+
+
+async def pick_all_of_ber(c: httpx.AsyncClient) -> None:
+    resp = await c.post(f"/v1/fulfilments/{BER_ID}/picked", json={"lines": lines(("TEE", 1))})
+    assert resp.status_code == 201, resp.text
+
+
+async def test_a_cancellation_request_before_packing_cancels_every_fulfilment(
+    world: World,
+) -> None:
+    await pick_all_of_ber(world.client)
+    await world.deliver(CANCEL_ORD_1, "ord-1")
+    cancelled = [e for e in await world.events() if isinstance(e, FulfilmentCancelled)]
+    assert {(e.fulfilment_id, e.reason) for e in cancelled} == {(AMS_ID, REASON), (BER_ID, REASON)}
+    held = {e.fulfilment_id: [(ln.sku, ln.quantity) for ln in e.lines] for e in cancelled}
+    assert held == {AMS_ID: [("TEE", 2), ("MUG", 1)], BER_ID: [("TEE", 1)]}
+    [answer] = [e for e in await world.events() if isinstance(e, FulfilmentCancellationAccepted)]
+    assert answer.order_id == "ord-1" and answer.fulfilment_ids == (AMS_ID, BER_ID)
+    [rec] = [r for r in await world.store.read_all() if r.envelope.type == answer.event_type]
+    assert rec.envelope.stream_id == "cancellation-ord-1"
+    assert rec.envelope.correlation_id == "ord-1"
+    # The warehouse can no longer pack what was cancelled, nor list it as open.
+    problem(
+        await world.client.post(f"/v1/fulfilments/{BER_ID}/packed"), 409, "fulfilment_cancelled"
+    )
+    assert (await world.picklists("AMS"))["picklists"] == []
+    assert (await world.picklists("BER", status="cancelled"))["count"] == 1
+
+
+async def test_a_cancellation_request_after_a_pack_is_refused_and_changes_nothing(
+    world: World,
+) -> None:
+    await pick_all_of_ber(world.client)
+    assert (await world.client.post(f"/v1/fulfilments/{BER_ID}/packed")).status_code == 201
+    before = await world.events()
+    await world.deliver(CANCEL_ORD_1, "ord-1")
+    after = await world.events()
+    [refused] = after[len(before) :]
+    assert isinstance(refused, FulfilmentCancellationRefused)
+    assert refused.packed == (BER_ID,) and "return" in refused.reason
+    ams = (await world.client.get(f"/v1/fulfilments/{AMS_ID}")).json()
+    assert ams["status"] == "open" and ams["version"] == 1  # still to be picked and shipped
+
+
+async def test_a_repeated_cancellation_request_decides_nothing(world: World) -> None:
+    await world.deliver(CANCEL_ORD_1, "ord-1")
+    once = await world.events()
+    await world.deliver(CANCEL_ORD_1, "ord-1")  # another envelope, the same request
+    assert await world.events() == once
+    # ...nor does the order confirmed again afterwards open anything.
+    await world.deliver(SPLIT, "ord-1")
+    assert await world.events() == once
+
+
+async def test_a_cancellation_request_for_an_order_without_fulfilments_is_accepted(
+    world: World,
+) -> None:
+    request = CANCEL_ORD_1.model_copy(update={"order_id": "ord-none"})
+    await world.deliver(request, "ord-none")
+    [answer] = [e for e in await world.events() if isinstance(e, FulfilmentCancellationAccepted)]
+    assert answer.order_id == "ord-none" and answer.fulfilment_ids == ()
+    # Confirmed after all (ruled out by the partition order): nothing is opened for it.
+    await world.deliver(confirmed("ord-none", ("MUG", "AMS", 1)), "ord-none")
+    assert (await world.picklists("AMS"))["count"] == 1
+
+
+async def test_a_fulfilment_cancelled_by_the_warehouse_is_not_cancelled_twice(
+    world: World,
+) -> None:
+    resp = await world.client.post(f"/v1/fulfilments/{AMS_ID}/cancel", json={"reason": "damaged"})
+    assert resp.status_code == 201
+    await world.deliver(CANCEL_ORD_1, "ord-1")
+    cancelled = [e for e in await world.events() if isinstance(e, FulfilmentCancelled)]
+    assert [(e.fulfilment_id, e.reason) for e in cancelled] == [
+        (AMS_ID, "damaged"),
+        (BER_ID, REASON),
+    ]
+    [answer] = [e for e in await world.events() if isinstance(e, FulfilmentCancellationAccepted)]
+    assert answer.fulfilment_ids == (AMS_ID, BER_ID)
 
 
 # -- refusals --------------------------------------------------------------------------------

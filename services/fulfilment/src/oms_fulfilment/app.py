@@ -7,6 +7,11 @@ from fastapi import FastAPI
 from oms_fulfilment import api
 from oms_fulfilment.consumers import subscribe
 from oms_fulfilment.handlers import Fulfilments
+from oms_fulfilment.order_fulfilments import (
+    InMemoryOrderFulfilments,
+    OrderFulfilments,
+    SqlOrderFulfilments,
+)
 from oms_fulfilment.projections.picklists import (
     DerivedPicklists,
     Picklists,
@@ -35,16 +40,21 @@ def create_app(
     """
     host = ServiceHost(settings, FastAPI(title="OMS fulfilment", version="1"), store=store)
     picklists: Picklists
+    orders: OrderFulfilments
     if store is None:
         tables = SqlItemSizes(host.engine)
         host.on_startup(tables.create)
         sizes = sizes or tables
+        sql_orders = SqlOrderFulfilments(host.engine)
+        host.on_startup(sql_orders.create)
+        orders = sql_orders
         picklists = SqlPicklists(host.engine)
         host.add_projection(PicklistsProjection())
     else:
         sizes = sizes or InMemoryItemSizes()
+        orders = InMemoryOrderFulfilments()
         picklists = DerivedPicklists(store)
-    fulfilments = Fulfilments(sizes)
+    fulfilments = Fulfilments(sizes, orders=orders)
     queries = FulfilmentQueries(host.store, fulfilments, picklists)
     api.install(host.api, api.ApiContext(host.store, fulfilments, queries))
     subscribe(host, fulfilments)

@@ -5,6 +5,10 @@
   duplicate for the inbox; the same order confirmed again under another event id asks
   for the same fulfilments (their ids follow from order and warehouse), which the
   decider answers with nothing.
+  ``OrderCancellationRequested`` -> the order's fulfilments cancelled if none is packed
+  (``FulfilmentCancellationAccepted``), else ``FulfilmentCancellationRefused``
+  (``domain.cancellation``). The same consumer as the confirmation: one group, one topic,
+  the order id as key, so a request is always handled after its order's confirmation.
 * ``catalogue`` (inventory events): ``SkuRegistered`` -> the size of each SKU, which
   packing needs (``sizes``).
 
@@ -18,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from oms_events.base import Event
 from oms_events.contracts.inventory import SkuRegistered
-from oms_events.contracts.order import OrderConfirmed
+from oms_events.contracts.order import OrderCancellationRequested, OrderConfirmed
 from oms_events.envelope import Envelope
 from oms_events.topics import topic_for
 from oms_fulfilment.handlers import Cause, Fulfilments
@@ -37,6 +41,14 @@ async def request_fulfilments(
     await fulfilments.request(uow, event, cause)
 
 
+async def answer_cancellation(
+    fulfilments: Fulfilments, uow: UnitOfWork, env: Envelope, event: Event
+) -> None:
+    assert isinstance(event, OrderCancellationRequested)
+    cause = Cause(correlation_id=env.correlation_id, causation_id=str(env.event_id))
+    await fulfilments.answer_cancellation(uow, event, cause)
+
+
 async def register_size(
     fulfilments: Fulfilments, uow: UnitOfWork, env: Envelope, event: Event
 ) -> None:
@@ -46,12 +58,13 @@ async def register_size(
 
 ROUTES: Mapping[type[Event], Reaction] = {
     OrderConfirmed: request_fulfilments,
+    OrderCancellationRequested: answer_cancellation,
     SkuRegistered: register_size,
 }
 """The one routing table: which handler each consumed event class goes to."""
 
 CONSUMERS: Mapping[str, tuple[type[Event], ...]] = {
-    "orders": (OrderConfirmed,),
+    "orders": (OrderConfirmed, OrderCancellationRequested),
     "catalogue": (SkuRegistered,),
 }
 """Consumer name -> the events of :data:`ROUTES` it handles (one group and inbox each)."""

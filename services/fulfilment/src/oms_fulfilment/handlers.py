@@ -18,8 +18,16 @@ from datetime import UTC, datetime
 
 from oms_events.base import Event
 from oms_events.contracts.inventory import SkuRegistered
-from oms_events.contracts.order import OrderConfirmed
+from oms_events.contracts.order import OrderCancellationRequested, OrderConfirmed
 from oms_events.topics import Service
+from oms_fulfilment.domain import cancellation
+from oms_fulfilment.domain.cancellation import (
+    Answer,
+    AnswerCancellation,
+    OrderCancellation,
+    answer_cancellation,
+    cancellation_stream_id,
+)
 from oms_fulfilment.domain.commands import (
     CancelFulfilment,
     FulfilmentCommand,
@@ -34,9 +42,13 @@ from oms_fulfilment.domain.fulfilment import (
     stream_id,
 )
 from oms_fulfilment.domain.packaging import BOXES, Box, ItemSize
+from oms_fulfilment.order_fulfilments import InMemoryOrderFulfilments, OrderFulfilments
 from oms_fulfilment.sizes import ItemSizes
 from oms_platform.eventstore.base import UnitOfWork
+from oms_platform.logging import get_logger
 from oms_platform.session import StreamReader, StreamSession, read_state
+
+log = get_logger(__name__)
 
 PRODUCER = Service.FULFILMENT.value
 ACTOR = f"service:{PRODUCER}"
@@ -65,10 +77,12 @@ class Fulfilments:
         self,
         sizes: ItemSizes,
         *,
+        orders: OrderFulfilments | None = None,
         catalogue: tuple[Box, ...] = BOXES,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.item_sizes = sizes
+        self.orders: OrderFulfilments = orders if orders is not None else InMemoryOrderFulfilments()
         self.catalogue = catalogue
         self.clock = clock
 
@@ -83,17 +97,59 @@ class Fulfilments:
     async def request(
         self, uow: UnitOfWork, confirmed: OrderConfirmed, cause: Cause
     ) -> list[Event]:
-        """One fulfilment per warehouse of a confirmed order; each one once."""
+        """One fulfilment per warehouse of a confirmed order; each one once.
+
+        The order's fulfilment ids are remembered in the same unit of work (a cancellation
+        request needs them). An order whose cancellation was accepted already (a request
+        that overtook its confirmation, which the partition order rules out) gets none.
+        """
         s = self._session(uow, cause)
+        answered = await self._cancellation(s, confirmed.order_id)
+        if answered.answer is Answer.ACCEPTED:
+            log.warning("fulfilment.confirmed_after_cancellation", order_id=confirmed.order_id)
+            return []
         decided: list[Event] = []
-        for cmd in requests_for(confirmed):
+        requests = requests_for(confirmed)
+        for cmd in requests:
             own = stream_id(cmd.fulfilment_id)
             state = await s.load(own, FULFILMENT.initial_state(), FULFILMENT.evolve)
             events = FULFILMENT.decide(cmd, state)
             s.record(own, events)
             decided += events
+        await self.orders.remember(uow, confirmed.order_id, (c.fulfilment_id for c in requests))
         await s.flush()
         return decided
+
+    async def answer_cancellation(
+        self, uow: UnitOfWork, requested: OrderCancellationRequested, cause: Cause
+    ) -> list[Event]:
+        """Cancel every fulfilment of the order if none is packed, else refuse; one append.
+
+        Every fulfilment stream cancelled is checked against the version read, so a pack
+        committed in between makes this unit of work conflict and run again (then it is
+        refused); see :mod:`~oms_fulfilment.domain.cancellation`.
+        """
+        s = self._session(uow, cause)
+        s.correlation_id = requested.order_id
+        answered = await self._cancellation(s, requested.order_id)
+        fulfilments = {
+            fid: await s.load(stream_id(fid), FULFILMENT.initial_state(), FULFILMENT.evolve)
+            for fid in await self.orders.of(uow, requested.order_id)
+        }
+        cmd = AnswerCancellation(requested.order_id, cancellation_reason(requested))
+        decision = answer_cancellation(cmd, answered, fulfilments)
+        decided: list[Event] = []
+        for fid, events in decision.cancelled.items():
+            s.record(stream_id(fid), events)
+            decided += events
+        s.record(cancellation_stream_id(requested.order_id), decision.answer)
+        await s.flush()
+        return decided + decision.answer
+
+    async def _cancellation(self, s: StreamSession, order_id: str) -> OrderCancellation:
+        return await s.load(
+            cancellation_stream_id(order_id), OrderCancellation(), cancellation.evolve
+        )
 
     async def register_size(self, uow: UnitOfWork, registered: SkuRegistered, at: datetime) -> None:
         """Keep the size of a SKU the inventory registered or changed."""
@@ -139,6 +195,12 @@ class Fulfilments:
             actor=cause.actor,
             occurred_at=self.clock(),
         )
+
+
+def cancellation_reason(requested: OrderCancellationRequested) -> str:
+    """The reason each cancelled fulfilment carries: why, by whom, and the detail given."""
+    reason = f"order cancelled ({requested.reason.value}, by {requested.cancelled_by.value})"
+    return f"{reason}: {requested.detail}" if requested.detail else reason
 
 
 async def _record(s: StreamSession, own: str, events: list[Event]) -> list[Event]:
