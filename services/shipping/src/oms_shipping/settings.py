@@ -53,3 +53,11 @@ class ShippingSettings(ServiceSettings):
             "dpd": self.webhook_secret_dpd.get_secret_value().encode(),
             "ups": self.webhook_secret_ups.get_secret_value().encode(),
         }
+
+
+def webhook_secrets_from_environment() -> dict[str, bytes]:
+    """Carrier code -> webhook secret, read as the service reads them (the same
+    ``OMS_SHIPPING_WEBHOOK_SECRET_*`` variables and defaults), for a process that signs
+    webhooks without being the service: the carrier simulator. It never connects, so the
+    database DSN does not matter here."""
+    return ShippingSettings(database_dsn=SecretStr("postgresql://unused")).webhook_secrets()
