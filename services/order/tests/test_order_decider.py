@@ -196,8 +196,8 @@ def test_a_repeated_fact_is_not_recorded_twice() -> None:
     spec.given(*history).when(reserved()).then_nothing()
 
 
-def test_customer_service_can_cancel_a_confirmed_order() -> None:
-    spec.given(*confirmed_history()).when(STAFF_CANCEL).then(staff_cancelled())
+def test_customer_service_cancels_an_order_still_placed_at_once() -> None:
+    spec.given(placed(), stock_reserved()).when(STAFF_CANCEL).then(staff_cancelled())
 
 
 def test_cancellation_is_refused_once_shipped() -> None:

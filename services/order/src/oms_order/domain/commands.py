@@ -19,6 +19,8 @@ from oms_events.contracts import (
     Shortage,
     SkuQuantity,
 )
+from oms_events.contracts.order import ShipmentFailure, ShortShipRemedy
+from oms_events.contracts.returns import OrderReturnStatus
 from oms_events.money import Money
 
 
@@ -78,8 +80,54 @@ class RecordDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordShortPick:
+    """Record that a fulfilment of the order could not find ``missing`` units; the shop's
+    ``remedy`` (its setting at the time) says what the customer is offered for them."""
+
+    order_id: str
+    fulfilment_id: str
+    warehouse_id: str
+    missing: tuple[SkuQuantity, ...]
+    remedy: ShortShipRemedy
+
+
+@dataclass(frozen=True, slots=True)
+class RecordShipmentFailure:
+    """Record that a dispatched parcel was lost or returned to sender."""
+
+    order_id: str
+    shipment_id: str
+    failure: ShipmentFailure
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReturn:
+    """Record a resolved return: the units accepted back, the refund, the order's status."""
+
+    order_id: str
+    return_id: str
+    lines: tuple[SkuQuantity, ...]
+    refund_amount: Money
+    status: OrderReturnStatus | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCancellationAnswer:
+    """Record fulfilment's answer to the order's pending cancellation request."""
+
+    order_id: str
+    accepted: bool
+    reason: str | None = None
+    """Why it was refused (a refusal only)."""
+
+
+@dataclass(frozen=True, slots=True)
 class CancelOrder:
-    """Cancel the order (customer service, the customer, or the process itself)."""
+    """Cancel the order (customer service, the customer, or the process itself).
+
+    At once while the order is placed; once confirmed, a request fulfilment answers.
+    """
 
     order_id: str
     reason: CancellationReason
@@ -87,5 +135,23 @@ class CancelOrder:
     detail: str | None = None
 
 
-Fact = RecordStock | RecordPayment | RecordShipment | RecordDelivery
-Command = PlaceOrder | Fact | CancelOrder
+@dataclass(frozen=True, slots=True)
+class GiveFeedback:
+    """The customer's rating (1-5) and comment on a delivered order."""
+
+    order_id: str
+    rating: int
+    comment: str | None = None
+
+
+Fact = (
+    RecordStock
+    | RecordPayment
+    | RecordShipment
+    | RecordDelivery
+    | RecordShortPick
+    | RecordShipmentFailure
+    | RecordReturn
+    | RecordCancellationAnswer
+)
+Command = PlaceOrder | Fact | CancelOrder | GiveFeedback

@@ -16,9 +16,24 @@ from oms_events.contracts import (
     OrderStockRecorded,
     OrderStockStatus,
 )
-from oms_order.domain.state import OrderState, OrderStatus, PaymentState, ShipmentState
+from oms_events.contracts.order import (
+    FeedbackReceived,
+    OrderCancellationRefused,
+    OrderCancellationRequested,
+    OrderReturnRecorded,
+    OrderShipmentFailed,
+    OrderShortShipped,
+)
+from oms_order.domain.state import (
+    CancellationRequest,
+    OrderState,
+    OrderStatus,
+    PaymentState,
+    ShipmentState,
+)
 
 _SHIPPED_OR_LATER = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+_RETURNED = (OrderStatus.PARTIALLY_RETURNED, OrderStatus.RETURNED)
 
 
 def evolve(state: OrderState, event: Event) -> OrderState:
@@ -51,16 +66,53 @@ def evolve(state: OrderState, event: Event) -> OrderState:
             state = replace(state, shipments=(*state.shipments, shipment))
             if state.status is OrderStatus.CANCELLED:
                 return state  # a late fact: recorded, but the order stays cancelled
+            if state.status in _RETURNED:
+                return state  # a later parcel does not undo what came back
             return replace(state, status=OrderStatus.SHIPPED)
         case OrderDelivered():
             shipments = tuple(
-                replace(s, delivered=True) if s.shipment_id == event.shipment_id else s
+                replace(s, delivered=True, delivered_at=event.delivered_at)
+                if s.shipment_id == event.shipment_id
+                else s
                 for s in state.shipments
             )
-            state = replace(state, shipments=shipments)
-            if state.status in _SHIPPED_OR_LATER and _all_delivered(state):
-                return replace(state, status=OrderStatus.DELIVERED)
-            return state
+            return _delivered_if_complete(replace(state, shipments=shipments))
+        case OrderCancellationRequested():
+            return replace(state, cancellation_request=CancellationRequest(event))
+        case OrderCancellationRefused():
+            if state.cancellation_request is None:
+                return state
+            request = replace(state.cancellation_request, refusal=event.reason)
+            return replace(state, cancellation_request=request)
+        case OrderShortShipped():
+            state = replace(state, short_shipped=(*state.short_shipped, event))
+            # units short for a refund are no longer due: the rest may all be delivered
+            return _delivered_if_complete(state)
+        case OrderShipmentFailed():
+            shipments = tuple(
+                replace(s, failure=event.failure, failure_detail=event.detail)
+                if s.shipment_id == event.shipment_id
+                else s
+                for s in state.shipments
+            )
+            return replace(
+                state,
+                shipments=shipments,
+                failed_shipments=state.failed_shipments | {event.shipment_id},
+            )
+        case OrderReturnRecorded():
+            state = replace(state, returns=(*state.returns, event))
+            if event.status is None or state.status is OrderStatus.CANCELLED:
+                return state
+            return replace(state, status=OrderStatus(event.status.value))
+        case FeedbackReceived():
+            return replace(state, feedback=event)
+    return state
+
+
+def _delivered_if_complete(state: OrderState) -> OrderState:
+    if state.status in _SHIPPED_OR_LATER and _all_delivered(state):
+        return replace(state, status=OrderStatus.DELIVERED)
     return state
 
 

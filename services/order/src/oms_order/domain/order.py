@@ -4,6 +4,11 @@ Facts reported by other services are always recorded (so late ones show in the t
 unless they repeat what the order already knows; only an order still waiting for stock
 and payment moves on them: to confirmed when stock is reserved and every payment of the
 order is authorised, to cancelled as soon as stock or a payment fails.
+
+Once confirmed, fulfilment may have started: a cancellation is then a request
+(``OrderCancellationRequested``) that fulfilment answers, and only its acceptance cancels
+the order. A confirmed order whose every unit was short-picked for a refund, with nothing
+dispatched, is cancelled by the system. Feedback is taken once, after delivery.
 """
 
 from __future__ import annotations
@@ -24,18 +29,31 @@ from oms_events.contracts import (
     OrderStockRecorded,
     OrderStockStatus,
 )
+from oms_events.contracts.order import (
+    FeedbackReceived,
+    OrderCancellationRefused,
+    OrderCancellationRequested,
+    OrderReturnRecorded,
+    OrderShipmentFailed,
+    OrderShortShipped,
+)
 from oms_order.domain.commands import (
     CancelOrder,
     Command,
     Fact,
+    GiveFeedback,
     PlaceOrder,
+    RecordCancellationAnswer,
     RecordDelivery,
     RecordPayment,
+    RecordReturn,
     RecordShipment,
+    RecordShipmentFailure,
+    RecordShortPick,
     RecordStock,
 )
 from oms_order.domain.evolve import evolve
-from oms_order.domain.state import OrderState, OrderStatus
+from oms_order.domain.state import DELIVERED_OR_RETURNED, OrderState, OrderStatus
 from oms_platform.decider import fold_from
 from oms_platform.refusal import Refusal
 
@@ -45,7 +63,9 @@ class OrderDecider:
 
     Refuses with :class:`~oms_platform.refusal.Refusal`: ``order_not_found`` (404) for a
     command about an order that was never placed, ``order_exists`` (409) for placing one
-    twice, ``cancellation_refused`` (409) once shipped or already cancelled.
+    twice, ``cancellation_refused`` (409) once shipped, already cancelled or refused by
+    fulfilment, ``feedback_not_allowed`` (409) before delivery and ``feedback_exists``
+    (409) for a second feedback.
     """
 
     def initial_state(self) -> OrderState:
@@ -61,7 +81,18 @@ class OrderDecider:
                 return _place(command, state)
             case CancelOrder():
                 return _cancel(command, _existing(command.order_id, state))
-            case RecordStock() | RecordPayment() | RecordShipment() | RecordDelivery():
+            case GiveFeedback():
+                return _feedback(command, _existing(command.order_id, state))
+            case (
+                RecordStock()
+                | RecordPayment()
+                | RecordShipment()
+                | RecordDelivery()
+                | RecordShortPick()
+                | RecordShipmentFailure()
+                | RecordReturn()
+                | RecordCancellationAnswer()
+            ):
                 facts = _record(command, _existing(command.order_id, state))
                 if not facts:
                     return []
@@ -112,14 +143,76 @@ def _cancel(command: CancelOrder, state: OrderState) -> list[Event]:
             "cancellation_refused",
             f"order {order_id} is already cancelled ({state.cancellation.reason.value})",
         )
+    if state.status is OrderStatus.PLACED:
+        return [
+            OrderCancelled(
+                order_id=order_id,
+                reason=command.reason,
+                cancelled_by=command.cancelled_by,
+                detail=command.detail,
+            )
+        ]
+    # confirmed: fulfilment may have started, so it decides
+    request = state.cancellation_request
+    if request is not None and request.pending:
+        return []  # asked already; the answer is on its way
+    if request is not None and request.refusal is not None:
+        # fulfilment refuses because something is packed, which cannot be undone
+        raise Refusal(
+            "cancellation_refused",
+            f"order {order_id} can no longer be cancelled, only returned: {request.refusal}",
+        )
     return [
-        OrderCancelled(
+        OrderCancellationRequested(
             order_id=order_id,
             reason=command.reason,
             cancelled_by=command.cancelled_by,
             detail=command.detail,
         )
     ]
+
+
+def _answer(command: RecordCancellationAnswer, state: OrderState) -> list[Event]:
+    """Fulfilment's answer to the pending request; nothing when none is pending."""
+    request = state.cancellation_request
+    if request is None or not state.cancellation_pending:
+        return []  # a repeat, or the order was cancelled meanwhile (never twice)
+    order_id = state.order_id
+    if not command.accepted:
+        return [
+            OrderCancellationRefused(
+                order_id=order_id, reason=_fit(command.reason or "refused by fulfilment")
+            )
+        ]
+    if state.shipments:
+        # never both shipped and cancelled, whatever fulfilment thought
+        shipments = ", ".join(s.shipment_id for s in state.shipments)
+        return [
+            OrderCancellationRefused(
+                order_id=order_id, reason=f"shipment {shipments} was already dispatched"
+            )
+        ]
+    asked = request.request
+    return [
+        OrderCancelled(
+            order_id=order_id,
+            reason=asked.reason,
+            cancelled_by=asked.cancelled_by,
+            detail=asked.detail,
+        )
+    ]
+
+
+def _feedback(command: GiveFeedback, state: OrderState) -> list[Event]:
+    order_id = state.order_id
+    if state.feedback is not None:
+        raise Refusal("feedback_exists", f"order {order_id} already has feedback; it is taken once")
+    if state.status not in DELIVERED_OR_RETURNED:
+        raise Refusal(
+            "feedback_not_allowed",
+            f"order {order_id} is {state.status.value}; feedback is taken once it is delivered",
+        )
+    return [FeedbackReceived(order_id=order_id, rating=command.rating, comment=command.comment)]
 
 
 def _record(command: Fact, state: OrderState) -> list[Event]:
@@ -180,6 +273,43 @@ def _record(command: Fact, state: OrderState) -> list[Event]:
                     delivered_at=command.delivered_at,
                 )
             ]
+        case RecordShortPick():
+            if state.short_pick(command.fulfilment_id) is not None:
+                return []
+            return [
+                OrderShortShipped(
+                    order_id=order_id,
+                    fulfilment_id=command.fulfilment_id,
+                    warehouse_id=command.warehouse_id,
+                    missing=command.missing,
+                    remedy=command.remedy,
+                )
+            ]
+        case RecordShipmentFailure():
+            if command.shipment_id in state.failed_shipments:
+                return []
+            return [
+                OrderShipmentFailed(
+                    order_id=order_id,
+                    shipment_id=command.shipment_id,
+                    failure=command.failure,
+                    detail=command.detail,
+                )
+            ]
+        case RecordReturn():
+            if state.returned(command.return_id) is not None:
+                return []
+            return [
+                OrderReturnRecorded(
+                    order_id=order_id,
+                    return_id=command.return_id,
+                    lines=command.lines,
+                    refund_amount=command.refund_amount,
+                    status=command.status,
+                )
+            ]
+        case RecordCancellationAnswer():
+            return _answer(command, state)
         case _:
             assert_never(command)
 
@@ -197,7 +327,17 @@ def _repeats(command: RecordPayment, state: OrderState) -> bool:
 
 
 def _settle(state: OrderState) -> list[Event]:
-    """Confirm or cancel an order that waits for stock and payment, once it can."""
+    """Confirm or cancel an order that waits for stock and payment, once it can; cancel a
+    confirmed one that has nothing left to ship."""
+    if state.status is OrderStatus.CONFIRMED and state.nothing_to_ship:
+        return [
+            OrderCancelled(
+                order_id=state.order_id,
+                reason=CancellationReason.STOCK_UNAVAILABLE,
+                cancelled_by=CancelledBy.SYSTEM,
+                detail=short_pick_detail(state),
+            )
+        ]
     if state.status is not OrderStatus.PLACED or state.placed is None:
         return []
     order_id = state.order_id
@@ -243,6 +383,16 @@ def shortage_detail(state: OrderState) -> str:
     """The shortages in words, e.g. ``"LIMITED-PRINT: requested 2, available 1"``."""
     parts = [f"{s.sku}: requested {s.requested}, available {s.available}" for s in state.shortages]
     return _fit("; ".join(parts) or "stock unavailable")
+
+
+def short_pick_detail(state: OrderState) -> str:
+    """The short picks in words, e.g. ``"short pick of ful-1 at wh-ams-1: MUG-ENAMEL-WHT 1"``."""
+    parts = [
+        f"short pick of {s.fulfilment_id} at {s.warehouse_id}: "
+        + ", ".join(f"{sq.sku} {sq.quantity}" for sq in s.missing)
+        for s in state.short_shipped
+    ]
+    return _fit("nothing left to ship; " + "; ".join(parts))
 
 
 def _fit(text: str, limit: int = 2000) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from oms_events.contracts import (
@@ -14,6 +16,14 @@ from oms_events.contracts import (
     PaymentMethod,
     Shortage,
     SkuQuantity,
+)
+from oms_events.contracts.order import (
+    FeedbackReceived,
+    OrderCancellationRequested,
+    OrderReturnRecorded,
+    OrderShortShipped,
+    ShipmentFailure,
+    ShortShipRemedy,
 )
 from oms_events.money import Money
 
@@ -28,6 +38,18 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
+    PARTIALLY_RETURNED = "partially_returned"
+    """Some delivered units came back (a resolved return)."""
+    RETURNED = "returned"
+    """Every delivered unit came back."""
+
+
+DELIVERED_OR_RETURNED = (
+    OrderStatus.DELIVERED,
+    OrderStatus.PARTIALLY_RETURNED,
+    OrderStatus.RETURNED,
+)
+"""The statuses of an order that reached the customer (feedback is welcome then)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +86,23 @@ class ShipmentState:
     tracking_number: str
     lines: tuple[SkuQuantity, ...]
     delivered: bool = False
+    delivered_at: datetime | None = None
+    failure: ShipmentFailure | None = None
+    """Lost or returned to sender (``OrderShipmentFailed``)."""
+    failure_detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancellationRequest:
+    """A cancellation asked for once the order was confirmed, and fulfilment's answer."""
+
+    request: OrderCancellationRequested
+    refusal: str | None = None
+    """Why fulfilment refused it; ``None`` while it is pending (or once it was accepted)."""
+
+    @property
+    def pending(self) -> bool:
+        return self.refusal is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +119,14 @@ class OrderState:
     payments: tuple[PaymentState, ...] = ()
     shipments: tuple[ShipmentState, ...] = ()
     cancellation: OrderCancelled | None = None
+    cancellation_request: CancellationRequest | None = None
+    """The latest cancellation request of a confirmed order (kept once answered)."""
     confirmed: bool = field(default=False)
+    short_shipped: tuple[OrderShortShipped, ...] = ()
+    failed_shipments: frozenset[str] = frozenset()
+    """Shipments reported lost or returned to sender (known to the order or not)."""
+    returns: tuple[OrderReturnRecorded, ...] = ()
+    feedback: FeedbackReceived | None = None
 
     @property
     def exists(self) -> bool:
@@ -99,15 +145,64 @@ class OrderState:
         return next((s for s in self.shipments if s.shipment_id == shipment_id), None)
 
     @property
+    def cancellation_pending(self) -> bool:
+        """A cancellation was requested and fulfilment has not answered yet."""
+        return (
+            self.cancellation is None
+            and self.cancellation_request is not None
+            and self.cancellation_request.pending
+        )
+
+    def short_pick(self, fulfilment_id: str) -> OrderShortShipped | None:
+        return next((s for s in self.short_shipped if s.fulfilment_id == fulfilment_id), None)
+
+    def returned(self, return_id: str) -> OrderReturnRecorded | None:
+        return next((r for r in self.returns if r.return_id == return_id), None)
+
+    def ordered_units(self) -> dict[str, int]:
+        """Per SKU, the units the customer ordered."""
+        ordered: dict[str, int] = {}
+        for line in self.placed.lines if self.placed else ():
+            ordered[line.sku] = ordered.get(line.sku, 0) + line.quantity
+        return ordered
+
+    def shipped_units(self) -> dict[str, int]:
+        """Per SKU, the units in dispatched shipments."""
+        return _units(sq for s in self.shipments for sq in s.lines)
+
+    def short_units(self, remedy: ShortShipRemedy | None = None) -> dict[str, int]:
+        """Per SKU, the units short-picked (with ``remedy``, or any)."""
+        return _units(
+            sq
+            for s in self.short_shipped
+            if remedy is None or s.remedy is remedy
+            for sq in s.missing
+        )
+
+    def due_units(self) -> dict[str, int]:
+        """Per SKU, the units still to ship: ordered, less those short-picked for a
+        refund (they will never ship; back-ordered units still will)."""
+        written_off = self.short_units(ShortShipRemedy.REFUND)
+        return {
+            sku: max(0, qty - written_off.get(sku, 0)) for sku, qty in self.ordered_units().items()
+        }
+
+    @property
     def fully_shipped(self) -> bool:
-        """Every ordered unit is in some dispatched shipment."""
+        """Every unit still due is in some dispatched shipment."""
         if self.placed is None:
             return False
-        ordered: dict[str, int] = {}
-        for line in self.placed.lines:
-            ordered[line.sku] = ordered.get(line.sku, 0) + line.quantity
-        shipped: dict[str, int] = {}
-        for shipment in self.shipments:
-            for sq in shipment.lines:
-                shipped[sq.sku] = shipped.get(sq.sku, 0) + sq.quantity
-        return all(shipped.get(sku, 0) >= qty for sku, qty in ordered.items())
+        shipped = self.shipped_units()
+        return all(shipped.get(sku, 0) >= qty for sku, qty in self.due_units().items())
+
+    @property
+    def nothing_to_ship(self) -> bool:
+        """Every ordered unit was short-picked for a refund and nothing was dispatched."""
+        return self.placed is not None and not self.shipments and not any(self.due_units().values())
+
+
+def _units(lines: Iterable[SkuQuantity]) -> dict[str, int]:
+    units: dict[str, int] = {}
+    for sq in lines:
+        units[sq.sku] = units.get(sq.sku, 0) + sq.quantity
+    return units
