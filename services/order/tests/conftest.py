@@ -1,6 +1,13 @@
-"""Shared builders for the order service's unit tests: commands and the events they record."""
+"""Shared builders for the order service's unit tests: commands and the events they record,
+and a host on the in-memory store with an HTTP client for the route tests."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
 
 from oms_events.contracts import (
     OrderConfirmed,
@@ -12,9 +19,14 @@ from oms_events.contracts import (
     OrderSubmitted,
 )
 from oms_events.examples import ADDRESS, ALLOCATIONS, example
+from oms_order.app import create_app
 from oms_order.domain.commands import Command, RecordPayment, RecordStock
 from oms_order.domain.order import order_decider
 from oms_order.domain.state import OrderState
+from oms_order.projections.derived import DerivedReadModels
+from oms_order.settings import OrderSettings
+from oms_platform.eventstore.memory import InMemoryEventStore
+from oms_platform.service import ServiceHost
 from oms_platform.testing.decider_spec import DeciderSpec
 
 ORDER_ID = "ord-000000000001"
@@ -63,3 +75,24 @@ def payment_authorized(payment_id: str) -> OrderPaymentRecorded:
 
 def confirmed() -> OrderConfirmed:
     return OrderConfirmed(order_id=ORDER_ID, allocations=ALLOCATIONS, shipping_address=ADDRESS)
+
+
+@pytest.fixture
+def store() -> InMemoryEventStore:
+    return InMemoryEventStore()
+
+
+@pytest.fixture
+def host(store: InMemoryEventStore) -> ServiceHost:
+    settings = OrderSettings(database_dsn=SecretStr("postgresql+psycopg://u:p@127.0.0.1:1/none"))
+    models = DerivedReadModels(
+        store, known_skus=("TSHIRT-BLU-M", "MUG-ENAMEL-WHT"), stall_after_s=3600
+    )
+    return create_app(settings, store=store, read_models=models)
+
+
+@pytest.fixture
+async def client(host: ServiceHost) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=host.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+        yield client

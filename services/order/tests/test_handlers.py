@@ -20,7 +20,14 @@ from oms_events.contracts.inventory import SkuRegistered
 from oms_events.envelope import Envelope
 from oms_events.examples import example
 from oms_events.registry import envelope_for, registry
-from oms_events.topics import INVENTORY_EVENTS, PAYMENTS_EVENTS, PLATFORM_INGRESS, SHIPPING_EVENTS
+from oms_events.topics import (
+    FULFILMENT_EVENTS,
+    INVENTORY_EVENTS,
+    PAYMENTS_EVENTS,
+    PLATFORM_INGRESS,
+    RETURNS_EVENTS,
+    SHIPPING_EVENTS,
+)
 from oms_order.consumers import ROUTES, fact_of, subscribe
 from oms_order.domain.commands import CancelOrder
 from oms_order.handlers import Intake, OrderHandlers, Outcome, Source
@@ -213,6 +220,16 @@ def test_the_routing_table_gives_each_consumer_its_topics_and_types() -> None:
     assert subs["intake"] == ([PLATFORM_INGRESS], {OrderSubmitted.event_type})
     assert subs["catalogue"] == ([INVENTORY_EVENTS], {"SkuRegistered"})
     topics, types = subs["order-facts"]
-    assert topics == sorted([INVENTORY_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS])
+    assert topics == sorted(
+        [INVENTORY_EVENTS, PAYMENTS_EVENTS, FULFILMENT_EVENTS, SHIPPING_EVENTS, RETURNS_EVENTS]
+    )
     assert {"StockReserved", "PaymentDeclined", "ShipmentDelivered"} <= types
-    assert len(types) == 11
+    assert {
+        "ShortPicked",
+        "FulfilmentCancellationAccepted",
+        "FulfilmentCancellationRefused",
+        "ShipmentLost",
+        "ShipmentReturnedToSender",
+        "ReturnResolved",
+    } <= types
+    assert len(types) == 17

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,27 +23,6 @@ from .conftest import submission
 from .test_handlers import deliver
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def store() -> InMemoryEventStore:
-    return InMemoryEventStore()
-
-
-@pytest.fixture
-def host(store: InMemoryEventStore) -> ServiceHost:
-    settings = OrderSettings(database_dsn=SecretStr("postgresql+psycopg://u:p@127.0.0.1:1/none"))
-    models = DerivedReadModels(
-        store, known_skus=("TSHIRT-BLU-M", "MUG-ENAMEL-WHT"), stall_after_s=3600
-    )
-    return create_app(settings, store=store, read_models=models)
-
-
-@pytest.fixture
-async def client(host: ServiceHost) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
-        yield client
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -298,7 +276,12 @@ async def test_the_api_description_loads(client: httpx.AsyncClient) -> None:
     resp = await client.get("/openapi.json")
     assert resp.status_code == 200
     paths = resp.json()["paths"]
-    assert {"/v1/orders", "/v1/orders/{order_id}", "/v1/orders/{order_id}/cancel"} <= set(paths)
+    assert {
+        "/v1/orders",
+        "/v1/orders/{order_id}",
+        "/v1/orders/{order_id}/cancel",
+        "/v1/orders/{order_id}/feedback",
+    } <= set(paths)
     assert {"404", "409", "413", "422"} <= set(paths["/v1/orders"]["post"]["responses"])
 
 

@@ -1,4 +1,5 @@
-"""HTTP API of the order service: submit, look up, inspect (also as of a moment), cancel.
+"""HTTP API of the order service: submit, look up, inspect (also as of a moment), cancel,
+feedback.
 
 Routes are module-level and get the service through :func:`context` (an
 :class:`OrderContext` in ``app.state``). Every error is the platform's RFC 9457 problem:
@@ -17,8 +18,8 @@ from fastapi.responses import JSONResponse
 from oms_events.contracts import CancelledBy
 from oms_events.contracts.common import Id, Name
 from oms_order import queries
-from oms_order.bodies import AsOf, CancelRequest, OrderFilters, OrderSubmission
-from oms_order.domain.commands import CancelOrder
+from oms_order.bodies import AsOf, CancelRequest, FeedbackRequest, OrderFilters, OrderSubmission
+from oms_order.domain.commands import CancelOrder, GiveFeedback
 from oms_order.domain.intake import EMPTY_ORDER, refused
 from oms_order.handlers import Intake, OrderHandlers, Outcome
 from oms_order.projections.read_models import ReadModels
@@ -125,13 +126,34 @@ async def cancel_order(
     actor: ActorHeader = None,
     request_id: RequestIdHeader = None,
 ) -> JSONResponse:
-    """Cancel on behalf of customer service; refused (409) once shipped or cancelled."""
+    """Cancel: 200 when cancelled at once (an order still placed); 202 when a confirmed
+    order's cancellation was asked of fulfilment (also when asked already; the order's
+    ``cancellation`` shows it pending); 409 ``cancellation_refused`` once shipped, cancelled,
+    or refused by fulfilment."""
     body = body or CancelRequest()
     who = actor_or(actor, "staff:unknown")
     command = CancelOrder(order_id, body.reason, _CANCELLED_BY[who.split(":", 1)[0]], body.detail)
     cause = cause_of(request_id)
-    await run_command(ctx.store, lambda uow: ctx.handlers.cancel(uow, command, who, cause))
-    return JSONResponse(await queries.order(ctx.store, order_id))
+    state = await run_command(ctx.store, lambda uow: ctx.handlers.cancel(uow, command, who, cause))
+    status = 202 if state.cancellation_pending else 200
+    return JSONResponse(await queries.order(ctx.store, order_id), status_code=status)
+
+
+@router.post("/v1/orders/{order_id}/feedback", status_code=201)
+async def give_feedback(
+    order_id: OrderId,
+    body: FeedbackRequest,
+    ctx: Ctx,
+    actor: ActorHeader = None,
+    request_id: RequestIdHeader = None,
+) -> JSONResponse:
+    """The customer's rating and comment: 201 with the order; 409 ``feedback_not_allowed``
+    before delivery, ``feedback_exists`` the second time; 404 for an unknown order."""
+    who = actor_or(actor, "customer:unknown")
+    command = GiveFeedback(order_id, body.rating, body.comment)
+    cause = cause_of(request_id)
+    await run_command(ctx.store, lambda uow: ctx.handlers.give_feedback(uow, command, who, cause))
+    return JSONResponse(await queries.order(ctx.store, order_id), status_code=201)
 
 
 @router.get("/v1/rejections")

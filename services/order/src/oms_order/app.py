@@ -33,7 +33,9 @@ def create_app(
     host = ServiceHost(settings, FastAPI(title="OMS order service", version="1"), store=store)
     if read_models is None:
         read_models = _read_models(host, settings, store)
-    handlers = OrderHandlers(read_models, new_order_id)
+    handlers = OrderHandlers(
+        read_models, new_order_id, short_pick_remedy=settings.short_pick_remedy
+    )
     install(host.api, OrderContext(host.store, handlers, read_models))
     subscribe(host, handlers)
     watch = StallWatch(

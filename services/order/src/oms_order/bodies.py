@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from oms_events.contracts import CancellationReason, OrderSubmitted
 from oms_events.contracts.common import Id, Name, OrderLine, Text
+from oms_events.contracts.order import Rating
 from oms_events.limits import MAX_LINES, SINGLE_LINE_PATTERN
 from oms_order.domain.state import OrderStatus
 from oms_order.projections.read_models import OrderQuery
@@ -40,6 +41,16 @@ class CancelRequest(BaseModel):
 
     reason: CancellationReason = CancellationReason.CUSTOMER_REQUEST
     detail: Text | None = None
+
+
+class FeedbackRequest(BaseModel):
+    """Body of ``POST /v1/orders/{id}/feedback``: a rating 1-5 (a JSON integer, not a
+    string) and an optional comment of at most 2,000 characters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Rating
+    comment: Text | None = None
 
 
 class OrderFilters(BaseModel):

@@ -5,8 +5,11 @@ each consumer's topics and type names from it, and tests deliver events through 
 
 * ``intake`` (platform ingress): ``OrderSubmitted`` -> place or reject the order.
 * ``catalogue`` (inventory): ``SkuRegistered`` -> the table of SKUs orders may contain.
-* ``order-facts`` (inventory, payments, shipping): what happened to an order elsewhere,
-  recorded in the order's own stream; the order is confirmed or cancelled on it.
+* ``order-facts`` (inventory, payments, fulfilment, shipping, returns): what happened to
+  an order elsewhere, recorded in the order's own stream; the order is confirmed or
+  cancelled on it. Fulfilment's answer to a cancellation request comes this way too (the
+  request is the order's own event, so no ordering across consumers is needed: the answer
+  can only follow the request).
 
 Contract errors are dead-lettered by the runtime; a fact about an order this service does
 not have is refused (``order_not_found``), so it is dead-lettered with that reason.
@@ -33,15 +36,28 @@ from oms_events.contracts import (
     StockReservationFailed,
     StockReserved,
 )
+from oms_events.contracts.common import SkuQuantity
+from oms_events.contracts.fulfilment import (
+    FulfilmentCancellationAccepted,
+    FulfilmentCancellationRefused,
+    ShortPicked,
+)
 from oms_events.contracts.inventory import SkuRegistered, StockReservationCancelled
+from oms_events.contracts.order import ShipmentFailure, ShortShipRemedy
 from oms_events.contracts.payments import DeclineReason
+from oms_events.contracts.returns import ReturnResolved
+from oms_events.contracts.shipping import ShipmentLost, ShipmentReturnedToSender
 from oms_events.envelope import Envelope
 from oms_events.topics import topic_for
 from oms_order.domain.commands import (
     Fact,
+    RecordCancellationAnswer,
     RecordDelivery,
     RecordPayment,
+    RecordReturn,
     RecordShipment,
+    RecordShipmentFailure,
+    RecordShortPick,
     RecordStock,
 )
 from oms_order.handlers import Intake, OrderHandlers, Source
@@ -61,8 +77,11 @@ _PAYMENT_STATUS = {
 }
 
 
-def fact_of(event: Event) -> Fact:
-    """The order-side command for another service's event about an order."""
+def fact_of(event: Event, short_pick_remedy: ShortShipRemedy = ShortShipRemedy.REFUND) -> Fact:
+    """The order-side command for another service's event about an order.
+
+    ``short_pick_remedy`` is the shop's setting, recorded with a short pick.
+    """
     match event:
         case StockReserved():
             return RecordStock(
@@ -115,6 +134,34 @@ def fact_of(event: Event) -> Fact:
                 event.tracking_number,
                 event.delivered_at,
             )
+        case ShortPicked():
+            return RecordShortPick(
+                event.order_id,
+                event.fulfilment_id,
+                event.warehouse_id,
+                event.missing,
+                short_pick_remedy,
+            )
+        case ShipmentLost():
+            return RecordShipmentFailure(
+                event.order_id, event.shipment_id, ShipmentFailure.LOST, event.reason
+            )
+        case ShipmentReturnedToSender():
+            return RecordShipmentFailure(
+                event.order_id, event.shipment_id, ShipmentFailure.RETURNED_TO_SENDER, event.reason
+            )
+        case ReturnResolved():
+            return RecordReturn(
+                event.order_id,
+                event.return_id,
+                tuple(SkuQuantity(sku=r.sku, quantity=r.quantity) for r in event.refund_lines),
+                event.refund_amount,
+                event.order_status,
+            )
+        case FulfilmentCancellationAccepted():
+            return RecordCancellationAnswer(event.order_id, accepted=True)
+        case FulfilmentCancellationRefused():
+            return RecordCancellationAnswer(event.order_id, accepted=False, reason=event.reason)
     raise Refusal("not_an_order_fact", f"the order service does not handle {event.event_type}")
 
 
@@ -133,7 +180,7 @@ async def register_sku(h: OrderHandlers, uow: UnitOfWork, env: Envelope, event: 
 
 
 async def record_fact(h: OrderHandlers, uow: UnitOfWork, env: Envelope, event: Event) -> None:
-    await h.record(uow, fact_of(event), Source.of(env))
+    await h.record(uow, fact_of(event, h.short_pick_remedy), Source.of(env))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +203,12 @@ _FACTS: tuple[type[Event], ...] = (
     RefundIssued,
     ShipmentDispatched,
     ShipmentDelivered,
+    ShipmentLost,
+    ShipmentReturnedToSender,
+    ShortPicked,
+    FulfilmentCancellationAccepted,
+    FulfilmentCancellationRefused,
+    ReturnResolved,
 )
 
 ROUTES: dict[type[Event], Route] = {

@@ -22,9 +22,16 @@ from oms_events.contracts import (
     OrderStockRecorded,
     OrderSubmitted,
 )
+from oms_events.contracts.order import (
+    OrderCancellationRefused,
+    OrderReturnRecorded,
+    OrderShipmentFailed,
+    OrderShortShipped,
+    ShortShipRemedy,
+)
 from oms_events.envelope import Envelope
 from oms_events.topics import Service
-from oms_order.domain.commands import CancelOrder, Fact, PlaceOrder
+from oms_order.domain.commands import CancelOrder, Fact, GiveFeedback, PlaceOrder
 from oms_order.domain.intake import (
     Problem,
     claim,
@@ -46,7 +53,16 @@ log = get_logger(__name__)
 
 PRODUCER = Service.ORDER.value
 SERVICE_ACTOR = f"service:{PRODUCER}"
-FACT_TYPES = (OrderStockRecorded, OrderPaymentRecorded, OrderShipped, OrderDelivered)
+FACT_TYPES = (
+    OrderStockRecorded,
+    OrderPaymentRecorded,
+    OrderShipped,
+    OrderDelivered,
+    OrderShortShipped,
+    OrderShipmentFailed,
+    OrderReturnRecorded,
+    OrderCancellationRefused,
+)
 """The order-side records of what other services reported (they keep the source's actor)."""
 
 
@@ -88,11 +104,22 @@ class Source:
 
 
 class OrderHandlers:
-    """The order service's units of work, given its read models and an order id source."""
+    """The order service's units of work, given its read models and an order id source.
 
-    def __init__(self, read_models: ReadModels, new_order_id: Callable[[], str]) -> None:
+    ``short_pick_remedy`` is what the shop offers for units a warehouse could not find
+    (the ``short_pick_remedy`` setting), recorded with each short pick.
+    """
+
+    def __init__(
+        self,
+        read_models: ReadModels,
+        new_order_id: Callable[[], str],
+        *,
+        short_pick_remedy: ShortShipRemedy = ShortShipRemedy.REFUND,
+    ) -> None:
         self.read_models = read_models
         self.new_order_id = new_order_id
+        self.short_pick_remedy = short_pick_remedy
         # Each order's state as last committed. Trusted: a fact about an order reads
         # nothing (its events come on partitions keyed by the order, so this process is
         # its usual writer); a stale state ends in a conflict and a read (StateCache).
@@ -202,8 +229,20 @@ class OrderHandlers:
     async def cancel(
         self, uow: UnitOfWork, command: CancelOrder, actor: str, cause: str
     ) -> OrderState:
-        """Cancel on request; raises the ``order_not_found`` or ``cancellation_refused``
-        refusal."""
+        """Cancel (a placed order) or ask fulfilment to (a confirmed one); raises the
+        ``order_not_found`` or ``cancellation_refused`` refusal."""
+        return await self._command(uow, command, actor, cause)
+
+    async def give_feedback(
+        self, uow: UnitOfWork, command: GiveFeedback, actor: str, cause: str
+    ) -> OrderState:
+        """Record the customer's feedback; raises ``order_not_found``,
+        ``feedback_not_allowed`` or ``feedback_exists``."""
+        return await self._command(uow, command, actor, cause)
+
+    async def _command(
+        self, uow: UnitOfWork, command: CancelOrder | GiveFeedback, actor: str, cause: str
+    ) -> OrderState:
         s = _session(uow, command.order_id, cause, actor)
         stream = order_stream(command.order_id)
         s.record(stream, order_decider.decide(command, await self._order(s, stream)))
