@@ -1,8 +1,8 @@
 """The order service in-process against the real stack: Kafka and HTTP in, events out.
 
 Each test runs a fresh ServiceHost on the module's scratch database under its own topic
-prefix, feeds it platform submissions and inventory/payments/shipping events on the
-prefixed topics and talks to its HTTP API, then checks its answers and what it published.
+prefix, feeds it platform submissions and inventory/payments/fulfilment/shipping events on
+the prefixed topics and talks to its HTTP API, then checks its answers and what it published.
 """
 
 from __future__ import annotations
@@ -26,10 +26,17 @@ from oms_events.contracts import (
     OrderSubmitted,
     PaymentAuthorized,
     PaymentDeclined,
+    ShipmentDelivered,
     ShipmentDispatched,
     Shortage,
+    SkuQuantity,
     StockReservationFailed,
     StockReserved,
+)
+from oms_events.contracts.fulfilment import (
+    FulfilmentCancellationAccepted,
+    FulfilmentCancellationRefused,
+    ShortPicked,
 )
 from oms_events.contracts.inventory import SkuRegistered
 from oms_events.envelope import Envelope
@@ -327,7 +334,9 @@ async def test_a_declined_payment_cancels_with_the_reason(order: Order) -> None:
 async def test_customer_service_cancels_but_not_twice_and_not_after_shipping(
     order: Order,
 ) -> None:
-    order_id, _ = await confirmed_order(order)
+    sub = submission()
+    placed = await order.client.post("/v1/orders", json=body(sub))
+    order_id = placed.json()["order_id"]  # still placed: cancelled at once
     cancel = {"reason": "customer_request", "detail": "changed their mind"}
     resp = await order.client.post(
         f"/v1/orders/{order_id}/cancel", json=cancel, headers={"X-Actor": "staff:alice"}
@@ -356,9 +365,138 @@ async def test_customer_service_cancels_but_not_twice_and_not_after_shipping(
     bad = await order.client.post(f"/v1/orders/{shipped_id}/cancel", json={"reason": "bored"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "reason"
 
-    out = await order.published(ORDER_EVENTS, expect=14)
+    # placed + key claim + cancel; six to confirmed + shipped
+    out = await order.published(ORDER_EVENTS, expect=10)
     cancels = [e for e in out if e.type == "OrderCancelled"]
     assert [(e.correlation_id, e.actor) for e in cancels] == [(order_id, "staff:alice")]
+
+
+async def request_cancellation(order: Order, order_id: str) -> dict[str, Any]:
+    cancel = {"reason": "customer_request", "detail": "ordered twice"}
+    resp = await order.client.post(
+        f"/v1/orders/{order_id}/cancel", json=cancel, headers={"X-Actor": "staff:carol"}
+    )
+    assert resp.status_code == 202, resp.text
+    doc: dict[str, Any] = resp.json()
+    assert doc["status"] == "confirmed" and doc["cancellation"]["status"] == "requested"
+    again = await order.client.post(f"/v1/orders/{order_id}/cancel", json=cancel)
+    assert again.status_code == 202
+    return doc
+
+
+async def test_a_confirmed_order_is_cancelled_once_fulfilment_accepts_the_request(
+    order: Order,
+) -> None:
+    order_id, _ = await confirmed_order(order)
+    await request_cancellation(order, order_id)
+    [requested] = [
+        e
+        for e in await order.published(ORDER_EVENTS, expect=7)
+        if e.type == "OrderCancellationRequested"
+    ]
+    assert requested.correlation_id == order_id and requested.actor == "staff:carol"
+    assert requested.payload["detail"] == "ordered twice"
+
+    accepted = FulfilmentCancellationAccepted(order_id=order_id, fulfilment_ids=("ful-1",))
+    await order.publish(accepted, key=order_id, actor="service:fulfilment")
+    doc = await order.wait_status(order_id, "cancelled")
+    assert doc["cancellation"]["status"] == "cancelled"
+    assert doc["cancellation"]["actor"] == "staff:carol"
+    assert doc["cancellation"]["detail"] == "ordered twice"
+    out = await order.published(ORDER_EVENTS, expect=8)
+    [cancelled] = [e for e in out if e.type == "OrderCancelled"]
+    assert cancelled.payload["reason"] == "customer_request"
+    assert cancelled.payload["cancelled_by"] == "staff"
+    assert [e.type for e in out].count("OrderCancellationRequested") == 1
+
+
+async def test_a_refused_cancellation_request_leaves_the_order_confirmed(order: Order) -> None:
+    order_id, _ = await confirmed_order(order)
+    await request_cancellation(order, order_id)
+    refused = FulfilmentCancellationRefused(
+        order_id=order_id, reason="fulfilment ful-1 is already packed", packed=("ful-1",)
+    )
+    await order.publish(refused, key=order_id, actor="service:fulfilment")
+
+    async def answered() -> bool:
+        return (await order.get(order_id))["cancellation"]["status"] == "refused"
+
+    await eventually(answered, what="the refusal to be recorded")
+    doc = await order.get(order_id)
+    assert doc["status"] == "confirmed"
+    assert doc["cancellation"]["refusal_reason"] == "fulfilment ful-1 is already packed"
+    again = await order.client.post(f"/v1/orders/{order_id}/cancel")
+    assert again.status_code == 409 and again.json()["code"] == "cancellation_refused"
+    out = await order.published(ORDER_EVENTS, expect=8)
+    assert [e.type for e in out][-2:] == ["OrderCancellationRequested", "OrderCancellationRefused"]
+    assert not [e for e in out if e.type == "OrderCancelled"]
+
+
+async def test_a_short_pick_is_recorded_and_the_rest_delivered_delivers_the_order(
+    order: Order,
+) -> None:
+    order_id, _ = await confirmed_order(order)
+    mug = SkuQuantity(sku="MUG-ENAMEL-WHT", quantity=1)
+    short = ShortPicked(
+        fulfilment_id="ful-1", order_id=order_id, warehouse_id="wh-ams-1", missing=(mug,)
+    )
+    await order.publish(short, key=order_id, actor="service:fulfilment")
+    await order.publish(short, key=order_id, actor="service:fulfilment")  # a redelivery
+
+    async def recorded() -> bool:
+        return bool((await order.get(order_id))["short_shipments"])
+
+    await eventually(recorded, what="the short pick to be recorded")
+    tshirts = SkuQuantity(sku="TSHIRT-BLU-M", quantity=2)
+    dispatched = example(ShipmentDispatched).model_copy(
+        update={"order_id": order_id, "lines": (tshirts,)}
+    )
+    await order.publish(dispatched, key=order_id, actor="service:shipping")
+    arrived = example(ShipmentDelivered).model_copy(update={"order_id": order_id})
+    await order.publish(arrived, key=order_id, actor="service:shipping")
+    doc = await order.wait_status(order_id, "delivered")
+    assert [line["short_shipped"] for line in doc["lines"]] == [
+        None,
+        {"quantity": 1, "remedy": "refund"},
+    ]
+    assert doc["shipments"][0]["delivered"] is True
+    out = await order.published(ORDER_EVENTS, expect=9)
+    shorts = [e for e in out if e.type == "OrderShortShipped"]
+    assert len(shorts) == 1 and shorts[0].payload["remedy"] == "refund"
+    assert shorts[0].actor == "service:fulfilment"
+    assert shorts[0].payload["missing"] == [{"sku": "MUG-ENAMEL-WHT", "quantity": 1}]
+
+
+async def test_feedback_only_after_delivery_and_once(order: Order) -> None:
+    order_id, _ = await confirmed_order(order)
+    early = await order.client.post(f"/v1/orders/{order_id}/feedback", json={"rating": 5})
+    assert early.status_code == 409 and early.json()["code"] == "feedback_not_allowed"
+    assert early.headers["content-type"].startswith("application/problem+json")
+    dispatched = example(ShipmentDispatched).model_copy(update={"order_id": order_id})
+    await order.publish(dispatched, key=order_id, actor="service:shipping")
+    arrived = example(ShipmentDelivered).model_copy(update={"order_id": order_id})
+    await order.publish(arrived, key=order_id, actor="service:shipping")
+    await order.wait_status(order_id, "delivered")
+
+    bad = await order.client.post(f"/v1/orders/{order_id}/feedback", json={"rating": "5"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "rating"
+    given = await order.client.post(
+        f"/v1/orders/{order_id}/feedback",
+        json={"rating": 5, "comment": "arrived a day early"},
+        headers={"X-Actor": "customer:cus-778"},
+    )
+    assert given.status_code == 201, given.text
+    assert given.json()["feedback"]["rating"] == 5
+    twice = await order.client.post(f"/v1/orders/{order_id}/feedback", json={"rating": 1})
+    assert twice.status_code == 409 and twice.json()["code"] == "feedback_exists"
+    out = await order.published(ORDER_EVENTS, expect=9)
+    [feedback] = [e for e in out if e.type == "FeedbackReceived"]
+    assert feedback.actor == "customer:cus-778"
+    assert feedback.payload == {
+        "order_id": order_id,
+        "rating": 5,
+        "comment": "arrived a day early",
+    }
 
 
 async def test_as_of_shows_the_order_as_it_was(order: Order) -> None:
