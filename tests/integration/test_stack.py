@@ -50,7 +50,7 @@ def status_doc() -> dict[str, Any]:
 
 
 def test_status_json_shape_and_health(status_doc: dict[str, Any], config: StackConfig) -> None:
-    assert set(status_doc) == {"kafka", "postgres", "services"}
+    assert set(status_doc) == {"kafka", "postgres", "services", "simulators"}
     assert status_doc["kafka"] == {"bootstrap": config.kafka_bootstrap, "healthy": True}
     assert status_doc["postgres"] == {"dsn": config.admin_dsn, "healthy": True}
     # Every service that exists in this checkout is listed with its URL and health.
@@ -63,6 +63,9 @@ def test_status_json_shape_and_health(status_doc: dict[str, Any], config: StackC
         assert ready["ready"] is True and ready["reasons"] == [] and ready["service"] == name
         assert {"relay", "dead_letters", "consumers", "loops"} <= set(ready)
     assert {"order", "inventory", "payments"} <= set(status_doc["services"])
+    # The simulators `oms up` started (none with --no-simulators) are alive.
+    for kind, sim in status_doc["simulators"].items():
+        assert kind in {"warehouse", "carrier"} and sim["alive"] is True, sim
     # The printed DSN must be directly usable by scripts.
     with psycopg.connect(status_doc["postgres"]["dsn"], connect_timeout=5) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
@@ -95,7 +98,9 @@ def test_service_role_cannot_connect_to_other_databases(
 
 def test_second_up_starts_nothing(status_doc: dict[str, Any], config: StackConfig) -> None:
     """A second `oms up` only checks: no start, no download, no database created."""
-    proc = _oms("up", "--json", timeout=60)
+    # A stack brought up without simulators stays without them.
+    without = () if status_doc["simulators"] else ("--no-simulators",)
+    proc = _oms("up", "--json", *without, timeout=60)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["postgres"]["action"] == "already-running"
@@ -105,6 +110,10 @@ def test_second_up_starts_nothing(status_doc: dict[str, Any], config: StackConfi
     assert result["services"] == {
         name: {"action": "already-running", "url": config.service_url(name)}
         for name in implemented()
+    }
+    assert result["simulators"] == {
+        kind: {"action": "already-running", "log": sim["log"]}
+        for kind, sim in status_doc["simulators"].items()
     }
 
 

@@ -219,6 +219,10 @@ async def test_the_warehouse_survives_errors_and_a_service_that_is_down() -> Non
 async def test_the_warehouse_reads_its_warehouses_from_inventory() -> None:
     fake, clock = FakeFulfilment(), Clock()
     sim = warehouse(fake, clock)
+    fake.down = True  # inventory not up yet: asked again next round, not in 30 s
+    await sim.tick()
+    fake.down = False
+    clock.now += 1
     await sim.tick()
     assert sim.codes == ("AMS",)
     fixed = warehouse(fake, clock, warehouses="BER, MAD")

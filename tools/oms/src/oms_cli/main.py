@@ -38,12 +38,20 @@ def up(
     with_services: Annotated[
         bool, typer.Option("--services/--no-services", help="Also start the services.")
     ] = True,
+    with_simulators: Annotated[
+        bool,
+        typer.Option(
+            "--simulators/--no-simulators",
+            help="Also start the warehouse and carrier simulators (only with the services).",
+        ),
+    ] = True,
 ) -> None:
-    """Start PostgreSQL, Kafka and the services (idempotent: only what is not running yet)."""
+    """Start PostgreSQL, Kafka, the services and the warehouse and carrier simulators
+    (idempotent: only what is not running yet)."""
     config = StackConfig()
     t0 = time.monotonic()
     try:
-        result = ensure_up(config, services=with_services)
+        result = ensure_up(config, services=with_services, simulators=with_simulators)
     except StackError as exc:
         raise _fail(exc) from None
     elapsed = time.monotonic() - t0
@@ -59,6 +67,9 @@ def up(
     console.print(f"kafka     {_action_style(kf['action'])}  {kf['bootstrap']}")
     for name, info in result["services"].items():
         console.print(f"{name:<9} {_action_style(str(info.get('action', '')))}")
+    for kind, info in result["simulators"].items():
+        shown = _action_style(str(info.get("action", "")))
+        console.print(f"{kind + ' sim':<9} {shown}  [dim]log {info.get('log')}[/]")
     console.print(f"[dim]ready in {elapsed:.1f}s (state: {config.home})[/]")
 
 
@@ -69,6 +80,8 @@ def down() -> None:
         result = ensure_down(StackConfig())
     except StackError as exc:
         raise _fail(exc) from None
+    for kind in result["simulators"]:
+        console.print(f"{kind + ' sim':<9} stopped")
     for name in result["services"]:
         console.print(f"{name:<9} stopped")
     for name in ("kafka", "postgres"):
@@ -103,6 +116,11 @@ def status_cmd(
         ready = info.get("ready") or {}
         shown = mark(True) if info.get("healthy") else "[red]degraded[/]"
         table.add_row(name, shown, str(info.get("url", "")), progress_summary(ready))
+    for kind, info in doc["simulators"].items():
+        shown = "[green]alive[/]" if info.get("alive") else "[red]dead[/]"
+        pid = f"pid {info['pid']}" if info.get("pid") else "not running"
+        why = "" if info.get("alive") else f"[red]exited; see {info.get('log')}[/]"
+        table.add_row(f"{kind} simulator", shown, pid, why)
     console.print(table)
     raise typer.Exit(0 if ok else 1)
 

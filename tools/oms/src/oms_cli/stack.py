@@ -6,7 +6,7 @@ import asyncio
 from contextlib import AbstractContextManager
 from typing import Any
 
-from oms_cli import kafka, postgres
+from oms_cli import kafka, postgres, simulator_processes
 from oms_cli import services as service_processes
 from oms_cli.config import StackConfig
 from oms_cli.proc import StackError, file_lock
@@ -20,15 +20,20 @@ def _lock(config: StackConfig) -> AbstractContextManager[None]:
     return file_lock(config.home / ".lock")
 
 
-def ensure_up(config: StackConfig | None = None, *, services: bool = True) -> dict[str, Any]:
-    """Start PostgreSQL and Kafka (and, later, services) unless already running.
+def ensure_up(
+    config: StackConfig | None = None, *, services: bool = True, simulators: bool = True
+) -> dict[str, Any]:
+    """Start PostgreSQL, Kafka, the services and the simulators unless already running.
+
+    ``simulators`` (the warehouse and carrier simulators) only with ``services``.
 
     Idempotent. Returns::
 
         {"postgres": {"action": "started"|"already-running", "dsn": ...,
                       "created_databases": [...]},
          "kafka": {"action": ..., "bootstrap": ..., "downloaded_jars": bool},
-         "services": {...}}
+         "services": {...},
+         "simulators": {"warehouse": {"action": ..., "log": ...}, "carrier": {...}}}
 
     Raises ``StackError`` with a readable message on failure.
     """
@@ -61,6 +66,11 @@ def ensure_up(config: StackConfig | None = None, *, services: bool = True) -> di
             ensure_topics(config.kafka_bootstrap, catalogue(), partitions=config.kafka_partitions)
         )
         svc = service_processes.ensure_services(config) if services else {}
+        sims = (
+            simulator_processes.ensure_simulators(config, list(svc))
+            if services and simulators
+            else {}
+        )
     return {
         "postgres": {
             "action": STARTED if pg_started else ALREADY_RUNNING,
@@ -75,21 +85,24 @@ def ensure_up(config: StackConfig | None = None, *, services: bool = True) -> di
             "partitions": config.kafka_partitions,
         },
         "services": svc,
+        "simulators": sims,
     }
 
 
 def ensure_down(config: StackConfig | None = None) -> dict[str, Any]:
-    """Stop what `oms up` started (services, Kafka, PostgreSQL). Idempotent.
+    """Stop what `oms up` started (simulators, services, Kafka, PostgreSQL). Idempotent.
 
     Only our own processes are touched: the broker named by ``<home>/kafka/kafka.pid`` (whose
     command line must reference our server.properties) and the postmaster of ``<home>/pg/data``.
     """
     config = config or StackConfig()
     with _lock(config):
+        stopped_simulators = simulator_processes.stop_simulators(config)
         stopped_services = service_processes.stop_services(config)
         kafka_stopped = kafka.stop(config)
         pg_stopped = postgres.stop(config)
     return {
+        "simulators": stopped_simulators,
         "services": stopped_services,
         "kafka": "stopped" if kafka_stopped else "not-running",
         "postgres": "stopped" if pg_stopped else "not-running",
@@ -102,13 +115,17 @@ def status(config: StackConfig | None = None) -> dict[str, Any]:
     {"kafka": {"bootstrap": "127.0.0.1:59092", "healthy": true},
      "postgres": {"dsn": "postgresql://postgres:...@127.0.0.1:55432/postgres",
                   "healthy": true},
-     "services": {}}
+     "services": {"order": {"url", "healthy", "ready"}, ...},
+     "simulators": {"warehouse": {"alive": true, "pid": 4242, "log": ...}, ...}}
+
+    ``simulators`` lists those `oms up` started (none after ``--no-simulators``).
     """
     config = config or StackConfig()
     return {
         "kafka": {"bootstrap": config.kafka_bootstrap, "healthy": kafka.healthy(config)},
         "postgres": {"dsn": config.admin_dsn, "healthy": postgres.healthy(config)},
         "services": service_processes.services_status(config),
+        "simulators": simulator_processes.simulators_status(config),
     }
 
 
@@ -117,4 +134,5 @@ def all_healthy(doc: dict[str, Any]) -> bool:
         doc["kafka"]["healthy"]
         and doc["postgres"]["healthy"]
         and all(bool(s.get("healthy")) for s in doc["services"].values())
+        and all(bool(s.get("alive")) for s in doc.get("simulators", {}).values())
     )

@@ -5,7 +5,7 @@ Warehouse (:class:`WarehouseSimSettings`):
 - ``OMS_SIM_FULFILMENT_URL`` (default ``http://127.0.0.1:58084``): the fulfilment service;
 - ``OMS_SIM_INVENTORY_URL`` (default ``http://127.0.0.1:58082``): where the warehouse codes
   come from (``GET /v1/warehouses``, the active ones, re-read every
-  ``OMS_SIM_WAREHOUSES_REFRESH_S``, default 30);
+  ``OMS_SIM_WAREHOUSES_REFRESH_S``, default 30, and every poll while there are none);
 - ``OMS_SIM_WAREHOUSES``: a comma list of warehouse codes to work instead (overrides);
 - ``OMS_SIM_PICK_DELAY_S`` (2), ``OMS_SIM_PACK_DELAY_S`` (2): seconds from seeing a pick
   list to reporting it picked, and from picked to packed;

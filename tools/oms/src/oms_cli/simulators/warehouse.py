@@ -110,7 +110,8 @@ class WarehouseSimulator:
         if self.fixed:
             return True
         read_at = self._codes_read_at
-        if read_at is not None and now - read_at < self.settings.warehouses_refresh_s:
+        fresh = read_at is not None and now - read_at < self.settings.warehouses_refresh_s
+        if fresh and self.codes:  # none known yet: ask every round until there are some
             return True
         answer = await call(self.client, "GET", f"{self.settings.inventory_url}/v1/warehouses")
         if not answer.ok or not isinstance(answer.body, list):
