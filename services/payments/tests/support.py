@@ -178,12 +178,17 @@ class FakeProvider:
         result: OperationResult = await self._once("capture", idempotency_key, act)
         return result
 
-    async def void(self, reference: str, *, idempotency_key: str) -> OperationResult:
+    async def void(
+        self, reference: str, *, idempotency_key: str, amount: Money | None = None
+    ) -> OperationResult:
         def act() -> OperationResult:
             auth = self.auths[reference]
             left = auth.amount.amount - auth.captured - auth.voided
-            auth.voided += left
-            return OperationResult(f"VOID-{idempotency_key}", Money.of(left, "EUR"))
+            released = left if amount is None else amount.amount
+            if released > left:
+                raise ProviderRefused("void exceeds authorization")
+            auth.voided += released
+            return OperationResult(f"VOID-{idempotency_key}", Money.of(released, "EUR"))
 
         result: OperationResult = await self._once("void", idempotency_key, act)
         return result

@@ -15,6 +15,8 @@ from oms_events.contracts import (
     ShipmentDelivered,
     ShipmentDispatched,
 )
+from oms_events.contracts.order import OrderShipmentFailed, OrderShortShipped, ShortShipRemedy
+from oms_events.contracts.returns import ReturnResolved
 from oms_events.envelope import Envelope
 from oms_events.money import Money
 from oms_payments.domain.billing import billing_decider
@@ -25,7 +27,10 @@ from oms_payments.domain.commands import (
     CollectOnDelivery,
     IssueGiftCard,
     OpenBilling,
+    RefundReturn,
     RequestRefund,
+    ReverseShipment,
+    WaiveUnits,
 )
 from oms_payments.domain.giftcard import gift_card_decider
 from oms_payments.domain.payment import payment_decider
@@ -61,6 +66,28 @@ async def bill_shipment(uow: UnitOfWork, env: Envelope, event: ShipmentDispatche
 async def collect_on_delivery(uow: UnitOfWork, env: Envelope, event: ShipmentDelivered) -> None:
     """A shipment was delivered: request the capture of its cash-on-delivery share."""
     await _bill(uow, env, CollectOnDelivery(event.order_id, event.shipment_id))
+
+
+async def waive_short_pick(uow: UnitOfWork, env: Envelope, event: OrderShortShipped) -> None:
+    """Units were short-picked: a refunded short pick is waived (never charged) and, once
+    every unit is billed or waived, what the payments have left unbilled is released.
+    A back-order changes nothing: the units are charged when they ship."""
+    if event.remedy is ShortShipRemedy.BACK_ORDER:
+        return
+    await _bill(uow, env, WaiveUnits(event.order_id, event.fulfilment_id, event.missing))
+
+
+async def reverse_shipment(uow: UnitOfWork, env: Envelope, event: OrderShipmentFailed) -> None:
+    """A parcel was lost or came back: pay back what its payments paid for it."""
+    await _bill(uow, env, ReverseShipment(event.order_id, event.shipment_id, event.failure))
+
+
+async def refund_return(uow: UnitOfWork, env: Envelope, event: ReturnResolved) -> None:
+    """A return was resolved: request each payment's refund (the worker pays them)."""
+    if not event.refunds:
+        return
+    cmd = RefundReturn(event.order_id, event.return_id, event.refunds)
+    await _bill(uow, env, cmd)
 
 
 async def _bill(

@@ -4,10 +4,14 @@ Keyed by event class; :mod:`oms_payments.consumers` subscribes from it (type nam
 from each class's ``event_type``) and the tests deliver events through it.
 
 * ``billing`` (order topic): ``OrderPlaced`` opens an order's billing and requests each
-  payment's authorization; ``OrderCancelled`` requests every payment's release. One
-  consumer for both, so a cancellation is handled after its order's placement.
+  payment's authorization; ``OrderCancelled`` requests every payment's release;
+  ``OrderShortShipped`` waives refunded short-picked units (and releases the unbilled
+  remainder once every unit is billed or waived); ``OrderShipmentFailed`` pays back a
+  lost or returned parcel. One consumer for all, so each is handled after its order's
+  placement.
 * ``shipments`` (shipping topic): ``ShipmentDispatched`` bills the shipment and requests
   the captures due; ``ShipmentDelivered`` requests cash-on-delivery captures.
+* ``returns`` (returns topic): ``ReturnResolved`` requests one refund per payment.
 * ``provider-work`` (the service's own topic): the provider worker carries out the
   requests (see :mod:`oms_payments.worker`).
 """
@@ -29,8 +33,11 @@ from oms_events.contracts import (
     ShipmentDelivered,
     ShipmentDispatched,
 )
+from oms_events.contracts.order import OrderShipmentFailed, OrderShortShipped
+from oms_events.contracts.payments import PaymentReleaseRequested
+from oms_events.contracts.returns import ReturnResolved
 from oms_events.envelope import Envelope
-from oms_events.topics import ORDER_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS
+from oms_events.topics import ORDER_EVENTS, PAYMENTS_EVENTS, RETURNS_EVENTS, SHIPPING_EVENTS
 from oms_payments import handlers
 from oms_payments.worker import ProviderWorker
 from oms_platform.eventstore import UnitOfWork
@@ -39,6 +46,7 @@ E = TypeVar("E", bound=Event)
 
 BILLING = "billing"
 SHIPMENTS = "shipments"
+RETURNS = "returns"
 PROVIDER_WORK = "provider-work"
 
 
@@ -69,6 +77,13 @@ def routes(worker: ProviderWorker) -> Routes:
     return {
         OrderPlaced: route(OrderPlaced, BILLING, ORDER_EVENTS, handlers.open_billing),
         OrderCancelled: route(OrderCancelled, BILLING, ORDER_EVENTS, handlers.cancel_billing),
+        OrderShortShipped: route(
+            OrderShortShipped, BILLING, ORDER_EVENTS, handlers.waive_short_pick
+        ),
+        OrderShipmentFailed: route(
+            OrderShipmentFailed, BILLING, ORDER_EVENTS, handlers.reverse_shipment
+        ),
+        ReturnResolved: route(ReturnResolved, RETURNS, RETURNS_EVENTS, handlers.refund_return),
         ShipmentDispatched: route(
             ShipmentDispatched, SHIPMENTS, SHIPPING_EVENTS, handlers.bill_shipment
         ),
@@ -86,5 +101,8 @@ def routes(worker: ProviderWorker) -> Routes:
         ),
         PaymentRefundRequested: route(
             PaymentRefundRequested, PROVIDER_WORK, PAYMENTS_EVENTS, worker.refund
+        ),
+        PaymentReleaseRequested: route(
+            PaymentReleaseRequested, PROVIDER_WORK, PAYMENTS_EVENTS, worker.release
         ),
     }

@@ -2,7 +2,7 @@
 
 * ``payment-<payment id>``: one payment (requested, authorized, captured, voided, refunded);
 * ``payments-order-<order id>``: the order's billing (lines, payments, shipments billed,
-  cancellation);
+  units waived after a short pick, shipments reversed, cancellation);
 * ``giftcard-<code>``: a gift card's balance.
 
 A :class:`Session` is the load -> decide -> append cycle of one unit of work, run by the
@@ -25,6 +25,7 @@ from oms_events.contracts import (
     OrderBillingOpened,
     ShipmentBilled,
 )
+from oms_events.contracts.payments import ShipmentBillingReversed, UnitsWaived
 from oms_events.envelope import Envelope
 from oms_payments.domain import giftcard, payment
 from oms_payments.domain.billing import Billing, OrderBilling, evolve_billing
@@ -52,7 +53,13 @@ def gift_card_stream(code: str) -> str:
 def stream_for(event: Event) -> str:
     """The stream an event of this service belongs to."""
     match event:
-        case OrderBillingOpened() | OrderBillingCancelled() | ShipmentBilled():
+        case (
+            OrderBillingOpened()
+            | OrderBillingCancelled()
+            | ShipmentBilled()
+            | UnitsWaived()
+            | ShipmentBillingReversed()
+        ):
             return billing_stream(event.order_id)
         case GiftCardIssued() | GiftCardDebited() | GiftCardCredited():
             return gift_card_stream(event.code)

@@ -33,6 +33,7 @@ from oms_events.contracts import (
     PaymentMethod,
     PaymentRefundRequested,
 )
+from oms_events.contracts.payments import PaymentReleaseRequested
 from oms_events.envelope import Envelope
 from oms_payments.calls import Call, Operation, ProviderCalls
 from oms_payments.domain.commands import (
@@ -54,6 +55,7 @@ from oms_payments.domain.payment import (
     capture_due,
     payment_decider,
     refund_due,
+    release_due,
 )
 from oms_payments.providers.base import (
     AuthorizationRequest,
@@ -158,6 +160,34 @@ class ProviderWorker:
                 return
             reference = done.reference
         _record(s, p, RecordCapture(event.shipment_id, reference))
+        await s.flush()
+
+    async def release(self, uow: UnitOfWork, env: Envelope, event: PaymentReleaseRequested) -> None:
+        """Release part of an authorization (a partial void; a gift card is credited)."""
+        s = _session(uow, env)
+        p = await s.payment(event.payment_id)
+        amount = release_due(p, event.release_id)
+        if not amount:
+            return
+        reference = p.reference or ""
+        if p.method is PaymentMethod.GIFT_CARD:
+            reason = f"release {event.release_id}: {event.reason}"
+            await self._credit_gift_card(s, p, amount, reason)
+        else:
+            provider = self._provider(p)
+            key = f"void-{p.payment_id}-{event.release_id}"
+            try:
+                done = await self._call(
+                    p,
+                    Operation.VOID,
+                    key,
+                    provider,
+                    lambda: provider.void(reference, idempotency_key=key, amount=p.money(amount)),
+                )
+            except Parked:
+                return
+            reference = done.reference
+        _record(s, p, RecordVoid(reference, release_id=event.release_id))
         await s.flush()
 
     async def refund(self, uow: UnitOfWork, env: Envelope, event: PaymentRefundRequested) -> None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from oms_events.contracts import DeclineReason, OrderLine, Payment, SkuQuantity
+from oms_events.contracts.order import ShipmentFailure
+from oms_events.contracts.returns import MethodRefund
 from oms_events.money import Money
 
 # -- billing (the order's stream plus its payments' states) ------------------------------
@@ -51,7 +53,42 @@ class CollectOnDelivery:
     shipment_id: str
 
 
-BillingCommand = OpenBilling | CancelBilling | BillShipment | CollectOnDelivery
+@dataclass(frozen=True, slots=True)
+class WaiveUnits:
+    """Units of a fulfilment will not ship and are not charged (a short pick, refunded)."""
+
+    order_id: str
+    fulfilment_id: str
+    missing: tuple[SkuQuantity, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseShipment:
+    """A dispatched parcel was lost or came back: pay back what its payments paid."""
+
+    order_id: str
+    shipment_id: str
+    failure: ShipmentFailure
+
+
+@dataclass(frozen=True, slots=True)
+class RefundReturn:
+    """A return was resolved: pay back each payment's part of its refund."""
+
+    order_id: str
+    return_id: str
+    refunds: tuple[MethodRefund, ...]
+
+
+BillingCommand = (
+    OpenBilling
+    | CancelBilling
+    | BillShipment
+    | CollectOnDelivery
+    | WaiveUnits
+    | ReverseShipment
+    | RefundReturn
+)
 
 # -- one payment -------------------------------------------------------------------------
 
@@ -96,6 +133,15 @@ class RequestCapture:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRelease:
+    """Schedule the release of ``amount`` of the authorization (once per ``release_id``)."""
+
+    release_id: str
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordCapture:
     """The provider collected what was requested for ``shipment_id``."""
 
@@ -105,9 +151,11 @@ class RecordCapture:
 
 @dataclass(frozen=True, slots=True)
 class RecordVoid:
-    """The provider released everything still authorized and not captured."""
+    """The provider released everything still authorized and not captured, or, with a
+    ``release_id``, the amount of that requested release."""
 
     reference: str
+    release_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +164,9 @@ class RequestRefund:
 
     ``currency`` is None when the caller gave a plain amount in the payment's currency;
     the same ``refund_id`` with the same amount is the same request (nothing new).
+    ``shipment_id`` names the shipment whose share is paid back (a lost parcel): its
+    capture, if requested and not yet done, counts as captured (the worker captures it
+    before it refunds, the requests being in that order).
     """
 
     payment_id: str
@@ -124,6 +175,7 @@ class RequestRefund:
     reason: str
     currency: str | None = None
     return_id: str | None = None
+    shipment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +195,7 @@ PaymentCommand = (
     | PreventAuthorization
     | RequestCancellation
     | RequestCapture
+    | RequestRelease
     | RecordCapture
     | RecordVoid
     | RequestRefund

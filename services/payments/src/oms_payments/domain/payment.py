@@ -3,8 +3,11 @@
 A payment is requested when its order is placed, then authorized (and, for methods paid up
 front, captured at once), declined, or cancelled before it was authorized. An authorized
 payment is captured in parts (one per shipment), its remainder voided when the order is
-cancelled, and what was captured can be refunded in parts. The invariants:
-captured + voided never exceed what was authorized, refunds never exceed what was captured.
+cancelled, and what was captured can be refunded in parts. Part of an authorization
+the order will never use (the unshipped share of a short pick, the cash-on-delivery share
+of a parcel that never arrived) is released on request (``RequestRelease``, a partial void)
+while the rest stays authorized. The invariants: captured + voided never exceed what was
+authorized, refunds never exceed what was captured.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from oms_events.contracts import (
     PaymentVoided,
     RefundIssued,
 )
+from oms_events.contracts.payments import PaymentReleaseRequested
 from oms_events.money import Money, minor_units
 from oms_payments.domain.commands import (
     PaymentCommand,
@@ -42,6 +46,7 @@ from oms_payments.domain.commands import (
     RequestCancellation,
     RequestCapture,
     RequestRefund,
+    RequestRelease,
 )
 from oms_platform.decider import Decision
 from oms_platform.refusal import Refusal
@@ -58,6 +63,7 @@ PAYMENT_EVENTS: tuple[type[Event], ...] = (
     PaymentCancellationRequested,
     PaymentCaptureRequested,
     PaymentCaptured,
+    PaymentReleaseRequested,
     PaymentVoided,
     PaymentRefundRequested,
     RefundIssued,
@@ -102,6 +108,9 @@ class PaymentState:
     refunds_requested: Mapping[str, Decimal] = field(default_factory=dict)
     """Refund id -> amount, for every refund asked for (issued or not)."""
     refunds_issued: frozenset[str] = frozenset()
+    releases_requested: Mapping[str, Decimal] = field(default_factory=dict)
+    """Release id -> amount, for every partial release asked for (done or not)."""
+    released: frozenset[str] = frozenset()
 
     @property
     def exists(self) -> bool:
@@ -114,8 +123,20 @@ class PaymentState:
 
     @property
     def uncommitted_authorization(self) -> Decimal:
-        """Authorized and not yet promised to any capture request or void."""
-        return self.authorized - self.voided - sum(self.captures_requested.values(), ZERO)
+        """Authorized and not yet promised to any capture request, release or void."""
+        captures = sum(self.captures_requested.values(), ZERO)
+        return self.authorized - self.voided - captures - self.release_pending
+
+    @property
+    def release_pending(self) -> Decimal:
+        """Releases asked for and not yet done."""
+        return sum((a for r, a in self.releases_requested.items() if r not in self.released), ZERO)
+
+    def capture_pending(self, shipment_id: str) -> Decimal:
+        """What a requested capture for ``shipment_id`` will collect (zero once done)."""
+        if shipment_id in self.captured_for:
+            return ZERO
+        return self.captures_requested.get(shipment_id, ZERO)
 
     @property
     def refundable(self) -> Decimal:
@@ -182,8 +203,12 @@ def evolve(state: PaymentState, event: Event) -> PaymentState:
                 captures_requested=MappingProxyType(requested),
                 captured_for=state.captured_for | {key},
             )
+        case PaymentReleaseRequested():
+            requested = {**state.releases_requested, event.release_id: event.amount.amount}
+            return replace(state, releases_requested=MappingProxyType(requested))
         case PaymentVoided():
-            return replace(state, voided=state.voided + event.amount.amount)
+            released = state.released | {event.release_id} if event.release_id else state.released
+            return replace(state, voided=state.voided + event.amount.amount, released=released)
         case PaymentRefundRequested():
             requested = {**state.refunds_requested, event.refund_id: event.amount.amount}
             return replace(state, refunds_requested=MappingProxyType(requested))
@@ -226,6 +251,8 @@ def decide(command: PaymentCommand, state: PaymentState) -> Decision:
             return _request_cancellation(command, state)
         case RequestCapture():
             return _request_capture(command, state)
+        case RequestRelease():
+            return _request_release(command, state)
         case RecordCapture():
             amount = capture_due(state, command.shipment_id)
             if not amount:
@@ -239,13 +266,20 @@ def decide(command: PaymentCommand, state: PaymentState) -> Decision:
                 )
             ]
         case RecordVoid():
-            if state.phase is not Phase.AUTHORIZED or state.open_authorization <= 0:
+            if command.release_id is not None:
+                amount = release_due(state, command.release_id)
+            elif state.phase is Phase.AUTHORIZED:
+                amount = max(state.open_authorization, ZERO)
+            else:
+                amount = ZERO
+            if not amount:
                 return []
             return [
                 PaymentVoided(
                     **state.ids(),
-                    amount=state.money(state.open_authorization),
+                    amount=state.money(amount),
                     provider_reference=command.reference,
+                    release_id=command.release_id,
                 )
             ]
         case RequestRefund():
@@ -300,6 +334,29 @@ def capture_due(state: PaymentState, shipment_id: str) -> Decimal:
     if amount > state.open_authorization:
         raise _exceeded(
             f"payment {state.payment_id}: capturing {amount} would exceed the "
+            f"{state.open_authorization} {state.currency} still authorized"
+        )
+    return amount
+
+
+def release_due(state: PaymentState, release_id: str) -> Decimal:
+    """What to release now for ``release_id``: zero once done, or once a cancellation has
+    released everything; refused if it was never requested or exceeds the authorization."""
+    if release_id in state.released:
+        return ZERO
+    if release_id not in state.releases_requested:
+        raise Refusal.not_found(
+            "release_not_requested",
+            f"payment {state.payment_id}: no release {release_id} was requested",
+        )
+    if state.phase is not Phase.AUTHORIZED:
+        return ZERO
+    amount = state.releases_requested[release_id]
+    if amount > state.open_authorization:
+        if state.cancellation:
+            return ZERO  # the cancellation's void released it with the rest
+        raise _exceeded(
+            f"payment {state.payment_id}: releasing {amount} would exceed the "
             f"{state.open_authorization} {state.currency} still authorized"
         )
     return amount
@@ -373,6 +430,28 @@ def _request_capture(command: RequestCapture, state: PaymentState) -> Decision:
     ]
 
 
+def _request_release(command: RequestRelease, state: PaymentState) -> Decision:
+    """Nothing to release once cancelled (the cancellation releases it all) or asked already."""
+    if command.release_id in state.releases_requested or state.cancellation:
+        return []
+    if command.amount <= 0:
+        return []
+    _require_phase(state, Phase.AUTHORIZED, "release")
+    if command.amount > state.uncommitted_authorization:
+        raise _exceeded(
+            f"payment {state.payment_id}: releasing {command.amount} would exceed the "
+            f"{state.uncommitted_authorization} {state.currency} left of the authorization"
+        )
+    return [
+        PaymentReleaseRequested(
+            **state.ids(),
+            amount=state.money(command.amount),
+            release_id=command.release_id,
+            reason=command.reason[:2000],
+        )
+    ]
+
+
 def _request_refund(command: RequestRefund, state: PaymentState) -> Decision:
     if not state.exists:
         raise Refusal.not_found("not_found", f"payment {command.payment_id} is unknown")
@@ -391,10 +470,13 @@ def _request_refund(command: RequestRefund, state: PaymentState) -> Decision:
             )
         return []
     _check_amount(command.amount, state.currency)
-    if command.amount > state.refundable:
+    refundable = state.refundable
+    if command.shipment_id is not None:
+        refundable += state.capture_pending(command.shipment_id)
+    if command.amount > refundable:
         raise _exceeded(
             f"payment {state.payment_id}: refunding {command.amount} would exceed the "
-            f"{state.refundable} {state.currency} captured and not yet refunded",
+            f"{refundable} {state.currency} captured and not yet refunded",
             "amount",
         )
     return [

@@ -4,9 +4,10 @@ Every call carries an idempotency key: a provider that sees a key again must ans
 the result it gave the first time and do nothing more, so a call can be retried safely
 after a timeout, a crash or a redelivered message. Keys are derived from the payment
 (``authorise-<payment id>``, ``capture-<payment id>-<shipment id>``, ``void-<payment id>``,
-``refund-<refund id>``), never random. (``authorise-`` keeps its old spelling on purpose:
-the key is the provider's record of the call, and a payment whose first call was made
-before a rename would be authorized a second time under the new key.)
+``void-<payment id>-<release id>`` for a partial void, ``refund-<refund id>``), never
+random. (``authorise-`` keeps its old spelling on purpose: the key is the provider's
+record of the call, and a payment whose first call was made before a rename would be
+authorized a second time under the new key.)
 
 A call that got no answer raises :class:`ProviderTimeout`: the money may or may not have
 moved, and only a repeat with the same key tells. It is never a decline. A provider that
@@ -94,8 +95,12 @@ class PaymentProvider(Protocol):
         self, reference: str, amount: Money, *, idempotency_key: str
     ) -> OperationResult: ...
 
-    async def void(self, reference: str, *, idempotency_key: str) -> OperationResult:
-        """Release everything still authorized and not captured."""
+    async def void(
+        self, reference: str, *, idempotency_key: str, amount: Money | None = None
+    ) -> OperationResult:
+        """Release everything still authorized and not captured, or, given ``amount``,
+        that much of it (a partial void; the rest stays authorized). Refuses
+        (:class:`ProviderRefused`) to release more than is open."""
 
     async def refund(
         self, reference: str, amount: Money, *, idempotency_key: str

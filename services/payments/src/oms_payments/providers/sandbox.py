@@ -191,10 +191,17 @@ class SandboxProvider:
 
         return _operation(await self._once(idempotency_key, "capture", self.rules.timeouts, act))
 
-    async def void(self, reference: str, *, idempotency_key: str) -> OperationResult:
+    async def void(
+        self, reference: str, *, idempotency_key: str, amount: Money | None = None
+    ) -> OperationResult:
         async def act(conn: AsyncConnection) -> Result:
             row = await self._authorization(conn, reference)
-            released = row["authorized"] - row["captured"] - row["voided"]
+            open_amount = row["authorized"] - row["captured"] - row["voided"]
+            released = open_amount if amount is None else amount.amount
+            if released > open_amount:
+                raise ProviderRefused(
+                    f"{reference}: cannot void {amount}, {open_amount} is authorized"
+                )
             await self._add(conn, reference, "voided", released)
             return self._moved(idempotency_key, released, row["currency"])
 
