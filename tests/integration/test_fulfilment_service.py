@@ -51,6 +51,7 @@ from oms_platform.db import create_engine
 from oms_platform.eventstore import ConcurrencyConflict, PostgresEventStore
 from oms_platform.eventstore.base import EventStore, UnitOfWork
 from oms_platform.refusal import Refusal
+from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.kafka import TestTopics, eventually
 
@@ -83,6 +84,7 @@ class Running:
     engine: AsyncEngine
     client: httpx.AsyncClient
     kafka: TestTopics
+    host: ServiceHost
 
     async def scalar(self, sql: str, **params: Any) -> int:
         async with self.engine.connect() as conn:
@@ -110,7 +112,7 @@ async def fulfilment(clean_db: str, topics: TestTopics) -> AsyncIterator[Running
     transport = httpx.ASGITransport(app=host.api)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://fulfilment") as client:
-            yield Running(host.engine, client, topics)
+            yield Running(host.engine, client, topics, host)
     finally:
         await host.stop()
 
@@ -255,6 +257,78 @@ async def test_cancellation_requests_are_answered_on_the_fulfilment_topic(
 
     await eventually(only_late_open, timeout_s=30, what="only the late order open in BER")
     assert await f.scalar("SELECT count(*) FROM dead_letters") == 0
+
+
+async def test_the_backlog_per_warehouse_follows_the_work_and_rebuilds_from_zero(
+    fulfilment: Running,
+) -> None:
+    f, k, c = fulfilment, fulfilment.kafka, fulfilment.client
+    for sku in (TEE, MUG):
+        await k.publish(sku, key=sku.sku)
+    first, second = (f"ord-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    await k.publish(
+        confirmed(first, ("TEE", "AMS", 2), ("MUG", "AMS", 1), ("TEE", "BER", 1)), key=first
+    )
+    await k.publish(confirmed(second, ("MUG", "AMS", 4)), key=second)
+
+    async def backlog(warehouse: str) -> dict[str, Any]:
+        resp = await c.get(f"/v1/warehouses/{warehouse}/backlog")
+        assert resp.status_code == 200, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    async def ams_has(to_pick: dict[str, int]) -> bool:
+        found = (await backlog("AMS"))["to_pick"]
+        return {n: found[n] for n in ("fulfilments", "units")} == to_pick
+
+    await eventually(
+        lambda: ams_has({"fulfilments": 2, "units": 7}), timeout_s=60, what="AMS: 2 to pick"
+    )
+    # Amsterdam picks and packs the first order; Berlin picks its tee.
+    ams, ber = f"ful-{first}-AMS", f"ful-{first}-BER"
+    found = {"lines": [{"sku": "TEE", "quantity": 2}, {"sku": "MUG", "quantity": 1}]}
+    assert (await c.post(f"/v1/fulfilments/{ams}/picked", json=found)).status_code == 201
+    assert (await c.post(f"/v1/fulfilments/{ams}/packed")).status_code == 201
+    tee = {"lines": [{"sku": "TEE", "quantity": 1}]}
+    assert (await c.post(f"/v1/fulfilments/{ber}/picked", json=tee)).status_code == 201
+    await eventually(
+        lambda: ams_has({"fulfilments": 1, "units": 4}), timeout_s=30, what="AMS: 1 to pick"
+    )
+
+    async def ber_picked() -> bool:
+        return (await backlog("BER"))["to_pack"] == {"fulfilments": 1, "units": 1}
+
+    await eventually(ber_picked, timeout_s=30, what="BER: 1 to pack")
+    now_ams = await backlog("AMS")
+    assert now_ams["packed_today"]["fulfilments"] == 1 and now_ams["packed_today"]["units"] == 3
+    async with f.engine.connect() as conn:
+        requested_at = (
+            await conn.execute(
+                text("SELECT occurred_at FROM events WHERE stream_id = :s"),
+                {"s": f"fulfilment-ful-{second}-AMS"},
+            )
+        ).scalar_one()
+    assert now_ams["to_pick"]["oldest_requested_at"] == requested_at.isoformat()
+    assert now_ams["hours"] == {
+        "pick": round(4 / 240, 2),
+        "pack": round(4 / 180, 2),
+        "backlog": round(4 / 180, 2),
+    }
+    assert now_ams["capacity"] == {"picks_per_hour": 240, "packs_per_hour": 180, "default": False}
+
+    # Dropped and rebuilt from the events, the read model says the same.
+    def without_time(body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **body,
+            "as_of": None,
+            "warehouses": [{**w, "as_of": None} for w in body["warehouses"]],
+        }
+
+    before = without_time((await c.get("/v1/backlog")).json())
+    assert [w["warehouse"] for w in before["warehouses"]] == ["AMS", "BER", "MAD"]
+    [runner] = [r for r in f.host.projections if r.projection.name == "fulfilment_backlog"]
+    assert await runner.rebuild() == await f.scalar("SELECT count(*) FROM events")
+    assert without_time((await c.get("/v1/backlog")).json()) == before
 
 
 # -- a cancellation request racing the pack, on the real PostgreSQL store ------------------

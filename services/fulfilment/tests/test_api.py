@@ -10,7 +10,8 @@ Events from other services are delivered through the consumers' routing table
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -74,10 +75,21 @@ SPLIT = confirmed("ord-1", ("TEE", "AMS", 2), ("MUG", "AMS", 1), ("TEE", "BER", 
 
 
 @dataclass
+class Clock:
+    """The service's clock, moved on by hand."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
 class World:
     client: httpx.AsyncClient
     store: InMemoryEventStore
     fulfilments: Fulfilments
+    clock: Clock
 
     async def deliver(self, event: Event, key: str) -> None:
         """``event`` as the consumer runtime hands it over, in one unit of work."""
@@ -108,11 +120,12 @@ async def world() -> AsyncIterator[World]:
     settings = FulfilmentSettings(database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none"))
     store = InMemoryEventStore()
     sizes = InMemoryItemSizes()
-    host = create_app(settings, store=store, sizes=sizes)
+    clock = Clock()
+    host = create_app(settings, store=store, sizes=sizes, clock=clock)
     # Unexpected exceptions become 500 answers here, so a test sees the status it got.
     transport = httpx.ASGITransport(app=host.api, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://fulfilment") as c:
-        w = World(c, store, Fulfilments(sizes))
+        w = World(c, store, Fulfilments(sizes, clock=clock), clock)
         for sku in (TEE, MUG):
             await w.deliver(sku, sku.sku)
         await w.deliver(SPLIT, "ord-1")
@@ -356,6 +369,82 @@ async def test_a_fulfilment_cancelled_by_the_warehouse_is_not_cancelled_twice(
     assert answer.fulfilment_ids == (AMS_ID, BER_ID)
 
 
+# -- backlog against capacity ----------------------------------------------------------------
+
+
+async def backlog(c: httpx.AsyncClient, warehouse: str) -> dict[str, Any]:
+    resp = await c.get(f"/v1/warehouses/{warehouse}/backlog")
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+async def test_the_backlog_counts_open_work_against_the_warehouses_capacity(world: World) -> None:
+    c, t0 = world.client, world.clock.now
+    ams = await backlog(c, "AMS")
+    assert ams["capacity"] == {"picks_per_hour": 240, "packs_per_hour": 180, "default": False}
+    assert ams["to_pick"] == {
+        "fulfilments": 1,
+        "units": 3,
+        "oldest_requested_at": t0.isoformat(),
+    }
+    assert ams["to_pack"] == {"fulfilments": 0, "units": 0}
+    # 3 units: 3/240 h to pick, 3/180 h to pack; packing is the slower station.
+    assert ams["hours"] == {"pick": 0.01, "pack": 0.02, "backlog": 0.02}
+    assert ams["bottleneck"] == "pack"
+
+    # Later that morning Amsterdam gets 200 mugs more, and Berlin picks its tee.
+    world.clock.now = t0 + timedelta(hours=2)
+    await world.deliver(confirmed("ord-2", ("MUG", "AMS", 200)), "ord-2")
+    await pick_all_of_ber(c)
+    ams = await backlog(c, "AMS")
+    assert ams["to_pick"]["fulfilments"] == 2 and ams["to_pick"]["units"] == 203
+    assert ams["to_pick"]["oldest_requested_at"] == t0.isoformat()  # still ord-1
+    assert ams["hours"] == {"pick": 0.85, "pack": 1.13, "backlog": 1.13}
+    ber = await backlog(c, "BER")
+    assert ber["to_pick"] == {"fulfilments": 0, "units": 0, "oldest_requested_at": None}
+    assert ber["to_pack"] == {"fulfilments": 1, "units": 1}
+    assert ber["hours"]["pick"] == 0 and ber["bottleneck"] == "pack"
+
+    # Packed today counts today only: Berlin packs now, and the next day it is yesterday's.
+    assert (await c.post(f"/v1/fulfilments/{BER_ID}/packed")).status_code == 201
+    ber = await backlog(c, "BER")
+    assert ber["to_pack"] == {"fulfilments": 0, "units": 0} and ber["bottleneck"] is None
+    assert ber["packed_today"] == {
+        "fulfilments": 1,
+        "units": 1,
+        "since": "2026-03-02T00:00:00+00:00",
+    }
+    world.clock.now = t0 + timedelta(days=1)
+    assert (await backlog(c, "BER"))["packed_today"]["fulfilments"] == 0
+
+
+async def test_cancelled_work_leaves_the_backlog(world: World) -> None:
+    await world.deliver(CANCEL_ORD_1, "ord-1")
+    ams = await backlog(world.client, "AMS")
+    assert ams["to_pick"]["units"] == 0 and ams["hours"]["backlog"] == 0
+
+
+async def test_an_unlisted_warehouse_has_the_default_capacity_and_no_work(world: World) -> None:
+    body = await backlog(world.client, "OSL")
+    assert body["capacity"] == {"picks_per_hour": 100, "packs_per_hour": 80, "default": True}
+    assert body["to_pick"]["fulfilments"] == 0 and body["bottleneck"] is None
+
+
+async def test_the_backlog_of_every_warehouse(world: World) -> None:
+    await world.deliver(confirmed("ord-2", ("MUG", "OSL", 4)), "ord-2")
+    resp = await world.client.get("/v1/backlog")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    # The listed warehouses, and Oslo, which is not listed but has work.
+    assert [w["warehouse"] for w in body["warehouses"]] == ["AMS", "BER", "MAD", "OSL"]
+    assert body["count"] == 4 and body["as_of"] == world.clock.now.isoformat()
+    units = {w["warehouse"]: w["to_pick"]["units"] for w in body["warehouses"]}
+    assert units == {"AMS": 3, "BER": 1, "MAD": 0, "OSL": 4}
+    [osl] = [w for w in body["warehouses"] if w["warehouse"] == "OSL"]
+    assert osl["capacity"]["default"] is True and osl["hours"]["pack"] == 0.05
+
+
 # -- refusals --------------------------------------------------------------------------------
 
 
@@ -440,6 +529,8 @@ BAD_READS: list[tuple[str, dict[str, Any], str]] = [
     ("/v1/warehouses/AMS/picklists", {"limit": "many"}, "query:limit"),
     ("/v1/warehouses/AMS/picklists", {"limit": 10**30}, "query:limit"),
     ("/v1/warehouses/AMS/picklists", {"status": "lost"}, "query:status"),
+    ("/v1/warehouses/A%00M/backlog", {}, "path:code"),
+    ("/v1/warehouses/" + "A" * 65 + "/backlog", {}, "path:code"),
     ("/v1/fulfilments/f%00", {}, "path:fulfilment_id"),
     ("/v1/fulfilments/" + "f" * (MAX_ID_LENGTH + 1), {}, "path:fulfilment_id"),
 ]

@@ -66,7 +66,7 @@ class Cause:
     actor: str = ACTOR
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -79,7 +79,7 @@ class Fulfilments:
         *,
         orders: OrderFulfilments | None = None,
         catalogue: tuple[Box, ...] = BOXES,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.item_sizes = sizes
         self.orders: OrderFulfilments = orders if orders is not None else InMemoryOrderFulfilments()

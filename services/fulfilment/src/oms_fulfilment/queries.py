@@ -1,17 +1,21 @@
 """The fulfilment's reads: what the GET routes (and command answers) show, as JSON dicts.
 
 One fulfilment is read from its stream, so it reflects a command as soon as it returns;
-pick lists come from the read model (``projections.picklists``), a moment behind.
+pick lists and backlogs come from the read models (``projections.picklists``,
+``projections.backlog``), a moment behind.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from oms_events.contracts.common import SkuQuantity
+from oms_fulfilment.domain.capacity import CAPACITY, CapacityTable, hours_of_backlog
 from oms_fulfilment.domain.fulfilment import Fulfilment, FulfilmentStatus
 from oms_fulfilment.handlers import Fulfilments
+from oms_fulfilment.projections.backlog import Backlog, WarehouseTotals
 from oms_fulfilment.projections.picklists import Picklists
 from oms_platform.eventstore.base import EventStore
 from oms_platform.refusal import Refusal
@@ -24,6 +28,8 @@ class FulfilmentQueries:
     store: EventStore
     fulfilments: Fulfilments
     picklists: Picklists
+    backlog: Backlog
+    capacity: CapacityTable = field(default_factory=lambda: CapacityTable(CAPACITY))
 
     async def fulfilment(self, fulfilment_id: str) -> Json:
         state, version = await self.fulfilments.load(self.store, fulfilment_id)
@@ -42,6 +48,53 @@ class FulfilmentQueries:
             "count": len(page.picklists),
             "more": page.more,
         }
+
+    async def warehouse_backlog(self, warehouse: str) -> Json:
+        now = self.fulfilments.clock()
+        found = await self.backlog.totals(start_of_day(now), warehouse)
+        return backlog_view(found.get(warehouse, WarehouseTotals(warehouse)), self.capacity, now)
+
+    async def backlogs(self) -> Json:
+        """Every warehouse with capacity listed, work open, or something packed today."""
+        now = self.fulfilments.clock()
+        found = await self.backlog.totals(start_of_day(now))
+        codes = sorted(set(found) | set(self.capacity.by_warehouse))
+        views = [backlog_view(found.get(c, WarehouseTotals(c)), self.capacity, now) for c in codes]
+        return {"warehouses": views, "count": len(views), "as_of": now.isoformat()}
+
+
+def start_of_day(now: datetime) -> datetime:
+    """Midnight of ``now``'s day, in ``now``'s time zone (UTC from the service's clock)."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def backlog_view(t: WarehouseTotals, table: CapacityTable, now: datetime) -> Json:
+    """One warehouse as ``GET /v1/warehouses/{code}/backlog`` shows it."""
+    capacity, default = table.of(t.warehouse)
+    hours = hours_of_backlog(t.to_pick_units, t.to_pack_units, capacity)
+    oldest = t.oldest_to_pick
+    return {
+        "warehouse": t.warehouse,
+        "capacity": {
+            "picks_per_hour": capacity.picks_per_hour,
+            "packs_per_hour": capacity.packs_per_hour,
+            "default": default,
+        },
+        "to_pick": {
+            "fulfilments": t.to_pick_fulfilments,
+            "units": t.to_pick_units,
+            "oldest_requested_at": oldest.isoformat() if oldest is not None else None,
+        },
+        "to_pack": {"fulfilments": t.to_pack_fulfilments, "units": t.to_pack_units},
+        "packed_today": {
+            "fulfilments": t.packed_fulfilments,
+            "units": t.packed_units,
+            "since": start_of_day(now).isoformat(),
+        },
+        "hours": {"pick": hours.pick, "pack": hours.pack, "backlog": hours.backlog},
+        "bottleneck": hours.bottleneck.value if hours.bottleneck is not None else None,
+        "as_of": now.isoformat(),
+    }
 
 
 def _lines(lines: tuple[SkuQuantity, ...]) -> list[Json]:

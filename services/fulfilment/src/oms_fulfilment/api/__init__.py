@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from oms_fulfilment.api import fulfilments
+from oms_fulfilment.api import backlog, fulfilments
 from oms_fulfilment.api.context import ApiContext
 from oms_platform.http import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 router.include_router(fulfilments.router)
+router.include_router(backlog.router)
 
 
 def install(app: FastAPI, context: ApiContext) -> None:

@@ -8,5 +8,7 @@
   is packed);
 - ``packaging``: the box catalogue (:data:`~packaging.BOXES`), the fitting rule and
   :func:`~packaging.choose_boxes` (cheapest box, or a deterministic greedy split);
+- ``capacity``: units picked and packed per hour per warehouse (:data:`~capacity.CAPACITY`)
+  and the hours a backlog is at that capacity;
 - ``commands``: what the decider is asked.
 """
