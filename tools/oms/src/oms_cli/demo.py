@@ -1,9 +1,13 @@
-"""`oms demo`: seed warehouses, SKUs, stock and gift cards, then place realistic orders.
+"""`oms demo`: seed warehouses, SKUs, stock and gift cards, place realistic orders, then
+follow them to the customer's door and back.
 
 Orders arrive at a steady rate by both intake paths (HTTP and the platform ingress topic),
 from several countries, with every payment method, and a few that must fail: declined
 payments (a customer e-mail with ``+decline``) and shortages (a limited print with little
-stock). Each order's outcome is printed as the services settle it.
+stock). Every 9th order asks for a desk lamp (stocked in Madrid only) and coffee (in
+Amsterdam only), so it is split over two warehouses. Each order's outcome is printed as
+the services settle it; then :mod:`oms_cli.lifecycle` follows the confirmed ones through
+the simulators to delivery, starts a few returns, posts feedback and prints a summary.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import httpx
 from rich.console import Console
 
 from oms_cli.config import StackConfig
+from oms_cli.lifecycle import Lifecycle
 from oms_events.codec import encode_envelope
 from oms_events.contracts import OrderSubmitted
 from oms_events.registry import envelope_for
@@ -94,10 +99,14 @@ def _money(amount: Decimal) -> dict[str, str]:
 
 
 def make_order(rng: random.Random, n: int, run: str) -> DemoOrder:
-    """One realistic order; every 7th is declined, every 11th asks for the scarce print."""
+    """One realistic order; some declined, every 11th asks for the scarce print, every 9th
+    is split over two warehouses (Madrid's lamp, Amsterdam's coffee)."""
     country, city, postal, name = rng.choice(CUSTOMERS)
     skus = rng.sample([c[0] for c in CATALOGUE if c[0] != "LIMITED-PRINT"], rng.randint(1, 3))
     expect = "confirmed"
+    if n % 9 == 4:
+        skus = ["LAMP-DESK", "COFFEE-1KG"]
+        expect = "confirmed (split)"
     if n % 11 == 10:
         skus = ["LIMITED-PRINT"]
         expect = "confirmed or cancelled (stock)"
@@ -266,8 +275,18 @@ async def settle(config: StackConfig, order: DemoOrder, client: httpx.AsyncClien
 
 
 async def run_demo(
-    config: StackConfig, console: Console, *, orders: int, rate: float, seed_data: bool = True
+    config: StackConfig,
+    console: Console,
+    *,
+    orders: int,
+    rate: float,
+    seed_data: bool = True,
+    follow: bool = True,
+    wait_s: float = 120.0,
+    returns: int = 3,
 ) -> Counter[str]:
+    """Place the orders and report them; with ``follow``, then follow the confirmed ones
+    to delivery (at most ``wait_s``), start ``returns`` returns and give feedback."""
     if seed_data:
         await seed(config, console)
         await asyncio.sleep(2)  # let the order service learn the SKUs
@@ -276,6 +295,7 @@ async def run_demo(
     producer = create_producer(config.kafka_bootstrap)
     await producer.start()
     pending: list[DemoOrder] = []
+    placed: list[DemoOrder] = []
     outcomes: Counter[str] = Counter()
     try:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -283,6 +303,7 @@ async def run_demo(
                 order = make_order(rng, n, run)
                 await place(config, order, client, producer)
                 pending.append(order)
+                placed.append(order)
                 await asyncio.sleep(1 / rate)
                 pending = await _report_settled(config, pending, client, console, outcomes)
             deadline = asyncio.get_running_loop().time() + 60
@@ -294,7 +315,36 @@ async def run_demo(
                 outcomes["unsettled"] += 1
     finally:
         await producer.stop()
+    if follow:
+        await follow_lives(config, console, placed, run, wait_s=wait_s, returns=returns)
     return outcomes
+
+
+async def follow_lives(
+    config: StackConfig,
+    console: Console,
+    placed: list[DemoOrder],
+    run: str,
+    *,
+    wait_s: float,
+    returns: int,
+) -> None:
+    """Confirmed orders to delivered (through the simulators), returns, feedback, summary."""
+    confirmed = [
+        (o.ref, o.order_id)
+        for o in placed
+        if o.order_id and o.status not in {"cancelled", "rejected", None}
+    ]
+    if not confirmed:
+        return
+    async with httpx.AsyncClient(timeout=30) as client:
+        life = Lifecycle(config, client, console)
+        lives = await life.follow(confirmed, wait_s)
+        if returns:
+            console.print("\n[bold]returns[/]")
+            await life.start_returns(lives, returns, run)
+        await life.give_feedback(lives)
+        life.summary(lives)
 
 
 async def _report_settled(

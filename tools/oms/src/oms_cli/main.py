@@ -181,8 +181,18 @@ def demo(
     orders: Annotated[int, typer.Option(help="How many orders to place.")] = 60,
     rate: Annotated[float, typer.Option(help="Orders per second.")] = 2.0,
     seed: Annotated[bool, typer.Option(help="Seed warehouses, SKUs, stock, gift cards.")] = True,
+    follow: Annotated[
+        bool,
+        typer.Option(help="Follow the confirmed orders to delivery, returns and feedback."),
+    ] = True,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait, at most, for the orders to be delivered.")
+    ] = 120.0,
+    returns: Annotated[int, typer.Option(min=0, max=3, help="Returns to start (0-3).")] = 3,
 ) -> None:
-    """Seed the services and place realistic orders; print what happens to each."""
+    """Seed the services and place realistic orders; print what happens to each, then
+    follow them through the warehouse and carrier simulators to delivery, return a few and
+    rate them."""
     from oms_cli.demo import run_demo  # imports the event contracts: only when needed
 
     config = StackConfig()
@@ -190,7 +200,25 @@ def demo(
     if not all_healthy(doc) or not doc["services"]:
         err_console.print("[bold red]error:[/] the stack is not up with its services; run `oms up`")
         raise typer.Exit(1)
-    outcomes = asyncio.run(run_demo(config, console, orders=orders, rate=rate, seed_data=seed))
+    simulating = {k for k, s in doc.get("simulators", {}).items() if s.get("alive")}
+    if follow and simulating != {"warehouse", "carrier"}:
+        err_console.print(
+            "[yellow]the warehouse and carrier simulators are not running (`oms up` starts "
+            "them): orders stop at confirmed, so the demo does not follow them[/]"
+        )
+        follow = False
+    outcomes = asyncio.run(
+        run_demo(
+            config,
+            console,
+            orders=orders,
+            rate=rate,
+            seed_data=seed,
+            follow=follow,
+            wait_s=wait,
+            returns=returns,
+        )
+    )
     summary = ", ".join(f"{n} {status}" for status, n in outcomes.most_common())
     console.print(f"[bold]{sum(outcomes.values())} orders:[/] {summary}")
     console.print(f"order API: {config.service_url('order')}/v1/orders/<order_id>")
