@@ -34,6 +34,8 @@ EXPECTED_TYPES = {
     "StockDeallocated",
     "StockIssued",
     "StockReservationCancelled",
+    "StockLost",
+    "StockWrittenDown",
     "PromotionPlanned",
     "PaymentAuthorized",
     "PaymentDeclined",

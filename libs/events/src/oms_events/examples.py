@@ -97,9 +97,11 @@ from oms_events.contracts.inventory import (
     StockAllocated,
     StockDeallocated,
     StockIssued,
+    StockLost,
     StockReceived,
     StockReservationCancelled,
     StockTransferred,
+    StockWrittenDown,
     WarehouseRegistered,
 )
 from oms_events.contracts.order import (
@@ -374,6 +376,22 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
         sku="TSHIRT-BLU-M",
         warehouse_id=WAREHOUSE_ID,
         quantity=2,
+    ),
+    StockLost: lambda: StockLost(
+        order_id=ORDER_ID,
+        fulfilment_id="ful-1",
+        warehouse_id=WAREHOUSE_ID,
+        lines=(SkuQuantity(sku="MUG-ENAMEL-WHT", quantity=1),),
+        unreserved=(SkuQuantity(sku="MUG-ENAMEL-WHT", quantity=1),),
+    ),
+    StockWrittenDown: lambda: StockWrittenDown(
+        order_id=ORDER_ID,
+        fulfilment_id="ful-1",
+        sku="MUG-ENAMEL-WHT",
+        warehouse_id=WAREHOUSE_ID,
+        quantity=1,
+        reserved=1,
+        reason="short pick: not found at wh-ams-1",
     ),
     StockReservationCancelled: lambda: StockReservationCancelled(
         order_id=ORDER_ID, reason="order cancelled (payment_declined) before stock was reserved"

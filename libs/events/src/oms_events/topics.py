@@ -96,6 +96,8 @@ TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         "StockDeallocated": INVENTORY_EVENTS,
         "StockIssued": INVENTORY_EVENTS,
         "StockReservationCancelled": INVENTORY_EVENTS,
+        "StockLost": INVENTORY_EVENTS,
+        "StockWrittenDown": INVENTORY_EVENTS,
         "PromotionPlanned": INVENTORY_EVENTS,
         # payments
         "PaymentAuthorized": PAYMENTS_EVENTS,

@@ -300,6 +300,39 @@ class StockIssued(Event, type_name="StockIssued", version=1):
 
 
 @registry.register
+class StockLost(Event, type_name="StockLost", version=1):
+    """Units of the order were not found at the warehouse (a short pick): booked as lost.
+
+    ``lines`` are the units missing from the fulfilment's pick list, per SKU, booked off
+    the warehouse's stock (``StockWrittenDown`` on each SKU's stream); ``unreserved`` are
+    those of them that the order's reservation still held there, taken out of it, so a
+    later release or shipment of the order no longer counts them. ``unreserved`` is less
+    than ``lines`` only when the reservation was released first (a cancellation handled
+    before the short pick).
+    """
+
+    order_id: Id
+    fulfilment_id: Id
+    warehouse_id: Id
+    lines: tuple[SkuQuantity, ...] = Field(min_length=1, max_length=MAX_LINES)
+    unreserved: tuple[SkuQuantity, ...] = Field(default=(), max_length=MAX_LINES)
+
+
+@registry.register
+class StockWrittenDown(Event, type_name="StockWrittenDown", version=1):
+    """The per-SKU side of ``StockLost``: ``quantity`` units are no longer on hand in the
+    warehouse, ``reserved`` of them (at most ``quantity``) were reserved for the order."""
+
+    order_id: Id
+    fulfilment_id: Id
+    sku: Sku
+    warehouse_id: Id
+    quantity: Units
+    reserved: Annotated[int, Field(strict=True, ge=0, le=MAX_STOCK_LEVEL)] = 0
+    reason: Text
+
+
+@registry.register
 class StockReservationCancelled(Event, type_name="StockReservationCancelled", version=1):
     """The order was cancelled before inventory reserved anything: it never will."""
 
