@@ -277,6 +277,7 @@ class Lifecycle:
         resolution = (got.json() if got.status_code == 200 else {}).get("resolution") or {}
         refund = (resolution.get("refund_amount") or {}).get("amount", "?")
         life.ret = f"{quantity} {condition} ({reason})"
+        life.status = str(resolution.get("order_status") or life.status)
         life.returned_damaged = condition == "damaged"
         self.console.print(
             f"return  {rma}  {life.ref}: {quantity} x {line['sku']} ({reason}: {comment!r}) → "
@@ -333,7 +334,11 @@ class Lifecycle:
                 life.ret,
                 f"{life.rating}/5" if life.rating else "",
             )
-        self.console.print(table, width=max(self.console.width, 150))
+        # Piped (make run | tee), rich assumes 80 columns: too narrow for ten columns.
+        out = self.console
+        if not out.is_terminal:
+            out = Console(file=out.file, width=150, highlight=False, soft_wrap=True)
+        out.print(table)
         durations = sorted(t for lf in lives if (t := lf.delivered_in_s) is not None)
         if durations:
             self.console.print(
