@@ -200,8 +200,8 @@ def test_capacity_is_data_with_a_default_and_settings_replace_it() -> None:
     dsn = SecretStr("postgresql://unused@127.0.0.1:1/none")
     settings = FulfilmentSettings(
         database_dsn=dsn,
-        capacity={"AMS": {"picks_per_hour": 30, "packs_per_hour": 20}},  # type: ignore[dict-item]
-        default_capacity={"picks_per_hour": 5, "packs_per_hour": 4},  # type: ignore[arg-type]
+        capacity={"AMS": {"picks_per_hour": 30, "packs_per_hour": 20}},
+        default_capacity={"picks_per_hour": 5, "packs_per_hour": 4},
     )
     from_settings = settings.capacity_table()
     assert from_settings.of("AMS") == (Capacity(30, 20), False)
@@ -210,7 +210,7 @@ def test_capacity_is_data_with_a_default_and_settings_replace_it() -> None:
     with pytest.raises(ValidationError):
         FulfilmentSettings(
             database_dsn=dsn,
-            capacity={"AMS": {"picks_per_hour": 0, "packs_per_hour": 1}},  # type: ignore[dict-item]
+            capacity={"AMS": {"picks_per_hour": 0, "packs_per_hour": 1}},
         )
 
 
