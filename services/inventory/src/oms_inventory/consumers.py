@@ -1,12 +1,20 @@
 """What the inventory reacts to: one routing table, keyed by event class.
 
 ``OrderPlaced`` reserves, ``OrderCancelled`` releases, ``ShipmentDispatched`` books stock
-out, ``ReturnReceived`` books it back in. :data:`ROUTES` is the one table; :data:`CONSUMERS`
-groups its events into consumers (each its own group and inbox), whose topics and type
-names follow from the classes. ``OrderPlaced`` and ``OrderCancelled`` share one consumer so
-that, per order (the Kafka key), a cancellation is handled after the placement it
-cancels. Should it come first anyway (a replay, a reset offset), release records the
-cancellation and a later placement reserves nothing.
+out, ``ShortPicked`` books the units a warehouse could not find as lost, ``ReturnReceived``
+books returned units back in (resellable) or writes them off. :data:`ROUTES` is the one
+table; :data:`CONSUMERS` groups its events into consumers (each its own group and inbox),
+whose topics and type names follow from the classes. ``OrderPlaced`` and
+``OrderCancelled`` share one consumer so that, per order (the Kafka key), a cancellation
+is handled after the placement it cancels. Should it come first anyway (a replay, a
+reset offset), release records the cancellation and a later placement reserves nothing.
+
+``ShortPicked`` has a consumer of its own (``fulfilments``, on the fulfilment topic)
+rather than joining ``shipments``: Kafka orders nothing across topics, so sharing a
+consumer with the dispatches would buy no ordering, and the decision does not need one
+(a short pick takes from the reservation what is still outstanding at its warehouse,
+whether a dispatch of the same fulfilment was booked before or after it). A consumer per
+producing topic also keeps one topic's retries from holding up the other's.
 
 A refusal (a dispatch of units the order does not hold in that warehouse) cannot get
 better on retry: the runtime dead-letters the message at once with its code and reason.
@@ -18,10 +26,17 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from oms_events.base import Event
 from oms_events.contracts import OrderCancelled, OrderPlaced, ReturnReceived, ShipmentDispatched
+from oms_events.contracts.fulfilment import ShortPicked
 from oms_events.envelope import Envelope
 from oms_events.topics import topic_for
 from oms_inventory.domain.allocation import LineRequest
-from oms_inventory.domain.commands import BookReturn, ReleaseStock, ReserveStock, ShipStock
+from oms_inventory.domain.commands import (
+    BookReturn,
+    BookShortPick,
+    ReleaseStock,
+    ReserveStock,
+    ShipStock,
+)
 from oms_inventory.handlers import Cause, Inventory
 from oms_platform.consumer import Handler
 from oms_platform.eventstore import UnitOfWork
@@ -68,6 +83,19 @@ async def ship_stock(
     return await inventory.ship_stock(uow, cmd, _cause(env))
 
 
+async def book_short_pick(
+    inventory: Inventory, uow: UnitOfWork, env: Envelope, event: Event
+) -> list[Event]:
+    assert isinstance(event, ShortPicked)
+    cmd = BookShortPick(
+        order_id=event.order_id,
+        fulfilment_id=event.fulfilment_id,
+        warehouse=event.warehouse_id,
+        missing=tuple((ln.sku, ln.quantity) for ln in event.missing),
+    )
+    return await inventory.book_short_pick(uow, cmd, _cause(env))
+
+
 async def book_return(
     inventory: Inventory, uow: UnitOfWork, env: Envelope, event: Event
 ) -> list[Event]:
@@ -80,6 +108,7 @@ ROUTES: Mapping[type[Event], Reaction] = {
     OrderPlaced: reserve_stock,
     OrderCancelled: release_stock,
     ShipmentDispatched: ship_stock,
+    ShortPicked: book_short_pick,
     ReturnReceived: book_return,
 }
 """The one routing table: which handler each consumed event class goes to."""
@@ -87,6 +116,7 @@ ROUTES: Mapping[type[Event], Reaction] = {
 CONSUMERS: Mapping[str, tuple[type[Event], ...]] = {
     "orders": (OrderPlaced, OrderCancelled),
     "shipments": (ShipmentDispatched,),
+    "fulfilments": (ShortPicked,),
     "returns": (ReturnReceived,),
 }
 """Consumer name -> the events of :data:`ROUTES` it handles (one group and inbox each)."""

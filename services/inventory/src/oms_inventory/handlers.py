@@ -21,6 +21,7 @@ from oms_events.topics import Service
 from oms_inventory.domain import promotions, reservation, stock, warehouses
 from oms_inventory.domain.commands import (
     BookReturn,
+    BookShortPick,
     PlanPromotion,
     ReleaseStock,
     ReservationCommand,
@@ -137,6 +138,14 @@ class Inventory:
         """Book a dispatched shipment's reserved units out of its warehouse."""
         return await self._reservation_command(
             uow, cmd, cause, lambda _held: (sku for sku, _ in cmd.lines)
+        )
+
+    async def book_short_pick(
+        self, uow: UnitOfWork, cmd: BookShortPick, cause: Cause
+    ) -> list[Event]:
+        """Book a short pick's missing units lost (and out of the order's reservation)."""
+        return await self._reservation_command(
+            uow, cmd, cause, lambda _held: (sku for sku, _ in cmd.missing)
         )
 
     async def _reservation_command(

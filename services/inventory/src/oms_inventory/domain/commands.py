@@ -124,7 +124,18 @@ class ShipStock:
     """(sku, quantity) pairs."""
 
 
-ReservationCommand = ReserveStock | ReleaseStock | ShipStock
+@dataclass(frozen=True, slots=True)
+class BookShortPick:
+    """Units on a fulfilment's pick list were not found at its warehouse: book them lost."""
+
+    order_id: str
+    fulfilment_id: str
+    warehouse: str
+    missing: tuple[tuple[str, int], ...]
+    """(sku, quantity) pairs."""
+
+
+ReservationCommand = ReserveStock | ReleaseStock | ShipStock | BookShortPick
 
 # -- a return (``return-<return id>`` plus the SKU streams it restocks) --------------------------
 

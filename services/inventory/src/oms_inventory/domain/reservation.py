@@ -1,4 +1,5 @@
-"""An order's reservation: reserve, release on cancel, book out on dispatch.
+"""An order's reservation: reserve, release on cancel, book out on dispatch, book lost
+units of a short pick.
 
 The reservation's own stream (``reservation-<order id>``) holds the public facts
 (``StockReserved`` / ``StockReservationFailed`` / ``StockReservationCancelled`` /
@@ -18,8 +19,17 @@ atomic append, each stream checked against the version it was read at; on a conf
 whole unit of work is run again on fresh stock. Splitting this into a reservation decider
 and a stock decider would need a second step between them that could fail halfway.
 
-Refusals (only for shipments, which cannot get better on retry): ``no_open_reservation``
-and ``shipment_exceeds_reservation`` (409). An order is decided once: a second
+A short pick (``BookShortPick``, once per fulfilment) books the units not found as lost
+at that warehouse: ``StockLost`` on the reservation, ``StockWrittenDown`` per SKU (on hand
+down by the missing units, never below zero; reserved down by those of them the order
+still held there). The held ones leave the reservation, so a later release or shipment
+of the order releases or ships nothing it no longer has. If the reservation was released
+first (a cancellation handled before the short pick), the units are still gone: on hand
+goes down, and nothing is taken out of the (empty) reservation.
+
+Refusals (only for shipments and short picks, which cannot get better on retry):
+``no_open_reservation``, ``shipment_exceeds_reservation`` (409) and ``no_reservation``
+(a short pick of an order that never held stock). An order is decided once: a second
 ``ReserveStock`` for it decides nothing.
 """
 
@@ -46,6 +56,7 @@ from oms_events.contracts import (
     StockShipped,
     WarehouseRegistered,
 )
+from oms_events.contracts.inventory import StockLost, StockWrittenDown
 from oms_inventory.domain import stock, warehouses
 from oms_inventory.domain.allocation import (
     AllocationFailure,
@@ -55,6 +66,7 @@ from oms_inventory.domain.allocation import (
     clip,
 )
 from oms_inventory.domain.commands import (
+    BookShortPick,
     ReleaseStock,
     ReservationCommand,
     ReserveStock,
@@ -87,6 +99,10 @@ class Reservation:
     shipped: tuple[LineAllocation, ...] = ()
     """Units booked out, per line and warehouse (a shipment names SKUs, not lines)."""
     shipments: frozenset[str] = frozenset()
+    lost: tuple[LineAllocation, ...] = ()
+    """Reserved units booked lost by short picks, per line and warehouse."""
+    short_picks: frozenset[str] = frozenset()
+    """Fulfilments whose short pick was booked."""
     strategy: str | None = None
     reasoning: str | None = None
     """The allocation's summary, or why it failed or was cancelled."""
@@ -103,12 +119,12 @@ class Reservation:
         return sorted({a.sku for a in self.allocations})
 
     def outstanding(self) -> list[LineAllocation]:
-        """Reserved units not yet shipped, per line and warehouse."""
+        """Reserved units neither shipped nor lost, per line and warehouse."""
         left: dict[tuple[str, str, str], int] = {}
         for a in self.allocations:
             key = (a.line_id, a.sku, a.warehouse_id)
             left[key] = left.get(key, 0) + a.quantity
-        for s in self.shipped:
+        for s in (*self.shipped, *self.lost):
             left[(s.line_id, s.sku, s.warehouse_id)] -= s.quantity
         return [LineAllocation(ln, sku, wh, q) for (ln, sku, wh), q in left.items() if q > 0]
 
@@ -149,10 +165,22 @@ def evolve(state: Reservation, event: Event) -> Reservation:
                 shipped=state.shipped + _take(state, event.warehouse_id, event.lines),
                 shipments=state.shipments | {event.shipment_id},
             )
-            done = not state.outstanding()
-            status = ReservationStatus.SHIPPED if done else ReservationStatus.PARTIALLY_SHIPPED
-            return replace(state, status=status)
+            return replace(state, status=_shipping_status(state))
+        case StockLost():
+            state = replace(
+                state,
+                lost=state.lost + _take(state, event.warehouse_id, event.unreserved),
+                short_picks=state.short_picks | {event.fulfilment_id},
+            )
+            if state.status in _HOLDING and state.shipped:
+                return replace(state, status=_shipping_status(state))
+            return state
     return state
+
+
+def _shipping_status(state: Reservation) -> ReservationStatus:
+    done = not state.outstanding()
+    return ReservationStatus.SHIPPED if done else ReservationStatus.PARTIALLY_SHIPPED
 
 
 # -- the decider -----------------------------------------------------------------------------------
@@ -195,6 +223,8 @@ class ReservationDecider:
                 return _release(command, state.reservation)
             case ShipStock():
                 return _ship(command, state.reservation)
+            case BookShortPick():
+                return _book_short_pick(command, state)
             case _:
                 assert_never(command)
 
@@ -314,6 +344,61 @@ def _ship(cmd: ShipStock, state: Reservation) -> list[Event]:
 
 
 _HOLDING = (ReservationStatus.RESERVED, ReservationStatus.PARTIALLY_SHIPPED)
+_NEVER_HELD = (ReservationStatus.NONE, ReservationStatus.FAILED, ReservationStatus.CANCELLED)
+
+
+def _book_short_pick(cmd: BookShortPick, view: ReservationView) -> list[Event]:
+    """Book a fulfilment's missing units lost at its warehouse; each fulfilment once."""
+    state = view.reservation
+    if cmd.fulfilment_id in state.short_picks:
+        return []
+    if state.status in _NEVER_HELD:
+        raise Refusal(
+            "no_reservation",
+            f"short pick of fulfilment {cmd.fulfilment_id}: order {cmd.order_id} holds no "
+            f"stock (reservation {state.status.value})",
+        )
+    missing: dict[str, int] = {}
+    for sku, qty in cmd.missing:
+        missing[sku] = missing.get(sku, 0) + qty
+    held: dict[str, int] = {}
+    if state.status in _HOLDING:
+        for a in state.outstanding():
+            if a.warehouse_id == cmd.warehouse:
+                held[a.sku] = held.get(a.sku, 0) + a.quantity
+    lost: list[SkuQuantity] = []
+    unreserved: list[SkuQuantity] = []
+    per_sku: list[Event] = []
+    for sku, qty in missing.items():
+        # Units the books do not have cannot be lost: never below zero on hand.
+        on_hand = view.stock_of(sku).level(cmd.warehouse).on_hand
+        quantity = min(qty, on_hand)
+        if quantity <= 0:
+            continue
+        reserved = min(quantity, held.get(sku, 0))
+        lost.append(SkuQuantity(sku=sku, quantity=quantity))
+        if reserved:
+            unreserved.append(SkuQuantity(sku=sku, quantity=reserved))
+        written_down = StockWrittenDown(
+            order_id=cmd.order_id,
+            fulfilment_id=cmd.fulfilment_id,
+            sku=sku,
+            warehouse_id=cmd.warehouse,
+            quantity=quantity,
+            reserved=reserved,
+            reason=f"short pick: not found at {cmd.warehouse} (fulfilment {cmd.fulfilment_id})",
+        )
+        per_sku += with_low_stock_checks(view.stock_of(sku), sku, [written_down])
+    if not lost:
+        return []
+    booked = StockLost(
+        order_id=cmd.order_id,
+        fulfilment_id=cmd.fulfilment_id,
+        warehouse_id=cmd.warehouse,
+        lines=tuple(lost),
+        unreserved=tuple(unreserved),
+    )
+    return [booked, *per_sku]
 
 
 def _failed(order_id: str, shortages: Iterable[Shortfall], reason: str) -> Event:

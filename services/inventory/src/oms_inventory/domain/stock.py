@@ -32,6 +32,7 @@ from oms_events.contracts import (
     StockTransferred,
     WarehouseRegistered,
 )
+from oms_events.contracts.inventory import StockWrittenDown
 from oms_events.limits import MAX_STOCK_LEVEL
 from oms_inventory.domain import warehouses
 from oms_inventory.domain.commands import (
@@ -58,6 +59,7 @@ STOCK_EVENTS = (
     StockAllocated,
     StockDeallocated,
     StockIssued,
+    StockWrittenDown,
 )
 """The events of a ``stock-<sku>`` stream; each names its ``sku``."""
 
@@ -71,6 +73,7 @@ StockEvent = (
     | StockAllocated
     | StockDeallocated
     | StockIssued
+    | StockWrittenDown
 )
 
 
@@ -185,6 +188,10 @@ def evolve(state: SkuStock, event: Event) -> SkuStock:
         case StockIssued():
             return _moved(
                 state, event.warehouse_id, on_hand=-event.quantity, reserved=-event.quantity
+            )
+        case StockWrittenDown():
+            return _moved(
+                state, event.warehouse_id, on_hand=-event.quantity, reserved=-event.reserved
             )
     return state
 

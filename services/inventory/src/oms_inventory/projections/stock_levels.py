@@ -19,6 +19,7 @@ from oms_events.contracts import (
     StockReceived,
     StockTransferred,
 )
+from oms_events.contracts.inventory import StockWrittenDown
 from oms_events.registry import registry
 from oms_platform.eventstore import RecordedEvent
 
@@ -43,6 +44,7 @@ _TYPES = {
         StockAllocated,
         StockDeallocated,
         StockIssued,
+        StockWrittenDown,
         LowStockThresholdSet,
         LowStockDetected,
     )
@@ -86,6 +88,12 @@ def changes(event: Event) -> list[LevelChange]:
         case StockIssued():
             q = event.quantity
             return [LevelChange(event.sku, event.warehouse_id, on_hand=-q, reserved=-q)]
+        case StockWrittenDown():
+            return [
+                LevelChange(
+                    event.sku, event.warehouse_id, on_hand=-event.quantity, reserved=-event.reserved
+                )
+            ]
         case LowStockThresholdSet():
             return [LevelChange(event.sku, event.warehouse_id, threshold=event.threshold)]
         case LowStockDetected():
