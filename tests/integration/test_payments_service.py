@@ -1,9 +1,9 @@
 """The payments service against the real stack: its ServiceHost in-process (or as a process,
 for the crash test), real PostgreSQL and Kafka, a topic prefix of its own per test.
 
-Input events are published on the prefixed order and shipping topics as the order and
-shipping services would; outcomes are read from the prefixed payments topic, the HTTP API
-and the sandbox provider's own books.
+Input events are published on the prefixed order, shipping and returns topics as the
+order, shipping and returns services would; outcomes are read from the prefixed payments
+topic, the HTTP API and the sandbox provider's own books.
 """
 
 from __future__ import annotations
@@ -42,9 +42,16 @@ from oms_events.contracts import (
     ShipmentDispatched,
     SkuQuantity,
 )
+from oms_events.contracts.order import (
+    OrderShipmentFailed,
+    OrderShortShipped,
+    ShipmentFailure,
+    ShortShipRemedy,
+)
+from oms_events.contracts.returns import MethodRefund, ReturnResolved
 from oms_events.examples import ADDRESS, eur
 from oms_events.registry import envelope_for
-from oms_events.topics import ORDER_EVENTS, PAYMENTS_EVENTS, SHIPPING_EVENTS
+from oms_events.topics import ORDER_EVENTS, PAYMENTS_EVENTS, RETURNS_EVENTS, SHIPPING_EVENTS
 from oms_payments.app import create_app
 from oms_payments.calls import (
     Call,
@@ -80,9 +87,12 @@ class Harness:
         self.prefix = prefix
         self.http = client
 
-    async def publish(self, topic: str, *events: Event) -> None:
+    async def publish(self, topic: str, *events: Event, copies: int = 1) -> list[Any]:
+        """Publish each event (``copies`` times the same envelope: a redelivery); returns
+        the envelopes."""
         producer = create_producer(self.bootstrap)
         await producer.start()
+        sent = []
         try:
             for event in events:
                 order_id = str(getattr(event, "order_id"))  # noqa: B009
@@ -95,14 +105,17 @@ class Harness:
                     actor="test",
                     producer="test",
                 )
-                await producer.send_and_wait(
-                    self.prefix + topic,
-                    encode_envelope(env),
-                    key=order_id.encode(),
-                    headers=message_headers(env),
-                )
+                for _ in range(copies):
+                    await producer.send_and_wait(
+                        self.prefix + topic,
+                        encode_envelope(env),
+                        key=order_id.encode(),
+                        headers=message_headers(env),
+                    )
+                sent.append(env)
         finally:
             await producer.stop()
+        return sent
 
     async def output(self, expect: int) -> list[Any]:
         records = await read_topic(self.bootstrap, self.prefix + PAYMENTS_EVENTS, expect=expect)
@@ -683,3 +696,139 @@ async def test_killed_mid_stream_and_restarted_nothing_is_authorized_or_captured
 
 async def _at_least(count: Any, n: int) -> bool:
     return int(await count()) >= n
+
+
+# -- the rest of the order's life: short picks, returns, failed parcels ----------------
+
+
+async def settled(svc: Harness, order_id: str, check: Any, what: str) -> dict[str, Any]:
+    """The order's payments view once ``check(payments by id)`` holds."""
+    found: dict[str, Any] = {}
+
+    async def reached() -> bool:
+        resp = await svc.http.get(f"/v1/orders/{order_id}/payments")
+        if resp.status_code != 200:
+            return False
+        found.clear()
+        found.update({d["payment_id"]: d for d in resp.json()["payments"]})
+        return bool(check(found))
+
+    await eventually(reached, timeout_s=60, what=what)
+    return found
+
+
+async def test_short_picks_returns_and_lost_parcels_each_pay_back_exactly_once(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    """Each input is delivered twice (the same envelope, which the inbox drops) and once
+    more as a fresh event (which the deciders recognise): money moves once."""
+    async with running(clean_db, kafka_bootstrap) as svc:
+        # A: iDEAL 40.00 (up front) + card 17.35. The mug ships (17.45, all iDEAL); both
+        # T-shirts are short (39.90): iDEAL's unbilled 22.55 refunded, the card voided.
+        # B: card, everything shipped, a return refunds 19.95. C: card, two parcels, the
+        # mug's parcel (12.50) is lost.
+        await svc.publish(
+            ORDER_EVENTS,
+            placed(
+                "ord-s1", pay("ord-s1-ideal", "ideal", "40.00"), pay("ord-s1-card", "card", "17.35")
+            ),
+            placed("ord-r1", pay("ord-r1-p1", "card")),
+            placed("ord-l1", pay("ord-l1-p1", "card")),
+        )
+        for pid in ("ord-s1-card", "ord-r1-p1", "ord-l1-p1"):
+            await svc.until(pid, "authorized")
+        await svc.publish(
+            SHIPPING_EVENTS,
+            dispatched("ord-s1", "shp-s1", ("MUG", 1)),
+            dispatched("ord-r1", "shp-r1", *EVERYTHING),
+            dispatched("ord-l1", "shp-l1", ("TSHIRT", 2)),
+            dispatched("ord-l1", "shp-l2", ("MUG", 1)),
+        )
+        await svc.until("ord-r1-p1", "captured")
+        await svc.until("ord-l1-p1", "captured")
+
+        short = OrderShortShipped(
+            order_id="ord-s1",
+            fulfilment_id="ful-s1",
+            warehouse_id="wh-ams-1",
+            missing=(SkuQuantity(sku="TSHIRT", quantity=2),),
+            remedy=ShortShipRemedy.REFUND,
+        )
+        lost = OrderShipmentFailed(
+            order_id="ord-l1", shipment_id="shp-l2", failure=ShipmentFailure.LOST
+        )
+        resolved = ReturnResolved(
+            return_id="RMA-R1",
+            order_id="ord-r1",
+            shipping_refund=eur("0.00"),
+            refund_amount=eur("19.95"),
+            refunds=(
+                MethodRefund(
+                    payment_id="ord-r1-p1", method=PaymentMethod.CARD, amount=eur("19.95")
+                ),
+            ),
+            unallocated=eur("0.00"),
+        )
+        await svc.publish(ORDER_EVENTS, short, lost, copies=2)
+        await svc.publish(RETURNS_EVENTS, resolved, copies=2)
+        fresh = await svc.publish(ORDER_EVENTS, short, lost)
+        fresh += await svc.publish(RETURNS_EVENTS, resolved)
+
+        a = await settled(
+            svc,
+            "ord-s1",
+            lambda ps: (
+                amount(ps["ord-s1-card"], "voided") > 0
+                and amount(ps["ord-s1-ideal"], "refunded") > 0
+            ),
+            "ord-s1's unshipped share released",
+        )
+        r = await settled(
+            svc, "ord-r1", lambda ps: amount(ps["ord-r1-p1"], "refunded") > 0, "ord-r1 refunded"
+        )
+        lo = await settled(
+            svc, "ord-l1", lambda ps: amount(ps["ord-l1-p1"], "refunded") > 0, "ord-l1 refunded"
+        )
+        # Let the third copies (fresh event ids, decided as repeats) be handled too.
+        ids = [str(env.event_id) for env in fresh]
+
+        async def handled() -> bool:
+            async with await psycopg.AsyncConnection.connect(clean_db) as conn:
+                cur = await conn.execute(
+                    "SELECT count(*) FROM inbox WHERE event_id::text = ANY(%s)", (ids,)
+                )
+                row = await cur.fetchone()
+            return row is not None and row[0] == len(ids)
+
+        await eventually(handled, timeout_s=30, what="every fresh copy handled")
+        a = await settled(svc, "ord-s1", bool, "ord-s1")
+        r = await settled(svc, "ord-r1", bool, "ord-r1")
+        lo = await settled(svc, "ord-l1", bool, "ord-l1")
+
+        card, ideal = a["ord-s1-card"], a["ord-s1-ideal"]
+        assert (amount(card, "captured"), amount(card, "voided")) == (Decimal(0), Decimal("17.35"))
+        assert (amount(ideal, "captured"), amount(ideal, "refunded")) == (
+            Decimal("40.00"),
+            Decimal("22.55"),
+        )
+        # Net of the refund, captured = the mug (12.50) plus shipping (4.95).
+        assert amount(ideal, "captured") - amount(ideal, "refunded") == Decimal("17.45")
+        assert amount(r["ord-r1-p1"], "refunded") == Decimal("19.95")
+        assert amount(lo["ord-l1-p1"], "refunded") == Decimal("12.50")
+
+        books = await sandbox_books(clean_db)
+        assert books["ord-s1-card"]["voided"] == Decimal("17.35")
+        assert books["ord-s1-ideal"]["refunded"] == Decimal("22.55")
+        assert books["ord-r1-p1"]["refunded"] == Decimal("19.95")
+        assert books["ord-l1-p1"]["refunded"] == Decimal("12.50")
+        refunds = {
+            h["refund_id"]: h["return_id"]
+            for p in (r["ord-r1-p1"], lo["ord-l1-p1"], ideal)
+            for h in p["history"]
+            if h["type"] == "RefundIssued"
+        }
+        assert refunds == {
+            "rfd-RMA-R1-ord-r1-p1": "RMA-R1",
+            "rfd-shp-l2-ord-l1-p1": None,
+            "rfd-short-ord-s1-ideal": None,
+        }
