@@ -2,8 +2,9 @@
 
 Each test runs the service on the module's scratch database under its own topic prefix
 (in-process ServiceHosts, or a real process for the kill-and-restart test), feeds it
-order and shipping events on the prefixed topics and HTTP requests, and checks its HTTP
-answers and what it published on the prefixed ``oms.inventory.events``.
+order, fulfilment, shipping and returns events on the prefixed topics and HTTP requests,
+and checks its HTTP answers and what it published on the prefixed
+``oms.inventory.events``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from oms_events.contracts import (
     ShipmentDispatched,
     SkuQuantity,
 )
+from oms_events.contracts.fulfilment import ShortPicked
 from oms_events.envelope import Envelope
 from oms_events.examples import eur, example
 from oms_events.registry import envelope_for
@@ -381,6 +383,52 @@ async def test_orders_are_reserved_released_and_shipped(inventory: Running) -> N
     assert dict(dead.headers)["dlq.error_code"] == b"no_open_reservation"
     never = (await c.get("/v1/reservations/ord-never-placed")).json()
     assert never["status"] == "cancelled"
+
+
+async def test_short_picked_units_are_booked_lost_and_never_released_or_shipped(
+    inventory: Running,
+) -> None:
+    k, c = inventory.kafka, inventory.client
+    await inventory.seed(TEE={"AMS": 5}, MUG={"AMS": 3})
+    await k.publish(order_placed("ord-s1", ("TEE", 3)), key="ord-s1")
+    await inventory.wait_for(1, *DECISIONS)
+    await k.publish(order_placed("ord-s2", ("MUG", 2)), key="ord-s2")
+    await inventory.wait_for(2, *DECISIONS)
+
+    def short(order_id: str, sku: str) -> ShortPicked:
+        return ShortPicked(
+            fulfilment_id=f"ful-{order_id}",
+            order_id=order_id,
+            warehouse_id="AMS",
+            missing=(SkuQuantity(sku=sku, quantity=1),),
+        )
+
+    # ord-s1: one tee not found (reported twice, as two messages), the other two ship.
+    await k.publish(short("ord-s1", "TEE"), key="ord-s1")
+    await k.publish(short("ord-s1", "TEE"), key="ord-s1")
+    await inventory.wait_for(1, "StockLost")
+    await k.publish(dispatched("ord-s1", "shp-s1", "AMS", ("TEE", 2)), key="ord-s1")
+    await inventory.wait_for(1, "StockShipped")
+    # ord-s2: one mug not found, then the order is cancelled: only the other is released.
+    await k.publish(short("ord-s2", "MUG"), key="ord-s2")
+    await inventory.wait_for(2, "StockLost")
+    await k.publish(cancelled("ord-s2"), key="ord-s2")
+    await inventory.wait_for(1, "StockReleased")
+
+    tee = (await c.get("/v1/stock/TEE")).json()["totals"]
+    assert tee == {"on_hand": 2, "reserved": 0, "available": 2}  # 5 - 2 shipped - 1 lost
+    mug = (await c.get("/v1/stock/MUG")).json()["totals"]
+    assert mug == {"on_hand": 2, "reserved": 0, "available": 2}  # 3 - 1 lost
+    assert (await c.get("/v1/reservations/ord-s1")).json()["status"] == "shipped"
+    assert await inventory.count("StockLost") == 2
+    assert await inventory.count("StockWrittenDown") == 2
+
+    out = await k.published(expect=12)
+    released = [e for e in out if e.type == "StockReleased"]
+    assert [a["quantity"] for a in released[0].payload["allocations"]] == [1]
+    lost = {e.correlation_id: e.payload for e in out if e.type == "StockLost"}
+    assert lost["ord-s1"]["unreserved"] == [{"sku": "TEE", "quantity": 1}]
+    assert lost["ord-s2"]["lines"] == [{"sku": "MUG", "quantity": 1}]
 
 
 # -- No oversell ---------------------------------------------------------------------------------
