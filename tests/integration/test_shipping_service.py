@@ -34,6 +34,7 @@ from oms_events.topics import SHIPPING_EVENTS
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.kafka import TestTopics, eventually
 from oms_shipping.app import create_app
+from oms_shipping.directory import SqlDirectory
 from oms_shipping.domain.carriers import all_services
 from oms_shipping.domain.rates import Parcel, Promise, shop_rates
 from oms_shipping.domain.tracking import is_valid
@@ -208,6 +209,13 @@ async def test_parcels_are_booked_dispatched_and_delivered_once(shipping: Runnin
     assert one["tracking_number"] == tracking and one["shipping_cost"] == expected_cost
     second = await manifest(shipping, events[4].payload["carrier"])
     assert [e["shipment_id"] for e in second] == [f"ful2-{order_id}-1"]
+
+    # A database from before the manifest: rebuilt from the streams when the table is made.
+    async with shipping.engine.begin() as conn:
+        await conn.execute(text("DROP TABLE shipping_manifest"))
+    await SqlDirectory(shipping.engine).create_schema()
+    assert await manifest(shipping, events[4].payload["carrier"]) == second
+    assert f"ful-{order_id}-1" not in [e["shipment_id"] for e in await manifest(shipping, carrier)]
 
 
 async def manifest(shipping: Running, carrier: str) -> list[dict[str, Any]]:

@@ -60,6 +60,29 @@ SCHEMA = (
 )
 
 
+MANIFEST_BACKFILL = """
+INSERT INTO shipping_manifest (shipment_id, carrier, tracking_number, order_id, service,
+                               dispatched_at, status, updated_at, open)
+SELECT d.payload->>'shipment_id', d.payload->>'carrier', d.payload->>'tracking_number',
+       d.payload->>'order_id', d.payload->>'service', d.occurred_at,
+       CASE last.type WHEN 'ShipmentInTransit' THEN 'in_transit'
+                      WHEN 'ShipmentDeliveryFailed' THEN 'delivery_failed'
+                      WHEN 'ShipmentDelivered' THEN 'delivered'
+                      WHEN 'ShipmentReturnedToSender' THEN 'returned_to_sender'
+                      WHEN 'ShipmentLost' THEN 'lost'
+                      ELSE 'dispatched' END,
+       last.occurred_at,
+       last.type NOT IN ('ShipmentDelivered', 'ShipmentReturnedToSender', 'ShipmentLost')
+FROM events d
+CROSS JOIN LATERAL (SELECT l.type, l.occurred_at FROM events l WHERE l.stream_id = d.stream_id
+                    ORDER BY l.stream_version DESC LIMIT 1) last
+WHERE d.type = 'ShipmentDispatched'
+ON CONFLICT (shipment_id) DO NOTHING
+"""
+"""The manifest of a database whose shipments predate the table, from their streams (once,
+when the table is created): each dispatched shipment with its latest status."""
+
+
 @dataclass(frozen=True, slots=True)
 class OrderInfo:
     """What shipping knows of an order from its ``OrderPlaced``."""
@@ -147,8 +170,13 @@ class SqlDirectory:
 
     async def create_schema(self) -> None:
         async with self.engine.begin() as conn:
-            for statement in SCHEMA:
+            await conn.execute(text(SCHEMA[0]))  # the lock: one process creates, the others wait
+            had_manifest = await conn.scalar(text("SELECT to_regclass('shipping_manifest')"))
+            for statement in SCHEMA[1:]:
                 await conn.execute(text(statement))
+            has_events = await conn.scalar(text("SELECT to_regclass('events')"))
+            if had_manifest is None and has_events is not None:
+                await conn.execute(text(MANIFEST_BACKFILL))
 
     async def remember_order(self, uow: UnitOfWork, order: OrderInfo) -> None:
         await _conn(uow).execute(
