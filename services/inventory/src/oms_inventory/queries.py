@@ -187,6 +187,8 @@ def reservation_view(order_id: str, r: Reservation) -> Json:
         ],
         "outstanding": [allocation_view(a) for a in ([] if released else r.outstanding())],
         "shipments": sorted(r.shipments),
+        "lost": [allocation_view(a) for a in r.lost],
+        "short_picks": sorted(r.short_picks),
         "shortages": [s.model_dump() for s in r.shortages],
     }
 
