@@ -12,24 +12,45 @@ from oms_events.contracts import (
     Allocation,
     ItemCondition,
     ReturnedLine,
+    ShipmentDispatched,
     SkuQuantity,
     StockDeallocated,
+    StockReceived,
     StockReleased,
     StockWrittenOff,
 )
 from oms_events.contracts.fulfilment import ShortPicked
 from oms_events.contracts.inventory import StockLost, StockWrittenDown
+from oms_events.contracts.shipping import ShipmentReturnedToSender
+from oms_events.examples import example
 from oms_events.topics import FULFILMENT_EVENTS, topic_for
 from oms_inventory.consumers import CONSUMERS
-from oms_inventory.domain.commands import BookReturn, BookShortPick, ReleaseStock, ShipStock
+from oms_inventory.domain.commands import (
+    BookReturn,
+    BookShortPick,
+    ReleaseStock,
+    RestockReturnedShipment,
+    ShipStock,
+)
 from oms_inventory.domain.returns import RETURN_BOOKING
 from oms_inventory.projections.stock_levels import LevelChange, changes
 from oms_inventory.streams import reservation_stream
 from oms_platform.testing.decider_spec import DeciderSpec
 
-from .conftest import World
+from .conftest import NOW, World
 from .test_consumers import deliver, placed
 from .test_reservation_decider import STOCKED, reservations, reserve
+
+
+def dispatched(order_id: str, shipment_id: str, *lines: tuple[str, int]) -> ShipmentDispatched:
+    return example(ShipmentDispatched).model_copy(
+        update={
+            "order_id": order_id,
+            "shipment_id": shipment_id,
+            "warehouse_id": "AMS",
+            "lines": tuple(SkuQuantity(sku=s, quantity=q) for s, q in lines),
+        }
+    )
 
 
 def short(fulfilment: str, *missing: tuple[str, int], warehouse: str = "AMS") -> BookShortPick:
@@ -187,3 +208,55 @@ def test_the_stock_levels_read_model_books_the_loss() -> None:
     assert changes(written_down(2, reserved=1)) == [
         LevelChange("TEE", "AMS", on_hand=-2, reserved=-1)
     ]
+
+
+# -- parcels returned to sender ----------------------------------------------------------
+
+
+def test_a_parcel_returned_to_sender_goes_back_on_the_shelf_once() -> None:
+    given = [*STOCKED, *held(("TEE", 3))]
+    given += (
+        reservations.given(*given)
+        .when(ShipStock("ord-1", "shp-1", "AMS", (("TEE", 2),)))
+        .then_matches(bool)
+    )
+    back = RestockReturnedShipment("ord-1", "shp-1")
+    restocked = (
+        reservations.given(*given)
+        .when(back)
+        .then(
+            StockReceived(
+                sku="TEE", warehouse_id="AMS", quantity=2, reference="returned-to-sender:shp-1"
+            )
+        )
+    )
+    after = reservations.given(*given, *restocked).state
+    level = after.stocks["TEE"].level("AMS")
+    assert (level.on_hand, level.reserved) == (5, 1)  # 5 - 2 shipped + 2 back; 1 still held
+    reservations.given(*given, *restocked).when(back).then_nothing()
+
+
+def test_a_parcel_returned_before_its_dispatch_was_booked_is_refused() -> None:
+    given = [*STOCKED, *held(("TEE", 3))]
+    reservations.given(*given).when(RestockReturnedShipment("ord-1", "shp-9")).then_refused(
+        "shipment_not_shipped"
+    )
+
+
+async def test_a_returned_parcel_is_routed_after_its_dispatch(world: World) -> None:
+    assert ShipmentReturnedToSender in CONSUMERS["shipments"]
+    await world.sku("TEE", AMS=5)
+    await deliver(world, placed("ord-1", "TEE", 2))
+    await deliver(world, dispatched("ord-1", "shp-1", ("TEE", 2)))
+    returned = ShipmentReturnedToSender(
+        shipment_id="shp-1",
+        order_id="ord-1",
+        carrier="postnl",
+        tracking_number="3SABC",
+        update_id="u-1",
+        reported_at=NOW,
+        reason="address unknown",
+    )
+    assert [type(e) for e in await deliver(world, returned)] == [StockReceived]
+    assert await deliver(world, returned) == []
+    assert await world.available("TEE") == {"AMS": 5}

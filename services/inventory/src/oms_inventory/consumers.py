@@ -1,8 +1,9 @@
 """What the inventory reacts to: one routing table, keyed by event class.
 
 ``OrderPlaced`` reserves, ``OrderCancelled`` releases, ``ShipmentDispatched`` books stock
-out, ``ShortPicked`` books the units a warehouse could not find as lost, ``ReturnReceived``
-books returned units back in (resellable) or writes them off. :data:`ROUTES` is the one
+out (and ``ShipmentReturnedToSender`` puts its units back), ``ShortPicked`` books the units
+a warehouse could not find as lost, ``ReturnReceived`` books returned units back in
+(resellable) or writes them off. :data:`ROUTES` is the one
 table; :data:`CONSUMERS` groups its events into consumers (each its own group and inbox),
 whose topics and type names follow from the classes. ``OrderPlaced`` and
 ``OrderCancelled`` share one consumer so that, per order (the Kafka key), a cancellation
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from oms_events.base import Event
 from oms_events.contracts import OrderCancelled, OrderPlaced, ReturnReceived, ShipmentDispatched
 from oms_events.contracts.fulfilment import ShortPicked
+from oms_events.contracts.shipping import ShipmentReturnedToSender
 from oms_events.envelope import Envelope
 from oms_events.topics import topic_for
 from oms_inventory.domain.allocation import LineRequest
@@ -35,6 +37,7 @@ from oms_inventory.domain.commands import (
     BookShortPick,
     ReleaseStock,
     ReserveStock,
+    RestockReturnedShipment,
     ShipStock,
 )
 from oms_inventory.handlers import Cause, Inventory
@@ -83,6 +86,14 @@ async def ship_stock(
     return await inventory.ship_stock(uow, cmd, _cause(env))
 
 
+async def restock_returned(
+    inventory: Inventory, uow: UnitOfWork, env: Envelope, event: Event
+) -> list[Event]:
+    assert isinstance(event, ShipmentReturnedToSender)
+    cmd = RestockReturnedShipment(order_id=event.order_id, shipment_id=event.shipment_id)
+    return await inventory.restock_returned_shipment(uow, cmd, _cause(env))
+
+
 async def book_short_pick(
     inventory: Inventory, uow: UnitOfWork, env: Envelope, event: Event
 ) -> list[Event]:
@@ -108,6 +119,7 @@ ROUTES: Mapping[type[Event], Reaction] = {
     OrderPlaced: reserve_stock,
     OrderCancelled: release_stock,
     ShipmentDispatched: ship_stock,
+    ShipmentReturnedToSender: restock_returned,
     ShortPicked: book_short_pick,
     ReturnReceived: book_return,
 }
@@ -115,7 +127,8 @@ ROUTES: Mapping[type[Event], Reaction] = {
 
 CONSUMERS: Mapping[str, tuple[type[Event], ...]] = {
     "orders": (OrderPlaced, OrderCancelled),
-    "shipments": (ShipmentDispatched,),
+    # One consumer and topic: a parcel's return is handled after its dispatch.
+    "shipments": (ShipmentDispatched, ShipmentReturnedToSender),
     "fulfilments": (ShortPicked,),
     "returns": (ReturnReceived,),
 }

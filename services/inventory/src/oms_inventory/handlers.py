@@ -26,6 +26,7 @@ from oms_inventory.domain.commands import (
     ReleaseStock,
     ReservationCommand,
     ReserveStock,
+    RestockReturnedShipment,
     ShipStock,
     StockCommand,
     WarehouseCommand,
@@ -146,6 +147,17 @@ class Inventory:
         """Book a short pick's missing units lost (and out of the order's reservation)."""
         return await self._reservation_command(
             uow, cmd, cause, lambda _held: (sku for sku, _ in cmd.missing)
+        )
+
+    async def restock_returned_shipment(
+        self, uow: UnitOfWork, cmd: RestockReturnedShipment, cause: Cause
+    ) -> list[Event]:
+        """Put the units of a parcel returned to sender back into its warehouse's stock."""
+        return await self._reservation_command(
+            uow,
+            cmd,
+            cause,
+            lambda held: (ln.sku for ln in held.shipped_from.get(cmd.shipment_id, ("", ()))[1]),
         )
 
     async def _reservation_command(

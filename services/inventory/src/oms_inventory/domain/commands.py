@@ -135,7 +135,17 @@ class BookShortPick:
     """(sku, quantity) pairs."""
 
 
-ReservationCommand = ReserveStock | ReleaseStock | ShipStock | BookShortPick
+@dataclass(frozen=True, slots=True)
+class RestockReturnedShipment:
+    """The carrier is bringing a dispatched parcel back: its units go back on the shelf."""
+
+    order_id: str
+    shipment_id: str
+
+
+ReservationCommand = (
+    ReserveStock | ReleaseStock | ShipStock | BookShortPick | RestockReturnedShipment
+)
 
 # -- a return (``return-<return id>`` plus the SKU streams it restocks) --------------------------
 

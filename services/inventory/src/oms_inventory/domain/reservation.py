@@ -27,14 +27,22 @@ of the order releases or ships nothing it no longer has. If the reservation was 
 first (a cancellation handled before the short pick), the units are still gone: on hand
 goes down, and nothing is taken out of the (empty) reservation.
 
+A parcel returned to sender (``RestockReturnedShipment``) puts the units its
+``StockShipped`` booked out back on the shelf of that warehouse: a ``StockReceived`` per
+SKU with reference ``returned-to-sender:<shipment id>`` (so once per shipment: a
+receipt reference is booked once per warehouse). The reservation does not change; the
+units are available to any order.
+
 Refusals (only for shipments and short picks, which cannot get better on retry):
-``no_open_reservation``, ``shipment_exceeds_reservation`` (409) and ``no_reservation``
-(a short pick of an order that never held stock). An order is decided once: a second
+``no_open_reservation``, ``shipment_exceeds_reservation`` (409), ``no_reservation``
+(a short pick of an order that never held stock) and ``shipment_not_shipped`` (a parcel
+returned to sender whose dispatch was never booked). An order is decided once: a second
 ``ReserveStock`` for it decides nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -49,6 +57,7 @@ from oms_events.contracts import (
     StockAllocated,
     StockDeallocated,
     StockIssued,
+    StockReceived,
     StockReleased,
     StockReservationCancelled,
     StockReservationFailed,
@@ -70,6 +79,7 @@ from oms_inventory.domain.commands import (
     ReleaseStock,
     ReservationCommand,
     ReserveStock,
+    RestockReturnedShipment,
     ShipStock,
 )
 from oms_inventory.domain.stock import STOCK_EVENTS, SkuStock, with_low_stock_checks
@@ -99,6 +109,8 @@ class Reservation:
     shipped: tuple[LineAllocation, ...] = ()
     """Units booked out, per line and warehouse (a shipment names SKUs, not lines)."""
     shipments: frozenset[str] = frozenset()
+    shipped_from: Mapping[str, tuple[str, tuple[SkuQuantity, ...]]] = field(default_factory=dict)
+    """Shipment id -> (warehouse, units) as its ``StockShipped`` booked them out."""
     lost: tuple[LineAllocation, ...] = ()
     """Reserved units booked lost by short picks, per line and warehouse."""
     short_picks: frozenset[str] = frozenset()
@@ -164,6 +176,10 @@ def evolve(state: Reservation, event: Event) -> Reservation:
                 state,
                 shipped=state.shipped + _take(state, event.warehouse_id, event.lines),
                 shipments=state.shipments | {event.shipment_id},
+                shipped_from={
+                    **state.shipped_from,
+                    event.shipment_id: (event.warehouse_id, event.lines),
+                },
             )
             return replace(state, status=_shipping_status(state))
         case StockLost():
@@ -225,6 +241,8 @@ class ReservationDecider:
                 return _ship(command, state.reservation)
             case BookShortPick():
                 return _book_short_pick(command, state)
+            case RestockReturnedShipment():
+                return _restock_returned(command, state)
             case _:
                 assert_never(command)
 
@@ -345,6 +363,37 @@ def _ship(cmd: ShipStock, state: Reservation) -> list[Event]:
 
 _HOLDING = (ReservationStatus.RESERVED, ReservationStatus.PARTIALLY_SHIPPED)
 _NEVER_HELD = (ReservationStatus.NONE, ReservationStatus.FAILED, ReservationStatus.CANCELLED)
+
+
+def returned_to_sender_reference(shipment_id: str) -> str:
+    """The receipt reference that books a returned parcel in once (an id: <= 100 chars)."""
+    reference = f"returned-to-sender:{shipment_id}"
+    if len(reference) <= 100:
+        return reference
+    return "returned-to-sender:" + hashlib.sha256(shipment_id.encode()).hexdigest()[:40]
+
+
+def _restock_returned(cmd: RestockReturnedShipment, view: ReservationView) -> list[Event]:
+    """Put a returned parcel's units back on its warehouse's shelf; once per shipment."""
+    shipped = view.reservation.shipped_from.get(cmd.shipment_id)
+    if shipped is None:
+        raise Refusal(
+            "shipment_not_shipped",
+            f"shipment {cmd.shipment_id} of order {cmd.order_id} was returned to sender, but "
+            "its dispatch was never booked out; replay the dispatch first",
+        )
+    warehouse, lines = shipped
+    reference = returned_to_sender_reference(cmd.shipment_id)
+    events: list[Event] = []
+    for line in lines:
+        stock_of = view.stock_of(line.sku)
+        if (warehouse, reference) in stock_of.receipts:
+            continue
+        received = StockReceived(
+            sku=line.sku, warehouse_id=warehouse, quantity=line.quantity, reference=reference
+        )
+        events += with_low_stock_checks(stock_of, line.sku, [received])
+    return events
 
 
 def _book_short_pick(cmd: BookShortPick, view: ReservationView) -> list[Event]:
