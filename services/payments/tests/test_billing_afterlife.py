@@ -26,7 +26,6 @@ from oms_events.contracts.payments import (
 )
 from oms_events.contracts.returns import MethodRefund
 from oms_events.examples import eur
-from oms_payments.domain.billing import derived_id
 from oms_payments.domain.commands import (
     CancelBilling,
     CollectOnDelivery,
@@ -34,6 +33,7 @@ from oms_payments.domain.commands import (
     ReverseShipment,
     WaiveUnits,
 )
+from oms_payments.domain.settlement import derived_id
 from services.payments.tests.support import payment
 from services.payments.tests.test_billing import ORDER, bill, decided, opened, spec
 

@@ -28,7 +28,7 @@ from oms_events.contracts import (
 from oms_events.contracts.payments import ShipmentBillingReversed, UnitsWaived
 from oms_events.envelope import Envelope
 from oms_payments.domain import giftcard, payment
-from oms_payments.domain.billing import Billing, OrderBilling, evolve_billing
+from oms_payments.domain.billing_state import Billing, OrderBilling, evolve_billing
 from oms_payments.domain.giftcard import GiftCard
 from oms_payments.domain.payment import PaymentState
 from oms_platform.eventstore import UnitOfWork

@@ -14,7 +14,7 @@ from typing import Any
 from oms_events.base import Event
 from oms_events.registry import registry
 from oms_payments.calls import CallRecord
-from oms_payments.domain.billing import Billing, evolve_billing
+from oms_payments.domain.billing_state import Billing, evolve_billing
 from oms_payments.domain.giftcard import GiftCard, gift_card_decider
 from oms_payments.domain.payment import PaymentState, Phase, payment_decider
 from oms_platform.decider import fold_from

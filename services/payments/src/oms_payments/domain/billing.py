@@ -50,11 +50,7 @@ Derived ids longer than an id may be are shortened to a prefix and a SHA-256 dig
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from types import MappingProxyType
 from typing import assert_never
 
 from oms_events.base import Event
@@ -62,16 +58,20 @@ from oms_events.contracts import (
     BilledPayment,
     OrderBillingCancelled,
     OrderBillingOpened,
-    OrderLine,
     Payment,
     PaymentAuthorizationRequested,
     ShipmentBilled,
-    SkuQuantity,
 )
-from oms_events.contracts.payments import ShipmentBillingReversed, UnitsWaived
-from oms_events.limits import MAX_ID_LENGTH
-from oms_events.money import Money
 from oms_payments.domain import payment as pay
+from oms_payments.domain import settlement
+from oms_payments.domain.billing_state import (
+    ZERO,
+    Billing,
+    OrderBilling,
+    count_units,
+    evolve,
+    folded,
+)
 from oms_payments.domain.commands import (
     BillingCommand,
     BillShipment,
@@ -82,8 +82,6 @@ from oms_payments.domain.commands import (
     RefundReturn,
     RequestCancellation,
     RequestCapture,
-    RequestRefund,
-    RequestRelease,
     ReverseShipment,
     WaiveUnits,
 )
@@ -91,127 +89,6 @@ from oms_payments.domain.methods import CaptureMoment, billing_rank, capture_mom
 from oms_payments.domain.payment import PaymentState, Phase
 from oms_platform.decider import Decision
 from oms_platform.refusal import Refusal
-
-ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class Billing:
-    """The order's own billing stream, folded."""
-
-    order_id: str = ""
-    opened: bool = False
-    cancelled: str | None = None
-    customer_email: str = ""
-    currency: str = "EUR"
-    lines: tuple[OrderLine, ...] = ()
-    shipping_charge: Decimal = ZERO
-    payments: tuple[Payment, ...] = ()
-    shipments: Mapping[str, ShipmentBilled] = field(default_factory=dict)
-    billed_units: Mapping[str, int] = field(default_factory=dict)
-    """Order line id -> units billed so far."""
-    waived: Mapping[str, UnitsWaived] = field(default_factory=dict)
-    """Fulfilment id -> its short-picked units, waived."""
-    waived_units: Mapping[str, int] = field(default_factory=dict)
-    """Order line id -> units waived so far."""
-    reversed: Mapping[str, ShipmentBillingReversed] = field(default_factory=dict)
-    """Shipment id -> its reversal (a lost or returned parcel), billed or not yet."""
-
-    @property
-    def billed_total(self) -> Decimal:
-        return sum((s.amount.amount for s in self.shipments.values()), ZERO)
-
-    @property
-    def settled(self) -> bool:
-        """Every ordered unit is billed or waived: nothing more will be charged."""
-        return bool(self.lines) and all(
-            self.billed_units.get(line.line_id, 0) + self.waived_units.get(line.line_id, 0)
-            >= line.quantity
-            for line in self.lines
-        )
-
-    def billed_to(self, payment_id: str) -> Decimal:
-        """The sum of a payment's shares of the shipments billed."""
-        return sum(
-            (
-                share.amount.amount
-                for s in self.shipments.values()
-                for share in s.payments
-                if share.payment_id == payment_id
-            ),
-            ZERO,
-        )
-
-    @property
-    def payment_ids(self) -> list[str]:
-        return [p.payment_id for p in self.payments]
-
-    def money(self, amount: Decimal) -> Money:
-        return Money(amount=amount, currency=self.currency)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderBilling:
-    """What billing decisions need: the order's billing and the state of its payments.
-
-    A billing decision touches the order's stream and its payments' streams together
-    (opening requests each payment, a shipment requests captures), so its state is both;
-    the handler loads them and routes each decided event to its own stream.
-    """
-
-    billing: Billing = field(default_factory=Billing)
-    payments: Mapping[str, PaymentState] = field(default_factory=dict)
-    """The state of each payment of the order (and of any payment id it names), by id."""
-
-    def payment(self, payment_id: str) -> PaymentState:
-        return self.payments.get(payment_id) or PaymentState(payment_id=payment_id)
-
-
-def evolve_billing(billing: Billing, event: Event) -> Billing:
-    """The order's billing after one event of its own stream."""
-    match event:
-        case OrderBillingOpened():
-            return replace(
-                billing,
-                order_id=event.order_id,
-                opened=True,
-                customer_email=event.customer_email,
-                currency=event.shipping_charge.currency,
-                lines=event.lines,
-                shipping_charge=event.shipping_charge.amount,
-                payments=event.payments,
-            )
-        case OrderBillingCancelled():
-            return replace(billing, order_id=event.order_id, cancelled=event.reason)
-        case ShipmentBilled():
-            units, _, _ = _count(billing, event.lines, billing.billed_units)
-            return replace(
-                billing,
-                shipments=MappingProxyType({**billing.shipments, event.shipment_id: event}),
-                billed_units=MappingProxyType(units),
-            )
-        case UnitsWaived():
-            units, _, _ = _count(billing, event.lines, billing.waived_units)
-            return replace(
-                billing,
-                waived=MappingProxyType({**billing.waived, event.fulfilment_id: event}),
-                waived_units=MappingProxyType(units),
-            )
-        case ShipmentBillingReversed():
-            return replace(
-                billing,
-                reversed=MappingProxyType({**billing.reversed, event.shipment_id: event}),
-            )
-    return billing
-
-
-def evolve(state: OrderBilling, event: Event) -> OrderBilling:
-    """Billing events move the billing, payment events the payment they name."""
-    if isinstance(event, pay.PAYMENT_EVENTS):
-        payment_id = str(getattr(event, "payment_id"))  # noqa: B009 (every one has it)
-        moved = pay.evolve(state.payment(payment_id), event)
-        return replace(state, payments=MappingProxyType({**state.payments, payment_id: moved}))
-    return replace(state, billing=evolve_billing(state.billing, event))
 
 
 def decide(command: BillingCommand, state: OrderBilling) -> Decision:
@@ -225,11 +102,11 @@ def decide(command: BillingCommand, state: OrderBilling) -> Decision:
         case CollectOnDelivery():
             return _collect_on_delivery(command, state)
         case WaiveUnits():
-            return _waive(command, state)
+            return settlement.waive(command, state)
         case ReverseShipment():
-            return _reverse(command, state)
+            return settlement.reverse(command, state)
         case RefundReturn():
-            return _refund_return(command, state)
+            return settlement.refund_return(command, state)
         case _:
             assert_never(command)
 
@@ -323,7 +200,7 @@ def _bill_shipment(cmd: BillShipment, state: OrderBilling) -> Decision:
             "order_cancelled",
             f"order {cmd.order_id} was cancelled ({billing.cancelled}); nothing to bill",
         )
-    _, value, _ = _count(billing, cmd.lines, billing.billed_units)
+    _, value, _ = count_units(billing, cmd.lines, billing.billed_units)
     shipping = ZERO if billing.shipments else billing.shipping_charge
     amount = value + shipping
     shares = _shares(billing, billing.billed_total, amount)
@@ -352,10 +229,10 @@ def _bill_shipment(cmd: BillShipment, state: OrderBilling) -> Decision:
             )
         if capture_moment(p.method) is CaptureMoment.ON_DISPATCH:
             events += pay.decide(RequestCapture(cmd.shipment_id, share), payment)
-    after = _folded(state, events)
+    after = folded(state, events)
     if cmd.shipment_id in billing.reversed:
-        events += _pay_back_shipment(cmd.shipment_id, after)
-    return events + _release_unbilled(_folded(state, events))
+        events += settlement.pay_back_shipment(cmd.shipment_id, after)
+    return events + settlement.release_unbilled(folded(state, events))
 
 
 def _collect_on_delivery(cmd: CollectOnDelivery, state: OrderBilling) -> Decision:
@@ -383,172 +260,7 @@ def _collect_on_delivery(cmd: CollectOnDelivery, state: OrderBilling) -> Decisio
     return events
 
 
-def _waive(cmd: WaiveUnits, state: OrderBilling) -> Decision:
-    """Waive a fulfilment's short-picked units; release the unbilled rest once settled."""
-    billing = _require_opened(state.billing, cmd.order_id)
-    if billing.cancelled or cmd.fulfilment_id in billing.waived:
-        return []
-    _, value, taken = _count(billing, cmd.missing, billing.waived_units)
-    if not taken:
-        return []  # every such unit is billed or waived already: nothing to take back
-    events: Decision = [
-        UnitsWaived(
-            order_id=cmd.order_id,
-            fulfilment_id=cmd.fulfilment_id,
-            lines=tuple(taken),
-            amount=billing.money(value),
-        )
-    ]
-    return events + _release_unbilled(_folded(state, events))
-
-
-def _reverse(cmd: ReverseShipment, state: OrderBilling) -> Decision:
-    """Record a failed parcel and pay back its shares (at once if it is billed)."""
-    billing = _require_opened(state.billing, cmd.order_id)
-    if cmd.shipment_id in billing.reversed:
-        return []
-    events: Decision = [
-        ShipmentBillingReversed(
-            order_id=cmd.order_id, shipment_id=cmd.shipment_id, failure=cmd.failure
-        )
-    ]
-    if cmd.shipment_id in billing.shipments:
-        events += _pay_back_shipment(cmd.shipment_id, _folded(state, events))
-    return events
-
-
-def _refund_return(cmd: RefundReturn, state: OrderBilling) -> Decision:
-    """One refund per payment of a resolved return, each of exactly its amount."""
-    billing = _require_opened(state.billing, cmd.order_id)
-    events: Decision = []
-    for refund in cmd.refunds:
-        if refund.payment_id not in billing.payment_ids:
-            raise Refusal(
-                "payment_not_of_order",
-                f"return {cmd.return_id}: payment {refund.payment_id} is not a payment of "
-                f"order {cmd.order_id}",
-            )
-        request = RequestRefund(
-            payment_id=refund.payment_id,
-            refund_id=derived_id("rfd", cmd.return_id, refund.payment_id),
-            amount=refund.amount.amount,
-            reason=f"return {cmd.return_id}",
-            currency=refund.amount.currency,
-            return_id=cmd.return_id,
-        )
-        events += pay.decide(request, _folded(state, events).payment(refund.payment_id))
-    return events
-
-
-def _pay_back_shipment(shipment_id: str, state: OrderBilling) -> Decision:
-    """Refund each captured (or capture-requested) share of a billed shipment; release a
-    cash-on-delivery share that was never collected."""
-    billed = state.billing.shipments[shipment_id]
-    events: Decision = []
-    for share in billed.payments:
-        payment = _folded(state, events).payment(share.payment_id)
-        amount = share.amount.amount
-        up_front = capture_moment(share.method) is CaptureMoment.AT_ORDER
-        collected = up_front or shipment_id in payment.captures_requested
-        if collected:
-            request = RequestRefund(
-                payment_id=share.payment_id,
-                refund_id=derived_id("rfd", shipment_id, share.payment_id),
-                amount=amount,
-                reason=f"shipment {shipment_id} failed",
-                shipment_id=shipment_id,
-            )
-            events += pay.decide(request, payment)
-        else:
-            reason = f"shipment {shipment_id} failed: its cash on delivery is not collected"
-            events += pay.decide(RequestRelease(f"fail-{shipment_id}", amount, reason), payment)
-    return events
-
-
-SHORT_RELEASE = "short"
-"""The release id of the unbilled remainder of a short-picked order (one per payment)."""
-
-
-def short_refund_id(payment_id: str) -> str:
-    return derived_id("rfd-short", payment_id)
-
-
-def _release_unbilled(state: OrderBilling) -> Decision:
-    """Once every unit is billed or waived, release what each payment has left unbilled."""
-    billing = state.billing
-    if billing.cancelled or not billing.waived or not billing.settled:
-        return []
-    events: Decision = []
-    for p in billing.payments:
-        left = p.amount.amount - billing.billed_to(p.payment_id)
-        payment = state.payment(p.payment_id)
-        if left <= 0 or payment.phase is not Phase.AUTHORIZED:
-            continue
-        reason = "short-picked units not shipped"
-        if capture_moment(p.method) is CaptureMoment.AT_ORDER:
-            refund_id = short_refund_id(p.payment_id)
-            amount = min(left, payment.refundable)
-            if refund_id in payment.refunds_requested or amount <= 0:
-                continue
-            events += pay.decide(RequestRefund(p.payment_id, refund_id, amount, reason), payment)
-        else:
-            events += pay.decide(RequestRelease(SHORT_RELEASE, left, reason), payment)
-    return events
-
-
-def derived_id(prefix: str, *parts: str) -> str:
-    """``prefix-part-part``, or ``prefix-<digest>`` when that is longer than an id may be."""
-    joined = "-".join((prefix, *parts))
-    if len(joined) <= MAX_ID_LENGTH:
-        return joined
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
-    return f"{prefix}-{digest}"
-
-
-def _require_opened(billing: Billing, order_id: str) -> Billing:
-    if not billing.opened:
-        # Its OrderPlaced comes first on the same partition: it was dead-lettered.
-        raise Refusal(
-            "order_not_billed",
-            f"order {order_id} is not known to payments (its OrderPlaced was not handled); "
-            "replay this message once it is",
-        )
-    return billing
-
-
-def _folded(state: OrderBilling, events: Sequence[Event]) -> OrderBilling:
-    for event in events:
-        state = evolve(state, event)
-    return state
-
-
 # -- valuation and split -----------------------------------------------------------------
-
-
-def _count(
-    billing: Billing, items: Sequence[SkuQuantity], counted: Mapping[str, int]
-) -> tuple[dict[str, int], Decimal, list[SkuQuantity]]:
-    """``counted`` (billed or waived units per line) after ``items``, their value, and the
-    units taken (per SKU). A line takes only units it has neither billed nor waived."""
-    units = dict(counted)
-    value = ZERO
-    taken: dict[str, int] = {}
-    for item in items:
-        left = item.quantity
-        for line in billing.lines:
-            if line.sku != item.sku or left == 0:
-                continue
-            done = billing.billed_units.get(line.line_id, 0) + billing.waived_units.get(
-                line.line_id, 0
-            )
-            done += units.get(line.line_id, 0) - counted.get(line.line_id, 0)
-            take = min(left, line.quantity - done)
-            if take > 0:
-                units[line.line_id] = units.get(line.line_id, 0) + take
-                value += line.unit_price.amount * take
-                taken[item.sku] = taken.get(item.sku, 0) + take
-                left -= take
-    return units, value, [SkuQuantity(sku=sku, quantity=q) for sku, q in taken.items()]
 
 
 def _shares(billing: Billing, before: Decimal, amount: Decimal) -> list[tuple[Payment, Decimal]]:
