@@ -200,7 +200,9 @@ def _write_settings(config: StackConfig) -> None:
         f"listen_addresses = {_conf_quote(config.host)}\n"
         f"port = {config.pg_port}\n"
         f"unix_socket_directories = {_conf_quote(str(config.pg_run))}\n"
-        "max_connections = 200\n"
+        # Seven services with pools of up to 20 each, twice over while the e2e tests run
+        # their own set beside the stack's.
+        "max_connections = 400\n"
         "idle_in_transaction_session_timeout = '60s'\n"
         "fsync = on\n"
         "shared_buffers = '256MB'\n"
