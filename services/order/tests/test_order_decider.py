@@ -255,3 +255,26 @@ def test_payment_steps_add_up_per_payment() -> None:
     assert payment is not None
     assert payment.captured == eur("60.00") and payment.refunded == eur("5.00")
     assert payment.status == "refunded" and payment.authorized
+
+
+def test_each_partial_release_of_an_authorisation_is_recorded_and_added_up() -> None:
+    def void(amount: str) -> RecordPayment:
+        return RecordPayment(
+            ORDER_ID, "pay-1", PaymentMethod.CARD, eur(amount), OrderPaymentStatus.VOIDED
+        )
+
+    def voided(amount: str) -> OrderPaymentRecorded:
+        return OrderPaymentRecorded(
+            order_id=ORDER_ID,
+            payment_id="pay-1",
+            method=PaymentMethod.CARD,
+            amount=eur(amount),
+            status=OrderPaymentStatus.VOIDED,
+        )
+
+    # A short pick's share released, then an uncollected share of a lost parcel.
+    history = [*confirmed_history(), voided("12.50")]
+    spec.given(*history).when(void("4.95")).then(voided("4.95"))
+    state = spec.given(*history, voided("4.95")).state
+    payment = state.payment("pay-1")
+    assert payment is not None and payment.released == eur("17.45")

@@ -144,7 +144,8 @@ def _payment(state: OrderState, event: OrderPaymentRecorded) -> OrderState:
     elif status is OrderPaymentStatus.DECLINED:
         updated = replace(current, status=status.value, declined=True, reason=event.reason)
     elif status is OrderPaymentStatus.VOIDED:
-        updated = replace(current, status=status.value, voided=True)
+        total = event.amount if current.released is None else current.released + event.amount
+        updated = replace(current, status=status.value, voided=True, released=total)
     elif status is OrderPaymentStatus.CAPTURED:
         total = event.amount if current.captured is None else current.captured + event.amount
         updated = replace(current, status=status.value, captured=total)

@@ -315,14 +315,17 @@ def _record(command: Fact, state: OrderState) -> list[Event]:
 
 
 def _repeats(command: RecordPayment, state: OrderState) -> bool:
-    """A one-off step (authorise, decline, void) already recorded for this payment."""
+    """A one-off step (authorise, decline) already recorded for this payment.
+
+    A void is not one-off: payments releases parts of an authorisation (a short pick's
+    share, a lost cash-on-delivery parcel) as separate ``PaymentVoided`` events, and a
+    redelivery of the same one is stopped by the inbox."""
     payment = state.payment(command.payment_id)
     if payment is None:
         return False
     return {
         OrderPaymentStatus.AUTHORIZED: payment.authorized,
         OrderPaymentStatus.DECLINED: payment.declined,
-        OrderPaymentStatus.VOIDED: payment.voided,
     }.get(command.status, False)
 
 

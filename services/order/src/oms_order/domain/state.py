@@ -66,6 +66,9 @@ class PaymentState:
     voided: bool = False
     captured: Money | None = None
     refunded: Money | None = None
+    released: Money | None = None
+    """Voided (released) so far: a whole authorisation, or parts of it (a short pick's
+    share, an uncollected cash-on-delivery share), each its own ``PaymentVoided``."""
     reason: str | None = None
 
     @classmethod

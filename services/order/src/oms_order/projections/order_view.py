@@ -91,6 +91,7 @@ def document(state: OrderState, records: Sequence[Recorded]) -> Doc:
                 "authorized": p.authorized,
                 "captured": money(p.captured),
                 "refunded": money(p.refunded),
+                "voided": money(p.released),
                 "reason": p.reason,
             }
             for p in state.payments
