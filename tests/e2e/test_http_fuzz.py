@@ -10,6 +10,8 @@ rather than through schemathesis' pytest plugin, which does not run under pytest
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
-from tests.e2e.system import System
+from oms_cli.config import StackConfig
+from tests.e2e.system import LIFECYCLE, System, running_system
 
 EXAMPLES_PER_OPERATION = 25
 
@@ -47,7 +50,15 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, sent: list[int]) -> li
     return failures[-1:]
 
 
-@pytest.mark.parametrize("service", ["order", "inventory", "payments"])
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """Every service of the order's life, each fuzzed through its own description."""
+    logs = Path(tmp_path_factory.mktemp("service-logs"))
+    with running_system(StackConfig(), logs, services=LIFECYCLE) as system:
+        yield system
+
+
+@pytest.mark.parametrize("service", LIFECYCLE)
 def test_no_request_gets_a_server_error(system: System, service: str) -> None:
     schema = schemathesis.openapi.from_url(system.url(service) + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
