@@ -442,6 +442,37 @@ async def test_a_return_after_the_window_is_refused(shop: System) -> None:
     assert problem["code"] == "return_window_closed", problem
 
 
+async def test_a_lost_parcel_is_refunded_and_shown_on_the_order(shop: System) -> None:
+    system = shop
+    order_id = await place(system, order_body([("LC-CAP", 2, "14.00")], method="card"))
+    await until_status(system, order_id, {"confirmed"})
+    await pick_and_pack(system, order_id, {"LC-CAP": 2})
+    (shipment,) = await wait_until(
+        lambda: shipments(system, order_id), timeout_s=60, what="the shipment booked"
+    )
+    # The carrier reports it lost before the simulator's first scan.
+    resp = await carrier_update(system, shipment, "lost", datetime.now(UTC))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["recorded"] == ["ShipmentLost"], resp.text
+    paid = 2 * Decimal("14.00") + SHIPPING
+
+    async def refunded() -> bool:
+        return (
+            await captured_total(system, order_id) == paid
+            and await refunded_total(system, order_id) == paid
+        )
+
+    await wait_until(refunded, timeout_s=60, what=f"the lost parcel's {paid} refunded")
+    doc = await until_status(system, order_id, {"shipped"})
+    assert "OrderShipmentFailed" in timeline_types(doc)
+    (parcel,) = doc["shipments"]
+    assert parcel["failed"] and parcel["failure"]["failure"] == "lost", parcel
+    assert not parcel["delivered"], parcel
+    await asyncio.sleep(4)  # the simulator's scans after the end change nothing
+    assert (await get_order(system, order_id))["status"] == "shipped"
+    assert await refunded_total(system, order_id) == paid
+
+
 async def test_a_carrier_webhook_without_a_valid_signature_changes_nothing(
     shop: System,
 ) -> None:
