@@ -77,6 +77,7 @@ EXPECTED_TYPES = {
     "ShipmentDeliveryFailed",
     "ShipmentReturnedToSender",
     "ShipmentLost",
+    "ReturnLabelBooked",
     "ReturnRequested",
     "ReturnAuthorized",
     "ReturnReceived",

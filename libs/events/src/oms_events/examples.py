@@ -129,6 +129,7 @@ from oms_events.contracts.returns import (
 from oms_events.contracts.shipping import (
     PassedOverCandidate,
     PassedOverReason,
+    ReturnLabelBooked,
     ShipmentBooked,
     ShipmentDeliveryFailed,
     ShipmentInTransit,
@@ -571,6 +572,18 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
         **_scanned, update_id="upd-3", reported_at=_scan_at, reason="address unknown"
     ),
     ShipmentLost: lambda: ShipmentLost(**_scanned, update_id="upd-4", reported_at=_scan_at),
+    ReturnLabelBooked: lambda: ReturnLabelBooked(
+        return_id="RMA-7K3F-9QX2",
+        order_id=ORDER_ID,
+        warehouse_id=WAREHOUSE_ID,
+        carrier="postnl",
+        service="standard",
+        tracking_number="3SOMSN000000123",
+        from_country="BE",
+        weight_grams=1000,
+        label_cost=eur("6.95"),
+        explanation="postnl standard is the cheapest of 3 services collecting in BE",
+    ),
     ReturnRequested: lambda: ReturnRequested(
         **_returned,
         lines=[

@@ -136,6 +136,7 @@ TOPIC_BY_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         "ShipmentDeliveryFailed": SHIPPING_EVENTS,
         "ShipmentReturnedToSender": SHIPPING_EVENTS,
         "ShipmentLost": SHIPPING_EVENTS,
+        "ReturnLabelBooked": SHIPPING_EVENTS,
         # returns
         "ReturnRequested": RETURNS_EVENTS,
         "ReturnAuthorized": RETURNS_EVENTS,

@@ -2,7 +2,8 @@
 
 ``OrderPlaced`` (order events) keeps the order's destination and shipping charge;
 ``ParcelsPacked`` (fulfilment events) books each parcel with a carrier, deciding
-``ShipmentBooked`` + ``ShipmentDispatched``. Each consumer has its own group and inbox,
+``ShipmentBooked`` + ``ShipmentDispatched``; ``ReturnAuthorized`` (returns events) books
+the return label (``ReturnLabelBooked``). Each consumer has its own group and inbox,
 so a redelivered message is dropped by the inbox; a parcel booked already decides nothing.
 
 A refusal (no carrier service keeps the promise, an unknown warehouse) cannot get better
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from oms_events.base import Event
 from oms_events.contracts import OrderPlaced
 from oms_events.contracts.fulfilment import ParcelsPacked
+from oms_events.contracts.returns import ReturnAuthorized
 from oms_events.envelope import Envelope
 from oms_events.topics import topic_for
 from oms_platform.consumer import Handler
@@ -37,15 +39,24 @@ async def book_parcels(shipping: Shipping, uow: UnitOfWork, env: Envelope, event
     await shipping.book_parcels(uow, env, event)
 
 
+async def book_return_label(
+    shipping: Shipping, uow: UnitOfWork, env: Envelope, event: Event
+) -> None:
+    assert isinstance(event, ReturnAuthorized)
+    await shipping.book_return_label(uow, env, event)
+
+
 ROUTES: Mapping[type[Event], Reaction] = {
     OrderPlaced: remember_order,
     ParcelsPacked: book_parcels,
+    ReturnAuthorized: book_return_label,
 }
 """The one routing table: which handler each consumed event class goes to."""
 
 CONSUMERS: Mapping[str, tuple[type[Event], ...]] = {
     "orders": (OrderPlaced,),
     "parcels": (ParcelsPacked,),
+    "returns": (ReturnAuthorized,),
 }
 """Consumer name -> the events of :data:`ROUTES` it handles (one group and inbox each)."""
 

@@ -5,7 +5,8 @@ Every command runs inside the caller's unit of work (the consumer runtime's for 
 order's shipping charge for the order's first shipment and registers the tracking number
 in the same transaction as its events, and puts the dispatched shipment on its carrier's
 manifest; a carrier update moves the manifest entry on, and off at the end (see
-``directory``).
+``directory``). An authorised return gets its label booked (``domain.return_labels``),
+drawing its tracking number from the same sequence.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from oms_events.base import Event
 from oms_events.contracts import OrderPlaced
 from oms_events.contracts.fulfilment import ParcelsPacked
+from oms_events.contracts.returns import ReturnAuthorized
 from oms_events.contracts.shipping import ShipmentDispatched, ShippingMethod
 from oms_events.envelope import Envelope
 from oms_events.money import Money
@@ -25,8 +27,10 @@ from oms_platform.eventstore import UnitOfWork
 from oms_platform.refusal import Refusal
 from oms_platform.session import StreamSession
 from oms_shipping.directory import Directory, ManifestEntry, OrderInfo, Tracked
+from oms_shipping.domain import return_labels
 from oms_shipping.domain.commands import BookShipment, RecordCarrierUpdate
 from oms_shipping.domain.rates import Parcel, Promise
+from oms_shipping.domain.return_labels import RETURN_LABEL
 from oms_shipping.domain.shipment import SHIPMENT, Shipment, ShipmentStatus, stream_id
 from oms_shipping.domain.webhooks import CarrierUpdate
 
@@ -129,6 +133,46 @@ class Shipping:
             decided.extend(events)
         await s.flush()
         return decided
+
+    async def book_return_label(
+        self, uow: UnitOfWork, env: Envelope, event: ReturnAuthorized
+    ) -> list[Event]:
+        """Book the label an authorised return travels back on (once per return)."""
+        order = await self.directory.order(uow, event.order_id)
+        if order is None:
+            raise Refusal.not_found(
+                "order_not_known",
+                f"shipping has no OrderPlaced for order {event.order_id!r}; replay this "
+                "message once it has",
+                "order_id",
+            )
+        destination = self.warehouse_countries.get(event.warehouse_id)
+        if destination is None:
+            raise Refusal.invalid(
+                "unknown_warehouse",
+                f"no country is configured for warehouse {event.warehouse_id!r} "
+                "(OMS_SHIPPING_WAREHOUSE_COUNTRIES)",
+                "warehouse_id",
+            )
+        s = self._session(uow, Cause(env.correlation_id, str(env.event_id)), self.clock())
+        own = return_labels.stream_id(event.return_id)
+        state = await s.load(own, RETURN_LABEL.initial_state(), RETURN_LABEL.evolve)
+        if state.booked is not None:
+            return []
+        cmd = return_labels.BookReturnLabel(
+            return_id=event.return_id,
+            order_id=event.order_id,
+            warehouse_id=event.warehouse_id,
+            from_country=order.country,
+            warehouse_country=destination,
+            units=sum(ln.quantity for ln in event.lines),
+            ready_at=env.occurred_at,
+            tracking_sequence=await self.directory.next_sequence(uow),
+        )
+        events = RETURN_LABEL.decide(cmd, state)
+        s.record(own, events)
+        await s.flush()
+        return events
 
     async def record_update(
         self, uow: UnitOfWork, update: CarrierUpdate, cause: Cause

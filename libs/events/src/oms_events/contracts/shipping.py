@@ -175,3 +175,23 @@ class ShipmentLost(_CarrierScan, type_name="ShipmentLost", version=1):
     """The carrier declared the parcel lost; refund or reshipment follows."""
 
     reason: Text | None = None
+
+
+@registry.register
+class ReturnLabelBooked(Event, type_name="ReturnLabelBooked", version=1):
+    """Shipping booked the return label of an authorised return (stream per return).
+
+    The cheapest standard service that collects in the customer's country and delivers to
+    the return warehouse; ``label_cost`` is what the carrier charges the shop for it.
+    """
+
+    return_id: Id
+    order_id: Id
+    warehouse_id: Id
+    carrier: Name
+    service: Name
+    tracking_number: Id
+    from_country: CountryCode
+    weight_grams: Grams
+    label_cost: Money = Field(description="What the carrier charges the shop for the label.")
+    explanation: Text = Field(description="One sentence: why this carrier service.")
