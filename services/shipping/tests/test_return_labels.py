@@ -93,8 +93,14 @@ async def test_an_authorised_return_gets_one_label(service: Service) -> None:
             )
         )
 
+    missing = await service.client.get(f"/v1/returns/{authorized.return_id}/label")
+    assert missing.status_code == 404 and missing.json()["code"] == "return_label_not_found"
     (label,) = await handle()
     assert isinstance(label, ReturnLabelBooked)
+    shown = await service.client.get(f"/v1/returns/{authorized.return_id}/label")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["tracking_number"] == label.tracking_number
+    assert shown.json()["label_cost"] == label.label_cost.model_dump(mode="json")
     # The example order goes to NL; the label comes back from there to Berlin.
     assert (label.from_country, label.warehouse_id, label.weight_grams) == ("NL", "BER", 1500)
     assert label.return_id == authorized.return_id

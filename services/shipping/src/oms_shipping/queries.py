@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oms_events.contracts.shipping import (
+    ReturnLabelBooked,
     ShipmentBooked,
     ShipmentDelivered,
     ShipmentDeliveryFailed,
@@ -23,6 +24,7 @@ from oms_events.registry import registry
 from oms_platform.eventstore import EventStore
 from oms_platform.refusal import Refusal
 from oms_shipping.directory import Directory
+from oms_shipping.domain import return_labels
 from oms_shipping.domain.shipment import SHIPMENT, stream_id
 
 Json = dict[str, Any]
@@ -44,6 +46,16 @@ class ShippingQueries:
     async def order_shipments(self, order_id: str) -> Json:
         views = [await self._view(sid) for sid in await self.directory.shipments_of(order_id)]
         return {"order_id": order_id, "shipments": [v for v in views if v is not None]}
+
+    async def return_label(self, return_id: str) -> Json:
+        """The label booked for return ``return_id`` (``ReturnLabelBooked``, as JSON)."""
+        for rec in await self.store.read_stream(return_labels.stream_id(return_id)):
+            event = registry.parse(rec.envelope)
+            if isinstance(event, ReturnLabelBooked):
+                return {**event.model_dump(mode="json"), "booked_at": rec.recorded_at.isoformat()}
+        raise Refusal.not_found(
+            "return_label_not_found", f"no label is booked for return {return_id!r}", "return_id"
+        )
 
     async def _view(self, shipment_id: str) -> Json | None:
         records = await self.store.read_stream(stream_id(shipment_id))

@@ -22,3 +22,9 @@ async def get_shipment(ctx: Ctx, shipment_id: Id) -> dict[str, Any]:
 async def order_shipments(ctx: Ctx, order_id: Id) -> dict[str, Any]:
     """Every shipment booked for the order (an empty list when none is)."""
     return await ctx.queries.order_shipments(order_id)
+
+
+@router.get("/returns/{return_id}/label")
+async def return_label(ctx: Ctx, return_id: Id) -> dict[str, Any]:
+    """The return label shipping booked for an authorised return: carrier, tracking, cost."""
+    return await ctx.queries.return_label(return_id)
