@@ -1,0 +1,97 @@
+"""The dashboards' JSON API: ``GET /v1/dashboard/{orders,shipping,returns,satisfaction}``.
+
+Every route takes the same optional filters: ``from`` and ``to`` (ISO dates, ``to``
+inclusive, at most ten years apart), ``warehouse`` and ``carrier`` (codes). A bad filter
+is a 422 problem body naming the parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+
+from oms_operations.queries import DashboardQueries, Filters
+from oms_platform.http import PROBLEM_RESPONSES, ProblemResponse, invalid_response
+from oms_platform.refusal import FieldError
+
+MAX_SPAN_DAYS = 3660
+CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+router = APIRouter(prefix="/v1/dashboard", responses=PROBLEM_RESPONSES)
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    queries: DashboardQueries
+
+
+class BadFilter(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def filters(
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    warehouse: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
+    carrier: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
+) -> Filters:
+    if start and end:
+        if end < start:
+            raise BadFilter("query:to", "'to' is before 'from'")
+        if (end - start).days > MAX_SPAN_DAYS:
+            raise BadFilter("query:to", f"at most {MAX_SPAN_DAYS} days from 'from'")
+    return Filters(start, end, warehouse, carrier)
+
+
+def queries(request: Request) -> DashboardQueries:
+    ctx: ApiContext = request.app.state.operations
+    return ctx.queries
+
+
+Q = Annotated[DashboardQueries, Depends(queries)]
+F = Annotated[Filters, Depends(filters)]
+
+
+@router.get("/orders")
+async def orders(q: Q, f: F) -> dict[str, Any]:
+    """Orders by status, lead times (p50/p90 in seconds) and backlog per warehouse
+    (confirmed, not yet dispatched from that warehouse)."""
+    return await q.orders(f)
+
+
+@router.get("/shipping")
+async def shipping(q: Q, f: F) -> dict[str, Any]:
+    """Per carrier, service and warehouse: parcels, real cost, charged price, cost as a
+    share of the orders' value and the late-delivery rate."""
+    return await q.shipping(f)
+
+
+@router.get("/returns")
+async def returns(q: Q, f: F) -> dict[str, Any]:
+    """Returns: count and rate (per delivered order) by reason, by SKU (per delivered
+    unit), units by condition on receipt, refunded value and days to refund."""
+    return await q.returns(f)
+
+
+@router.get("/satisfaction")
+async def satisfaction(q: Q, f: F) -> dict[str, Any]:
+    """Mean rating and count by carrier, warehouse, split versus single parcel, and
+    returned versus kept."""
+    return await q.satisfaction(f)
+
+
+def install(app: FastAPI, ctx: ApiContext) -> None:
+    app.state.operations = ctx
+
+    async def bad_filter(_request: Request, err: Exception) -> ProblemResponse:
+        assert isinstance(err, BadFilter)
+        return invalid_response([FieldError(err.field, err.reason, "invalid_range")], "query")
+
+    app.add_exception_handler(BadFilter, bad_filter)
+    app.include_router(router)

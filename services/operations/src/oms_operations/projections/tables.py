@@ -1,0 +1,194 @@
+"""The read model tables and how each model's rows go in and out of them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from oms_events.base import Event
+from oms_events.envelope import Envelope
+from oms_operations.projections import feedback, orders, returns, shipments
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ops_orders (
+    order_id        text PRIMARY KEY,
+    status          text NOT NULL,
+    platform_ref    text,
+    sales_channel   text,
+    customer_email  text,
+    currency        text,
+    order_value     numeric,
+    lines           jsonb NOT NULL DEFAULT '[]',
+    placed_at       timestamptz,
+    confirmed_at    timestamptz,
+    dispatched_at   timestamptz,
+    delivered_at    timestamptz,
+    cancelled_at    timestamptz,
+    warehouses      text[] NOT NULL DEFAULT '{}',
+    shipped_from    text[] NOT NULL DEFAULT '{}',
+    shipments       text[] NOT NULL DEFAULT '{}',
+    short_shipped   text[] NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS ops_orders_placed ON ops_orders (placed_at);
+CREATE INDEX IF NOT EXISTS ops_orders_email ON ops_orders (customer_email);
+CREATE INDEX IF NOT EXISTS ops_orders_ref ON ops_orders (platform_ref);
+CREATE TABLE IF NOT EXISTS ops_shipments (
+    shipment_id     text PRIMARY KEY,
+    order_id        text NOT NULL,
+    status          text NOT NULL,
+    carrier         text,
+    service         text,
+    warehouse_id    text,
+    currency        text,
+    cost            numeric,
+    charged         numeric,
+    promised_date   date,
+    booked_at       timestamptz,
+    dispatched_at   timestamptz,
+    delivered_at    timestamptz,
+    failed_attempts integer NOT NULL DEFAULT 0,
+    failure         text
+);
+CREATE INDEX IF NOT EXISTS ops_shipments_order ON ops_shipments (order_id);
+CREATE TABLE IF NOT EXISTS ops_returns (
+    return_id       text PRIMARY KEY,
+    order_id        text NOT NULL,
+    status          text NOT NULL,
+    warehouse_id    text,
+    lines           jsonb NOT NULL DEFAULT '[]',
+    currency        text,
+    refund_amount   numeric,
+    requested_at    timestamptz,
+    authorized_at   timestamptz,
+    received_at     timestamptz,
+    resolved_at     timestamptz
+);
+CREATE INDEX IF NOT EXISTS ops_returns_order ON ops_returns (order_id);
+CREATE TABLE IF NOT EXISTS ops_feedback (
+    order_id        text PRIMARY KEY,
+    rating          integer NOT NULL,
+    comment         text,
+    received_at     timestamptz NOT NULL
+);
+"""
+
+TABLES = ("ops_orders", "ops_shipments", "ops_returns", "ops_feedback")
+
+Row = Any
+Apply = Callable[[Row | None, Envelope, Event], Row | None]
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """A read model: its table, key, row class, pure ``apply`` and the events it takes."""
+
+    table: str
+    key: str
+    row: type
+    apply: Apply
+    handled: tuple[type[Event], ...]
+    json_columns: frozenset[str] = frozenset()
+    array_columns: frozenset[str] = frozenset()
+    build: Callable[..., Row] | None = None
+    """Builds a row from its decoded columns (default: the row class itself)."""
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in fields(self.row)]
+
+    def key_of(self, event: Event) -> str:
+        value: str = getattr(event, self.key)
+        return value
+
+    def encode(self, row: Row) -> dict[str, Any]:
+        values = asdict(row)
+        for name in self.json_columns:
+            values[name] = json.dumps(values[name])
+        for name in self.array_columns:
+            values[name] = list(values[name])
+        return values
+
+    def decode(self, record: Mapping[Any, Any]) -> Row:
+        values = dict(record)
+        for name in self.array_columns:
+            values[name] = tuple(values[name])
+        return (self.build or self.row)(**values)
+
+    async def load(self, conn: AsyncConnection, key: str) -> Row | None:
+        found = await conn.execute(
+            text(f"SELECT * FROM {self.table} WHERE {self.key} = :key FOR UPDATE"), {"key": key}
+        )
+        record = found.mappings().first()
+        return None if record is None else self.decode(record)
+
+    async def save(self, conn: AsyncConnection, row: Row) -> None:
+        cols = self.columns
+        values = ", ".join(
+            f"CAST(:{c} AS jsonb)" if c in self.json_columns else f":{c}" for c in cols
+        )
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != self.key)
+        await conn.execute(
+            text(
+                f"INSERT INTO {self.table} ({', '.join(cols)}) VALUES ({values}) "
+                f"ON CONFLICT ({self.key}) DO UPDATE SET {updates}"
+            ),
+            self.encode(row),
+        )
+
+
+def _order_row(**values: Any) -> orders.OrderRow:
+    values["lines"] = tuple((sku, int(qty)) for sku, qty in values["lines"])
+    return orders.OrderRow(**values)
+
+
+def _return_row(**values: Any) -> returns.ReturnRow:
+    values["lines"] = tuple(returns.ReturnLine(**line) for line in values["lines"])
+    return returns.ReturnRow(**values)
+
+
+ORDERS = ReadModel(
+    "ops_orders",
+    "order_id",
+    orders.OrderRow,
+    orders.apply,
+    orders.HANDLED,
+    json_columns=frozenset({"lines"}),
+    array_columns=frozenset({"warehouses", "shipped_from", "shipments", "short_shipped"}),
+    build=_order_row,
+)
+SHIPMENTS = ReadModel(
+    "ops_shipments", "shipment_id", shipments.ShipmentRow, shipments.apply, shipments.HANDLED
+)
+RETURNS = ReadModel(
+    "ops_returns",
+    "return_id",
+    returns.ReturnRow,
+    returns.apply,
+    returns.HANDLED,
+    json_columns=frozenset({"lines"}),
+    build=_return_row,
+)
+FEEDBACK = ReadModel(
+    "ops_feedback", "order_id", feedback.FeedbackRow, feedback.apply, feedback.HANDLED
+)
+
+MODELS: Sequence[ReadModel] = (ORDERS, SHIPMENTS, RETURNS, FEEDBACK)
+
+
+async def create(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('oms.operations.tables'))"))
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                await conn.execute(text(statement))
+
+
+async def truncate(engine: AsyncEngine) -> None:
+    """Empty every read model (before a rebuild from zero)."""
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)}"))

@@ -1,0 +1,90 @@
+"""The dashboards' routes on an in-memory store with fixed figures: filters, bounds and
+problem bodies (the SQL behind them is checked against the real database in
+``tests/integration/test_operations_service.py``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from oms_operations.app import create_app
+from oms_operations.queries import Figures, Filters
+from oms_operations.settings import OperationsSettings
+from oms_platform.eventstore import InMemoryEventStore
+
+
+class FixedFigures:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, Filters]] = []
+
+    async def _answer(self, name: str, f: Filters) -> Figures:
+        self.asked.append((name, f))
+        return {"dashboard": name}
+
+    async def orders(self, f: Filters) -> Figures:
+        return await self._answer("orders", f)
+
+    async def shipping(self, f: Filters) -> Figures:
+        return await self._answer("shipping", f)
+
+    async def returns(self, f: Filters) -> Figures:
+        return await self._answer("returns", f)
+
+    async def satisfaction(self, f: Filters) -> Figures:
+        return await self._answer("satisfaction", f)
+
+
+@pytest.fixture
+async def api() -> Any:
+    figures = FixedFigures()
+    settings = OperationsSettings(database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none"))
+    host = create_app(settings, store=InMemoryEventStore(), queries=figures)
+    transport = httpx.ASGITransport(app=host.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://operations") as client:
+        yield client, figures
+
+
+@pytest.mark.parametrize("name", ["orders", "shipping", "returns", "satisfaction"])
+async def test_each_dashboard_answers_with_its_filters(api: Any, name: str) -> None:
+    client, figures = api
+    resp = await client.get(
+        f"/v1/dashboard/{name}",
+        params={"from": "2026-05-01", "to": "2026-05-31", "warehouse": "BER", "carrier": "dhl"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"dashboard": name}
+    assert figures.asked == [(name, Filters(date(2026, 5, 1), date(2026, 5, 31), "BER", "dhl"))]
+
+
+async def test_no_filter_means_everything(api: Any) -> None:
+    client, figures = api
+    assert (await client.get("/v1/dashboard/orders")).status_code == 200
+    assert figures.asked == [("orders", Filters())]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "yesterday"}, "from"),
+        ({"to": "2026-13-01"}, "to"),
+        ({"from": "2026-05-02", "to": "2026-05-01"}, "to"),
+        ({"from": "2000-01-01", "to": "2026-01-01"}, "to"),
+        ({"warehouse": "BER; DROP TABLE"}, "warehouse"),
+        ({"carrier": "x" * 65}, "carrier"),
+    ],
+)
+async def test_a_bad_filter_is_a_problem_naming_it(
+    api: Any, params: dict[str, str], field: str
+) -> None:
+    client, figures = api
+    resp = await client.get("/v1/dashboard/shipping", params=params)
+    assert resp.status_code == 422
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["code"] == "invalid_request"
+    assert [e["field"] for e in body["errors"]] == [f"query:{field}"], body
+    assert figures.asked == []
