@@ -394,6 +394,15 @@ async def test_a_partial_return_refunds_exactly_the_accepted_units(shop: System)
     resp = await ask_return(system, order_id, {"LC-CAP": 1, "LC-SOCK": 2}, "wrong_size")
     assert resp.status_code == 201, resp.text
     rma = resp.json()["rma"]
+
+    async def label() -> dict[str, Any] | None:
+        async with system.client("shipping") as ship:
+            found = await ship.get(f"/v1/returns/{rma}/label")
+        return found.json() if found.status_code == 200 else None
+
+    booked = await wait_until(label, timeout_s=60, what=f"the return label of {rma}")
+    assert booked["from_country"] == "NL" and booked["warehouse_id"] == "MAD", booked
+    assert amount(booked["label_cost"]) > 0 and booked["tracking_number"], booked
     resp = await receive(
         system,
         rma,
