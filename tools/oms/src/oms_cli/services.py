@@ -66,8 +66,22 @@ def service_env(
             f"{prefix}TOPIC_PARTITIONS": str(config.kafka_partitions),
         }
     )
+    env.update(calls_env(config, service))
     env.update(extra or {})
     return env
+
+
+CALLS: dict[str, tuple[str, ...]] = {"operations": ("order", "returns", "payments")}
+"""The services whose HTTP APIs a service calls (the customer-service console's actions)."""
+
+
+def calls_env(config: StackConfig, service: str) -> dict[str, str]:
+    """``OMS_<SERVICE>_<CALLED>_URL`` for each service ``service`` calls."""
+    prefix = f"OMS_{service.upper()}_"
+    return {
+        f"{prefix}{called.upper()}_URL": config.service_url(called)
+        for called in CALLS.get(service, ())
+    }
 
 
 def spawn_service(service: str, env: dict[str, str], log_path: Path) -> int:
