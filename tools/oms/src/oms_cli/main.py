@@ -122,6 +122,10 @@ def status_cmd(
         why = "" if info.get("alive") else f"[red]exited; see {info.get('log')}[/]"
         table.add_row(f"{kind} simulator", shown, pid, why)
     console.print(table)
+    ops = doc["services"].get("operations")
+    if ops and ops.get("healthy"):
+        url = ops["url"]
+        console.print(f"[bold]dashboard:[/] {url}/   [bold]customer service:[/] {url}/console")
     raise typer.Exit(0 if ok else 1)
 
 
@@ -222,6 +226,8 @@ def demo(
     summary = ", ".join(f"{n} {status}" for status, n in outcomes.most_common())
     console.print(f"[bold]{sum(outcomes.values())} orders:[/] {summary}")
     console.print(f"order API: {config.service_url('order')}/v1/orders/<order_id>")
+    if "operations" in doc["services"]:
+        console.print(f"dashboard: {config.service_url('operations')}/")
 
 
 dlq_app = typer.Typer(
