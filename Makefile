@@ -35,6 +35,20 @@ deps:
 		python3 -m pip install --quiet "uv==$(UV_VERSION)"; \
 	fi
 	$(UV) sync --all-packages --locked
+	@# The operations web pages' libraries (htmx, Chart.js) from the npm registry, again
+	@# whenever the lock file is newer than what npm last installed.
+	@ops=services/operations; \
+	if [ ! -f $$ops/node_modules/.package-lock.json ] || \
+		[ $$ops/package-lock.json -nt $$ops/node_modules/.package-lock.json ]; then \
+		echo "installing the operations web libraries (npm ci in $$ops)"; \
+		(cd $$ops && npm ci --no-audit --no-fund); \
+	fi
+	@# Debian's Chromium for the browser tests (never a browser download by Playwright).
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium with apt-get (the browser tests drive /usr/bin/chromium)"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && $$sudo apt-get install -y chromium; \
+	fi
 
 lint:
 	$(UV) run --no-sync ruff check .
