@@ -20,6 +20,7 @@ from oms_platform.eventstore import InMemoryEventStore
 class FixedFigures:
     def __init__(self) -> None:
         self.asked: list[tuple[str, Filters]] = []
+        self.timelines: list[str] = []
 
     async def _answer(self, name: str, f: Filters) -> Figures:
         self.asked.append((name, f))
@@ -36,6 +37,10 @@ class FixedFigures:
 
     async def satisfaction(self, f: Filters) -> Figures:
         return await self._answer("satisfaction", f)
+
+    async def timeline(self, order_id: str) -> list[Figures]:
+        self.timelines.append(order_id)
+        return [{"event_id": "e1", "type": "OrderPlaced"}] if order_id == "ord-1" else []
 
 
 @pytest.fixture
@@ -88,3 +93,25 @@ async def test_a_bad_filter_is_a_problem_naming_it(
     assert body["code"] == "invalid_request"
     assert [e["field"] for e in body["errors"]] == [f"query:{field}"], body
     assert figures.asked == []
+
+
+async def test_an_orders_timeline_lists_its_events_and_an_unknown_order_none(api: Any) -> None:
+    client, figures = api
+    resp = await client.get("/v1/timeline/ord-1")
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {
+        "order_id": "ord-1",
+        "events": [{"event_id": "e1", "type": "OrderPlaced"}],
+    }
+    assert (await client.get("/v1/timeline/ord-unknown")).json()["events"] == []
+    assert figures.timelines == ["ord-1", "ord-unknown"]
+
+
+@pytest.mark.parametrize("order_id", ["x" * 101, "a%0Ab"])
+async def test_a_bad_order_id_is_a_problem_naming_it(api: Any, order_id: str) -> None:
+    client, figures = api
+    resp = await client.get(f"/v1/timeline/{order_id}")
+    assert resp.status_code == 422
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in resp.json()["errors"]] == ["path:order_id"], resp.text
+    assert figures.timelines == []

@@ -43,7 +43,7 @@ from oms_events.contracts.shipping import (
 )
 from oms_events.envelope import Envelope
 from oms_events.examples import eur
-from oms_operations.projections import feedback, orders, returns, shipments
+from oms_operations.projections import feedback, orders, payments, returns, shipments, timeline
 from oms_operations.projections.tables import MODELS
 
 from .events import HOUR, T0, at, make
@@ -257,7 +257,14 @@ def test_the_latest_rating_of_an_order_counts() -> None:
 def test_rows_go_through_their_columns_and_back_unchanged() -> None:
     order = fold(orders.apply, order_history())
     ret = returns.ReturnRow("r1", "o1", lines=(returns.ReturnLine("TEE", 1, "other", None),))
-    rows = {"ops_orders": order, "ops_returns": ret}
+    timeline_row = timeline.apply(None, *order_history()[0])
+    payment = payments.PaymentRow("pay-1", "o1", "card", "EUR", authorized=Decimal("9.50"))
+    rows = {
+        "ops_orders": order,
+        "ops_returns": ret,
+        "ops_timeline": timeline_row,
+        "ops_payments": payment,
+    }
     for model in MODELS:
         if model.table not in rows:
             continue
@@ -265,3 +272,4 @@ def test_rows_go_through_their_columns_and_back_unchanged() -> None:
         for name in model.json_columns:  # what PostgreSQL hands back for jsonb
             encoded[name] = json.loads(encoded[name])
         assert model.decode(encoded) == rows[model.table]
+    assert {"ops_timeline", "ops_payments"} <= {model.table for model in MODELS}

@@ -1,6 +1,7 @@
-"""The dashboards' JSON API: ``GET /v1/dashboard/{orders,shipping,returns,satisfaction}``.
+"""The dashboards' JSON API: ``GET /v1/dashboard/{orders,shipping,returns,satisfaction}``
+and an order's cross-service timeline, ``GET /v1/timeline/{order_id}``.
 
-Every route takes the same optional filters: ``from`` and ``to`` (ISO dates, ``to``
+Every dashboard takes the same optional filters: ``from`` and ``to`` (ISO dates, ``to``
 inclusive, at most ten years apart), ``warehouse`` and ``carrier`` (codes). A bad filter
 is a 422 problem body naming the parameter.
 """
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 
+from oms_events.contracts.common import Id
 from oms_operations.queries import DashboardQueries, Filters
 from oms_platform.http import PROBLEM_RESPONSES, ProblemResponse, invalid_response
 from oms_platform.refusal import FieldError
@@ -21,6 +23,7 @@ MAX_SPAN_DAYS = 3660
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 router = APIRouter(prefix="/v1/dashboard", responses=PROBLEM_RESPONSES)
+timeline_router = APIRouter(prefix="/v1/timeline", responses=PROBLEM_RESPONSES)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,18 @@ async def satisfaction(q: Q, f: F) -> dict[str, Any]:
     return await q.satisfaction(f)
 
 
+OrderId = Annotated[Id, Path(description="The OMS order id, e.g. ord-3f2a9c01b7de.")]
+
+
+@timeline_router.get("/{order_id}")
+async def timeline(q: Q, order_id: OrderId) -> dict[str, Any]:
+    """The order's events from every service, oldest first: ``order_id`` and ``events``
+    (each ``event_id``, ``type``, ``occurred_at``, ``actor``, ``producer``,
+    ``correlation_id``, ``causation_id``, ``summary``); ``events`` is empty for an order
+    not seen (yet)."""
+    return {"order_id": order_id, "events": await q.timeline(order_id)}
+
+
 def install(app: FastAPI, ctx: ApiContext) -> None:
     app.state.operations = ctx
 
@@ -95,3 +110,4 @@ def install(app: FastAPI, ctx: ApiContext) -> None:
 
     app.add_exception_handler(BadFilter, bad_filter)
     app.include_router(router)
+    app.include_router(timeline_router)

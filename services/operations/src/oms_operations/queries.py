@@ -67,6 +67,7 @@ class DashboardQueries(Protocol):
     async def shipping(self, f: Filters) -> Figures: ...
     async def returns(self, f: Filters) -> Figures: ...
     async def satisfaction(self, f: Filters) -> Figures: ...
+    async def timeline(self, order_id: str) -> list[Figures]: ...
 
 
 def _num(value: Any, places: int = 4) -> float | None:
@@ -80,6 +81,9 @@ def _money(value: Decimal | None) -> str | None:
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
+
+TIMELINE_LIMIT = 1000
+"""At most this many events of one order (its first ones) in a timeline."""
 
 LEGS = {
     "placed_to_confirmed": ("placed_at", "confirmed_at"),
@@ -332,3 +336,28 @@ class SqlDashboardQueries:
             "split_vs_single": by["split"],
             "returned_vs_kept": by["returned"],
         }
+
+    async def timeline(self, order_id: str) -> list[Figures]:
+        """The order's events from every service, oldest first (at most ``TIMELINE_LIMIT``)."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                text(
+                    "SELECT * FROM ops_timeline WHERE order_id = :order_id "
+                    "ORDER BY occurred_at, event_id LIMIT :limit"
+                ),
+                {"order_id": order_id, "limit": TIMELINE_LIMIT},
+            )
+            return [
+                {
+                    "event_id": str(r["event_id"]),
+                    "order_id": r["order_id"],
+                    "type": r["type"],
+                    "occurred_at": r["occurred_at"].isoformat(),
+                    "actor": r["actor"],
+                    "producer": r["producer"],
+                    "correlation_id": r["correlation_id"],
+                    "causation_id": r["causation_id"],
+                    "summary": r["summary"],
+                }
+                for r in found.mappings()
+            ]

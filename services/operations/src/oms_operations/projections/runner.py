@@ -9,7 +9,15 @@ from collections.abc import Mapping, Sequence
 from oms_events.base import Event
 from oms_events.envelope import Envelope
 from oms_events.topics import topic_for
-from oms_operations.projections.tables import FEEDBACK, ORDERS, RETURNS, SHIPMENTS, ReadModel
+from oms_operations.projections.tables import (
+    FEEDBACK,
+    ORDERS,
+    PAYMENTS,
+    RETURNS,
+    SHIPMENTS,
+    TIMELINE,
+    ReadModel,
+)
 from oms_platform.consumer import Handler
 from oms_platform.eventstore.base import UnitOfWork
 from oms_platform.service import ServiceHost
@@ -18,9 +26,15 @@ CONSUMERS: Mapping[str, Sequence[ReadModel]] = {
     "orders": (ORDERS, FEEDBACK),
     "shipments": (SHIPMENTS,),
     "returns": (RETURNS,),
+    "payments": (PAYMENTS,),
+    "timeline": (TIMELINE,),
 }
 """Consumer name -> the read models it writes. Each table is written by one consumer
 only, so two consumers never contend for a row."""
+
+EXCLUSIVE: frozenset[str] = frozenset()
+"""Consumers whose rows are shared across Kafka keys (orders): their batches run one at
+a time, so two partitions' batches never lock the same rows in different orders."""
 
 
 async def project(
@@ -30,11 +44,12 @@ async def project(
     for model in models:
         if not isinstance(event, model.handled):
             continue
-        key = model.key_of(event)
-        before = await model.load(uow.connection, key)
-        after = model.apply(before, env, event)
-        if after is not None and after != before:
-            await model.save(uow.connection, after)
+        for key in model.keys_of(env, event):
+            before = await model.load(uow.connection, key)
+            start = model.initial(key) if before is None else before
+            after = model.apply(start, env, event)
+            if after is not None and after != before:
+                await model.save(uow.connection, after)
 
 
 def handler(models: Sequence[ReadModel]) -> Handler:
@@ -51,4 +66,9 @@ def subscribe(host: ServiceHost, generation: int) -> None:
         classes = [cls for model in models for cls in model.handled]
         topics = sorted({topic_for(cls.event_type) for cls in classes})
         run = handler(models)
-        host.subscribe(f"{name}-g{generation}", topics, {cls.event_type: run for cls in classes})
+        host.subscribe(
+            f"{name}-g{generation}",
+            topics,
+            {cls.event_type: run for cls in classes},
+            exclusive=name in EXCLUSIVE,
+        )

@@ -45,6 +45,7 @@ class ShipmentRow:
     carrier: str | None = None
     service: str | None = None
     warehouse_id: str | None = None
+    tracking_number: str | None = None
     currency: str | None = None
     cost: Decimal | None = None
     """What the carrier charges the shop."""
@@ -84,6 +85,7 @@ def apply(row: ShipmentRow | None, env: Envelope, event: Event) -> ShipmentRow:
                 carrier=event.carrier,
                 service=event.service,
                 warehouse_id=event.warehouse_id,
+                tracking_number=event.tracking_number,
                 currency=event.shipping_cost.currency,
                 cost=event.shipping_cost.amount,
                 charged=event.shipping_charged.amount,
@@ -96,6 +98,7 @@ def apply(row: ShipmentRow | None, env: Envelope, event: Event) -> ShipmentRow:
                 carrier=row.carrier or event.carrier,
                 service=row.service or event.service,
                 warehouse_id=row.warehouse_id or event.warehouse_id,
+                tracking_number=row.tracking_number or event.tracking_number,
                 currency=row.currency or event.shipping_cost.currency,
                 cost=event.shipping_cost.amount,
                 dispatched_at=row.dispatched_at or env.occurred_at,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms_events.base import Event
 from oms_events.envelope import Envelope
-from oms_operations.projections import feedback, orders, returns, shipments
+from oms_operations.projections import feedback, orders, payments, returns, shipments, timeline
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ops_orders (
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS ops_shipments (
     carrier         text,
     service         text,
     warehouse_id    text,
+    tracking_number text,
     currency        text,
     cost            numeric,
     charged         numeric,
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS ops_shipments (
     failed_attempts integer NOT NULL DEFAULT 0,
     failure         text
 );
+ALTER TABLE ops_shipments ADD COLUMN IF NOT EXISTS tracking_number text;
 CREATE INDEX IF NOT EXISTS ops_shipments_order ON ops_shipments (order_id);
 CREATE TABLE IF NOT EXISTS ops_returns (
     return_id       text PRIMARY KEY,
@@ -75,11 +77,40 @@ CREATE TABLE IF NOT EXISTS ops_feedback (
     comment         text,
     received_at     timestamptz NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ops_timeline (
+    event_id        uuid PRIMARY KEY,
+    order_id        text NOT NULL,
+    type            text NOT NULL,
+    occurred_at     timestamptz NOT NULL,
+    actor           text NOT NULL,
+    producer        text NOT NULL,
+    correlation_id  text NOT NULL,
+    causation_id    text,
+    summary         text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ops_timeline_order ON ops_timeline (order_id, occurred_at, event_id);
+CREATE TABLE IF NOT EXISTS ops_payments (
+    payment_id      text PRIMARY KEY,
+    order_id        text NOT NULL,
+    method          text NOT NULL,
+    currency        text NOT NULL,
+    status          text NOT NULL,
+    amount          numeric,
+    authorized      numeric NOT NULL DEFAULT 0,
+    captured        numeric NOT NULL DEFAULT 0,
+    refunded        numeric NOT NULL DEFAULT 0,
+    voided          numeric NOT NULL DEFAULT 0,
+    declined        boolean NOT NULL DEFAULT false,
+    cancelled       boolean NOT NULL DEFAULT false,
+    decline_reason  text,
+    requested_at    timestamptz,
+    authorized_at   timestamptz
+);
+CREATE INDEX IF NOT EXISTS ops_payments_order ON ops_payments (order_id);
 """
 
-TABLES = ("ops_orders", "ops_shipments", "ops_returns", "ops_feedback")
-
 Row = Any
+Key = tuple[Any, ...]
 Apply = Callable[[Row | None, Envelope, Event], Row | None]
 
 
@@ -88,7 +119,8 @@ class ReadModel:
     """A read model: its table, key, row class, pure ``apply`` and the events it takes."""
 
     table: str
-    key: str
+    key: str | tuple[str, ...]
+    """The key column, or the columns of a compound key."""
     row: type
     apply: Apply
     handled: tuple[type[Event], ...]
@@ -96,14 +128,30 @@ class ReadModel:
     array_columns: frozenset[str] = frozenset()
     build: Callable[..., Row] | None = None
     """Builds a row from its decoded columns (default: the row class itself)."""
+    keys: Callable[[Envelope, Event], Sequence[Key]] | None = None
+    """The keys of the rows an event touches, in the key columns' order (default: one
+    row, the event's field named ``key``)."""
+    blank: Callable[..., Row] | None = None
+    """Builds the empty row of a key (its key columns as arguments), handed to ``apply``
+    before that row's first event (default: ``apply`` gets ``None``)."""
 
     @property
     def columns(self) -> list[str]:
         return [f.name for f in fields(self.row)]
 
-    def key_of(self, event: Event) -> str:
-        value: str = getattr(event, self.key)
-        return value
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else self.key
+
+    def keys_of(self, env: Envelope, event: Event) -> Sequence[Key]:
+        if self.keys is not None:
+            return self.keys(env, event)
+        assert isinstance(self.key, str)
+        return [(getattr(event, self.key),)]
+
+    def initial(self, key: Key) -> Row | None:
+        """What ``apply`` gets for a row not stored yet."""
+        return None if self.blank is None else self.blank(*key)
 
     def encode(self, row: Row) -> dict[str, Any]:
         values = asdict(row)
@@ -119,9 +167,11 @@ class ReadModel:
             values[name] = tuple(values[name])
         return (self.build or self.row)(**values)
 
-    async def load(self, conn: AsyncConnection, key: str) -> Row | None:
+    async def load(self, conn: AsyncConnection, key: Key) -> Row | None:
+        where = " AND ".join(f"{c} = :k{i}" for i, c in enumerate(self.key_columns))
         found = await conn.execute(
-            text(f"SELECT * FROM {self.table} WHERE {self.key} = :key FOR UPDATE"), {"key": key}
+            text(f"SELECT * FROM {self.table} WHERE {where} FOR UPDATE"),
+            {f"k{i}": value for i, value in enumerate(key)},
         )
         record = found.mappings().first()
         return None if record is None else self.decode(record)
@@ -131,11 +181,13 @@ class ReadModel:
         values = ", ".join(
             f"CAST(:{c} AS jsonb)" if c in self.json_columns else f":{c}" for c in cols
         )
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != self.key)
+        keys = self.key_columns
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in keys)
+        on_conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         await conn.execute(
             text(
                 f"INSERT INTO {self.table} ({', '.join(cols)}) VALUES ({values}) "
-                f"ON CONFLICT ({self.key}) DO UPDATE SET {updates}"
+                f"ON CONFLICT ({', '.join(keys)}) {on_conflict}"
             ),
             self.encode(row),
         )
@@ -177,7 +229,20 @@ FEEDBACK = ReadModel(
     "ops_feedback", "order_id", feedback.FeedbackRow, feedback.apply, feedback.HANDLED
 )
 
-MODELS: Sequence[ReadModel] = (ORDERS, SHIPMENTS, RETURNS, FEEDBACK)
+TIMELINE = ReadModel(
+    "ops_timeline",
+    "event_id",
+    timeline.TimelineRow,
+    timeline.apply,
+    timeline.HANDLED,
+    keys=timeline.keys,
+)
+PAYMENTS = ReadModel(
+    "ops_payments", "payment_id", payments.PaymentRow, payments.apply, payments.HANDLED
+)
+
+MODELS: Sequence[ReadModel] = (ORDERS, SHIPMENTS, RETURNS, FEEDBACK, TIMELINE, PAYMENTS)
+TABLES = tuple(model.table for model in MODELS)
 
 
 async def create(engine: AsyncEngine) -> None:
