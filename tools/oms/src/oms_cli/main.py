@@ -14,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from oms_cli import kafka
+from oms_cli.audit_cli import audit_app
 from oms_cli.config import StackConfig
 from oms_cli.proc import StackError
+from oms_cli.replay import replay
 from oms_cli.stack import all_healthy, ensure_down, ensure_up, status
 
 app = typer.Typer(help="Operate the OMS locally.", no_args_is_help=True)
@@ -341,6 +343,10 @@ def dlq_replay(
             colour = "green" if r["outcome"] in good else "red"
             console.print(f"{r['id']:<20} [{colour}]{r['outcome']}[/]")
     raise typer.Exit(0 if all(r["outcome"] in good for r in results) else 1)
+
+
+app.add_typer(audit_app, name="audit")
+app.command("replay")(replay)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,191 @@
+"""The `oms audit` commands (order, verify, export) over :mod:`oms_cli.audit`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from oms_cli import audit
+from oms_cli.audit import AuditError
+
+audit_app = typer.Typer(
+    help="What the event stores say: an order's history and state at a moment, the tamper "
+    "check, the export for auditors.",
+    no_args_is_help=True,
+)
+console = Console(soft_wrap=True, highlight=False)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+DbOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--db",
+        metavar="SERVICE=DSN",
+        help="Read SERVICE's store at DSN instead of the local stack's (repeatable).",
+    ),
+]
+ServiceOption = Annotated[
+    list[str] | None, typer.Option("--service", help="Only this service's store (repeatable).")
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(2)
+
+
+@audit_app.command("order")
+def order(
+    order_id: Annotated[str, typer.Argument(help="The order id, e.g. ord-8799b6818374.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="ISO time: the history and state as they were then."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    service: ServiceOption = None,
+    db: DbOption = None,
+) -> None:
+    """The order's cross-service timeline (type, time, actor, producer, cause, service)
+    from every store, and its state at that moment: its events folded through the
+    operations read models (order, parcels, payments, returns, feedback)."""
+    try:
+        moment = audit.parse_time(as_of) if as_of else None
+        dbs = audit.pick(audit.databases(db, audit.SOURCE_SERVICES), service)
+        events = audit.order_events(dbs, order_id, moment)
+        state = audit.state_of(order_id, events)
+    except AuditError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        doc = {
+            "order_id": order_id,
+            "as_of": moment.isoformat() if moment else None,
+            "timeline": [_timeline_entry(e) for e in events],
+            "state": state,
+        }
+        typer.echo(json.dumps(doc, ensure_ascii=False))
+        raise typer.Exit(0 if events else 1)
+    if not events:
+        console.print(f"no events about {order_id}" + (f" by {as_of}" if as_of else ""))
+        raise typer.Exit(1)
+    when = f" as of {moment.isoformat()}" if moment else ""
+    table = Table(title=f"{order_id}: {len(events)} events{when}")
+    for column in ("occurred", "service", "type", "actor", "producer", "cause", "stream"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        table.add_row(
+            e.occurred_at.isoformat(timespec="seconds"),
+            e.service,
+            e.type,
+            e.actor,
+            e.producer,
+            e.causation_id or "",
+            f"{e.stream_id}@{e.stream_version}",
+        )
+    console.print(table)
+    for name, rows in state.items():
+        for row in rows:
+            detail = Table(title=f"{name}{when}", show_header=False)
+            detail.add_column("field", style="bold")
+            detail.add_column("value", overflow="fold")
+            for field, value in row.items():
+                shown = value if isinstance(value, str) else json.dumps(value)
+                detail.add_row(field, shown)
+            console.print(detail)
+
+
+def _timeline_entry(e: audit.StoredEvent) -> dict[str, Any]:
+    doc = e.fields()
+    doc["payload"] = json.loads(e.payload)
+    return doc
+
+
+@audit_app.command("verify")
+def verify(
+    service: ServiceOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The tamper check over every service's store: each stream's versions without gaps,
+    every event's hash chained to the one before, the stream head matching. Exit code 1
+    on any finding (each reported with service, stream, version and kind), 0 otherwise."""
+    try:
+        dbs = audit.pick(audit.databases(db), service)
+        result = asyncio.run(audit.verify(dbs))
+    except AuditError as exc:
+        raise _fail(exc) from None
+    breaks = result.breaks or []
+    if as_json:
+        doc = {
+            "streams": result.streams,
+            "events": result.events,
+            "breaks": [b.__dict__ for b in breaks],
+        }
+        typer.echo(json.dumps(doc))
+        raise typer.Exit(1 if breaks else 0)
+    if breaks:
+        table = Table(title=f"{len(breaks)} breaks in {', '.join(dbs)}")
+        for column in ("service", "stream", "version", "kind", "detail"):
+            table.add_column(column, overflow="fold")
+        for b in breaks:
+            version = "" if b.stream_version is None else str(b.stream_version)
+            table.add_row(b.service, b.stream_id, version, f"[red]{b.kind}[/]", b.detail)
+        console.print(table)
+        raise typer.Exit(1)
+    console.print(
+        f"[green]{result.streams:,} streams, {result.events:,} events verified[/] "
+        f"({', '.join(dbs)})"
+    )
+
+
+@audit_app.command("export")
+def export(
+    start: Annotated[
+        str | None, typer.Option("--from", help="ISO date or time (occurred at or after).")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="ISO time (before it), or a date (that day included)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    stream: Annotated[str | None, typer.Option(help="Only this stream.")] = None,
+    service: ServiceOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Every event in the range for auditors: service, position, event id, stream,
+    version, type, occurred/recorded times, actor, producer, correlation, causation and
+    payload (JSON; in CSV as JSON text). Store by store in position order, streamed."""
+    try:
+        if fmt not in ("jsonl", "csv"):
+            raise AuditError(f"--format is jsonl or csv, not {fmt[:20]!r}")
+        since = audit.parse_time(start) if start else None
+        until = audit.parse_time(end, end=True) if end else None
+        if since and until and until <= since:
+            raise AuditError("--to must be after --from")
+        if stream is not None:
+            audit.check_id(stream, "stream id")
+        dbs = audit.pick(audit.databases(db, audit.SOURCE_SERVICES), service)
+        with ExitStack() as stack:
+            out = (
+                stack.enter_context(output.open("w", encoding="utf-8", newline=""))
+                if output
+                else sys.stdout
+            )
+            rows = audit.export_rows(dbs, start=since, end=until, stream=stream)
+            count = audit.write_export(rows, out, fmt)
+    except AuditError as exc:
+        raise _fail(exc) from None
+    except OSError as exc:
+        raise _fail(AuditError(f"cannot write {output}: {exc.strerror}")) from None
+    if output:
+        console.print(f"{count:,} events written to {output}")
