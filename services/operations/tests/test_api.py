@@ -38,6 +38,15 @@ class FixedFigures:
     async def satisfaction(self, f: Filters) -> Figures:
         return await self._answer("satisfaction", f)
 
+    async def payments(self, f: Filters) -> Figures:
+        return await self._answer("payments", f)
+
+    async def stock(self, f: Filters) -> Figures:
+        return await self._answer("stock", f)
+
+    async def capacity(self, f: Filters) -> Figures:
+        return await self._answer("capacity", f)
+
     async def timeline(self, order_id: str) -> list[Figures]:
         self.timelines.append(order_id)
         return [{"event_id": "e1", "type": "OrderPlaced"}] if order_id == "ord-1" else []
@@ -53,7 +62,10 @@ async def api() -> Any:
         yield client, figures
 
 
-@pytest.mark.parametrize("name", ["orders", "shipping", "returns", "satisfaction"])
+DASHBOARDS = ["orders", "shipping", "returns", "satisfaction", "payments", "stock", "capacity"]
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
 async def test_each_dashboard_answers_with_its_filters(api: Any, name: str) -> None:
     client, figures = api
     resp = await client.get(
@@ -82,11 +94,12 @@ async def test_no_filter_means_everything(api: Any) -> None:
         ({"carrier": "x" * 65}, "carrier"),
     ],
 )
+@pytest.mark.parametrize("name", DASHBOARDS)
 async def test_a_bad_filter_is_a_problem_naming_it(
-    api: Any, params: dict[str, str], field: str
+    api: Any, params: dict[str, str], field: str, name: str
 ) -> None:
     client, figures = api
-    resp = await client.get("/v1/dashboard/shipping", params=params)
+    resp = await client.get(f"/v1/dashboard/{name}", params=params)
     assert resp.status_code == 422
     assert resp.headers["content-type"].startswith("application/problem+json")
     body = resp.json()

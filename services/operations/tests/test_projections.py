@@ -43,7 +43,17 @@ from oms_events.contracts.shipping import (
 )
 from oms_events.envelope import Envelope
 from oms_events.examples import eur
-from oms_operations.projections import feedback, orders, payments, returns, shipments, timeline
+from oms_operations.projections import (
+    dispatch,
+    feedback,
+    orders,
+    payments,
+    promotions,
+    returns,
+    shipments,
+    stock,
+    timeline,
+)
 from oms_operations.projections.tables import MODELS
 
 from .events import HOUR, T0, at, make
@@ -184,6 +194,11 @@ def test_a_parcel_is_booked_dispatched_and_delivered_late() -> None:
     )
     assert row.cost == Decimal("5.10") and row.charged == Decimal("4.95")
     assert row.dispatched_at == T0 + HOUR and row.failed_attempts == 1
+    assert row.tracking_number == booked.tracking_number
+    only_dispatched = fold(
+        shipments.apply, [at(make(ShipmentDispatched, tracking_number="3SX1"), T0)]
+    )
+    assert only_dispatched.tracking_number == "3SX1"
     assert row.late is True  # 6 May against the promised 5 May
     assert fold(shipments.apply, [h for h in history for _ in range(2)]) == row
 
@@ -261,15 +276,21 @@ def test_rows_go_through_their_columns_and_back_unchanged() -> None:
     payment = payments.PaymentRow("pay-1", "o1", "card", "EUR", authorized=Decimal("9.50"))
     rows = {
         "ops_orders": order,
+        "ops_shipments": shipments.ShipmentRow("s1", "o1", tracking_number="3SDHL1"),
+        "ops_feedback": feedback.FeedbackRow("o1", 4, None, T0),
         "ops_returns": ret,
         "ops_timeline": timeline_row,
         "ops_payments": payment,
+        "ops_stock": stock.StockRow("TEE", "AMS", 5, 2, 3, 4, True, T0),
+        "ops_stock_daily": stock.SalesDayRow("TEE", "AMS", T0.date(), 3, 1),
+        "ops_promotions": promotions.PromotionRow(
+            "p1", "Spring", ("TEE", "MUG"), T0, T0 + HOUR, Decimal("2.5")
+        ),
+        "ops_dispatch_hours": dispatch.DispatchHourRow("AMS", T0, 3, 2, 1),
     }
+    assert set(rows) == {model.table for model in MODELS}
     for model in MODELS:
-        if model.table not in rows:
-            continue
         encoded = model.encode(rows[model.table])
         for name in model.json_columns:  # what PostgreSQL hands back for jsonb
             encoded[name] = json.loads(encoded[name])
         assert model.decode(encoded) == rows[model.table]
-    assert {"ops_timeline", "ops_payments"} <= {model.table for model in MODELS}

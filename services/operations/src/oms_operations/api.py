@@ -1,5 +1,6 @@
-"""The dashboards' JSON API: ``GET /v1/dashboard/{orders,shipping,returns,satisfaction}``
-and an order's cross-service timeline, ``GET /v1/timeline/{order_id}``.
+"""The dashboards' JSON API: ``GET /v1/dashboard/{orders,shipping,returns,satisfaction,
+payments,stock,capacity}`` and an order's cross-service timeline,
+``GET /v1/timeline/{order_id}``. Every list in an answer is bounded (see ``queries``).
 
 Every dashboard takes the same optional filters: ``from`` and ``to`` (ISO dates, ``to``
 inclusive, at most ten years apart), ``warehouse`` and ``carrier`` (codes). A bad filter
@@ -63,8 +64,11 @@ F = Annotated[Filters, Depends(filters)]
 
 @router.get("/orders")
 async def orders(q: Q, f: F) -> dict[str, Any]:
-    """Orders by status, lead times (p50/p90 in seconds) and backlog per warehouse
-    (confirmed, not yet dispatched from that warehouse)."""
+    """Orders by status, lead times (p50/p90 in seconds), backlog per warehouse
+    (confirmed, not yet dispatched from that warehouse) and ``past_promised_date``:
+    ``orders`` and ``parcels`` not delivered by the promised date (still out after it,
+    or delivered on a later day), ``as_of`` (today) and the ``oldest`` such parcels
+    (order, shipment, carrier, warehouse, status, promised date, delivered at, days late)."""
     return await q.orders(f)
 
 
@@ -87,6 +91,38 @@ async def satisfaction(q: Q, f: F) -> dict[str, Any]:
     """Mean rating and count by carrier, warehouse, split versus single parcel, and
     returned versus kept."""
     return await q.satisfaction(f)
+
+
+@router.get("/payments")
+async def payments(q: Q, f: F) -> dict[str, Any]:
+    """Payments requested in the window: ``payments``, ``orders``, ``by_status``;
+    ``by_method`` (per method and currency: payments, orders, ``order_share`` of the
+    orders, amount asked); ``declines`` (``attempted`` = authorised or declined,
+    ``declined``, ``decline_rate``, ``by_method``, ``by_reason``); ``totals`` per currency
+    (authorized, captured, refunded, voided)."""
+    return await q.payments(f)
+
+
+@router.get("/stock")
+async def stock(q: Q, f: F) -> dict[str, Any]:
+    """Stock now (``warehouse`` filters): ``rows``, ``levels`` per SKU x warehouse (on
+    hand, reserved, available, low-stock threshold, low), ``low_stock`` (``rows``,
+    ``levels``, the furthest below their threshold first) and ``promotions`` not over yet
+    (overlapping ``from``..``to`` when given), each with ``ready`` and per SKU the units
+    available, expected demand during the promotion, shortfall and suggested reorder, in
+    total and per warehouse."""
+    return await q.stock(f)
+
+
+@router.get("/capacity")
+async def capacity(q: Q, f: F) -> dict[str, Any]:
+    """Dispatch backlog against capacity over the last 24 hours of the window (up to
+    now): ``hours``; ``warehouses``, each with its ``capacity`` (picks and packs per
+    hour, ``default`` when its code is not listed), ``backlog`` now, the longest run of
+    ``hours_over_capacity`` and per hour the units in, packed, dropped and the backlog at
+    its end; ``carriers`` (delivered, late, late-delivery rate of parcels dispatched in
+    the window); ``signals`` (more staff, another carrier) and their ``thresholds``."""
+    return await q.capacity(f)
 
 
 OrderId = Annotated[Id, Path(description="The OMS order id, e.g. ord-3f2a9c01b7de.")]

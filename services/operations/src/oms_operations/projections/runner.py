@@ -10,11 +10,15 @@ from oms_events.base import Event
 from oms_events.envelope import Envelope
 from oms_events.topics import topic_for
 from oms_operations.projections.tables import (
+    DISPATCH_HOURS,
     FEEDBACK,
     ORDERS,
     PAYMENTS,
+    PROMOTIONS,
     RETURNS,
     SHIPMENTS,
+    STOCK,
+    STOCK_DAILY,
     TIMELINE,
     ReadModel,
 )
@@ -28,11 +32,13 @@ CONSUMERS: Mapping[str, Sequence[ReadModel]] = {
     "returns": (RETURNS,),
     "payments": (PAYMENTS,),
     "timeline": (TIMELINE,),
+    "stock": (STOCK, STOCK_DAILY, PROMOTIONS),
+    "dispatch": (DISPATCH_HOURS,),
 }
 """Consumer name -> the read models it writes. Each table is written by one consumer
 only, so two consumers never contend for a row."""
 
-EXCLUSIVE: frozenset[str] = frozenset()
+EXCLUSIVE: frozenset[str] = frozenset({"stock", "dispatch"})
 """Consumers whose rows are shared across Kafka keys (orders): their batches run one at
 a time, so two partitions' batches never lock the same rows in different orders."""
 

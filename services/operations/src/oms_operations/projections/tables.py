@@ -12,7 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms_events.base import Event
 from oms_events.envelope import Envelope
-from oms_operations.projections import feedback, orders, payments, returns, shipments, timeline
+from oms_operations.projections import (
+    dispatch,
+    feedback,
+    orders,
+    payments,
+    promotions,
+    returns,
+    shipments,
+    stock,
+    timeline,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ops_orders (
@@ -107,6 +117,42 @@ CREATE TABLE IF NOT EXISTS ops_payments (
     authorized_at   timestamptz
 );
 CREATE INDEX IF NOT EXISTS ops_payments_order ON ops_payments (order_id);
+CREATE INDEX IF NOT EXISTS ops_payments_requested ON ops_payments (requested_at);
+CREATE TABLE IF NOT EXISTS ops_stock (
+    sku             text NOT NULL,
+    warehouse_id    text NOT NULL,
+    on_hand         integer NOT NULL,
+    reserved        integer NOT NULL,
+    available       integer NOT NULL,
+    threshold       integer NOT NULL,
+    low             boolean NOT NULL,
+    threshold_set_at timestamptz,
+    PRIMARY KEY (sku, warehouse_id)
+);
+CREATE TABLE IF NOT EXISTS ops_stock_daily (
+    sku             text NOT NULL,
+    warehouse_id    text NOT NULL,
+    day             date NOT NULL,
+    reserved        integer NOT NULL,
+    shipped         integer NOT NULL,
+    PRIMARY KEY (sku, warehouse_id, day)
+);
+CREATE TABLE IF NOT EXISTS ops_promotions (
+    promotion_id    text PRIMARY KEY,
+    name            text NOT NULL,
+    skus            text[] NOT NULL,
+    starts_at       timestamptz NOT NULL,
+    ends_at         timestamptz NOT NULL,
+    expected_uplift numeric NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops_dispatch_hours (
+    warehouse_id    text NOT NULL,
+    hour            timestamptz NOT NULL,
+    units_in        integer NOT NULL,
+    units_packed    integer NOT NULL,
+    units_dropped   integer NOT NULL,
+    PRIMARY KEY (warehouse_id, hour)
+);
 """
 
 Row = Any
@@ -240,8 +286,54 @@ TIMELINE = ReadModel(
 PAYMENTS = ReadModel(
     "ops_payments", "payment_id", payments.PaymentRow, payments.apply, payments.HANDLED
 )
+STOCK = ReadModel(
+    "ops_stock",
+    ("sku", "warehouse_id"),
+    stock.StockRow,
+    stock.apply,
+    stock.HANDLED,
+    keys=stock.keys,
+    blank=stock.StockRow,
+)
+STOCK_DAILY = ReadModel(
+    "ops_stock_daily",
+    ("sku", "warehouse_id", "day"),
+    stock.SalesDayRow,
+    stock.apply_sales,
+    stock.SALES_HANDLED,
+    keys=stock.sales_keys,
+    blank=stock.SalesDayRow,
+)
+PROMOTIONS = ReadModel(
+    "ops_promotions",
+    "promotion_id",
+    promotions.PromotionRow,
+    promotions.apply,
+    promotions.HANDLED,
+    array_columns=frozenset({"skus"}),
+)
+DISPATCH_HOURS = ReadModel(
+    "ops_dispatch_hours",
+    ("warehouse_id", "hour"),
+    dispatch.DispatchHourRow,
+    dispatch.apply,
+    dispatch.HANDLED,
+    keys=dispatch.keys,
+    blank=dispatch.DispatchHourRow,
+)
 
-MODELS: Sequence[ReadModel] = (ORDERS, SHIPMENTS, RETURNS, FEEDBACK, TIMELINE, PAYMENTS)
+MODELS: Sequence[ReadModel] = (
+    ORDERS,
+    SHIPMENTS,
+    RETURNS,
+    FEEDBACK,
+    TIMELINE,
+    PAYMENTS,
+    STOCK,
+    STOCK_DAILY,
+    PROMOTIONS,
+    DISPATCH_HOURS,
+)
 TABLES = tuple(model.table for model in MODELS)
 
 
