@@ -24,7 +24,7 @@ import httpx
 
 from oms_cli.config import StackConfig, find_repo_root
 from oms_cli.proc import pid_alive, spawn_detached, stop_pid
-from oms_cli.services import service_env, spawn_service, wait_healthy
+from oms_cli.services import CALLS, service_env, spawn_service, wait_healthy
 from oms_events.codec import encode_envelope
 from oms_events.envelope import Envelope
 from oms_platform.relay import create_producer, message_headers
@@ -177,7 +177,11 @@ def running_system(
                         database_dsn=system.databases[name],
                         port=port,
                         topic_prefix=system.prefix,
-                        extra={"OMS_RETRY_INITIAL_BACKOFF_S": "0.05", **extra_env},
+                        extra={
+                            "OMS_RETRY_INITIAL_BACKOFF_S": "0.05",
+                            **calls_of(system, name),
+                            **extra_env,
+                        },
                     )
                     log = logs / (f"{name}.log" if replicas == 1 else f"{name}-{n}.log")
                     proc = ServiceProcess(name, env, f"http://127.0.0.1:{port}", log)
@@ -187,6 +191,17 @@ def running_system(
         finally:
             for proc in [*system.simulators.values(), *system.instances()]:
                 proc.stop()
+
+
+def calls_of(system: System, service: str) -> dict[str, str]:
+    """The URLs of this system's services that ``service`` calls (the operations console
+    calls order, returns and payments), never the stack's: empty (unavailable) for one
+    not started before it."""
+    prefix = f"OMS_{service.upper()}_"
+    return {
+        f"{prefix}{called.upper()}_URL": system.url(called) if called in system.replicas else ""
+        for called in CALLS.get(service, ())
+    }
 
 
 async def wait_until(

@@ -82,6 +82,35 @@ class FixedFigures:
             "returned_vs_kept": [],
         }
 
+    async def payments(self, f: Filters) -> Figures:
+        self.asked.append(("payments", f))
+        return {
+            "payments": 2,
+            "by_method": [{"method": "card", "currency": "EUR", "payments": 2, "amount": "9.00"}],
+            "declines": {"attempted": 2, "declined": 1, "by_reason": []},
+            "totals": [{"currency": "EUR", "authorized": "9.00", "captured": "4.50"}],
+        }
+
+    async def stock(self, f: Filters) -> Figures:
+        self.asked.append(("stock", f))
+        level = {"sku": "MUG", "warehouse": "AMS", "on_hand": 5, "available": 3}
+        return {"rows": 1, "levels": [level], "low_stock": {"rows": 0, "levels": []}}
+
+    async def capacity(self, f: Filters) -> Figures:
+        self.asked.append(("capacity", f))
+        hours = ["2026-05-04T13:00:00+00:00", "2026-05-04T14:00:00+00:00"]
+        warehouse = {
+            "warehouse": "AMS",
+            "capacity": {"picks_per_hour": 40},
+            "backlog": 3,
+            "hours": [{"hour": h, "backlog": n} for h, n in zip(hours, (5, 3), strict=True)],
+        }
+        return {
+            "hours": hours,
+            "warehouses": [warehouse],
+            "signals": ["AMS: backlog above capacity for 3 hours: more staff"],
+        }
+
     async def timeline(self, order_id: str) -> list[Figures]:
         return []
 
@@ -224,11 +253,20 @@ async def test_the_dashboard_shows_every_section_with_named_figures(web: Any) ->
     assert '<span data-figure="returns.returns">1</span>' in html
     assert '<span data-figure="satisfaction.ratings">2</span>' in html
     assert '<span data-figure="satisfaction.mean_rating">4.5</span>' in html
-    assert [name for name, _ in ctx.queries.asked] == [
+    assert '<span data-figure="payments.totals.EUR.captured">4.50</span>' in html
+    assert '<span data-figure="payments.declines.declined">1</span>' in html
+    assert '<span data-figure="stock.levels.MUG/AMS.available">3</span>' in html
+    assert 'data-figure="capacity.warehouses.AMS.capacity.picks_per_hour">40<' in html
+    assert "backlog above capacity for 3 hours: more staff" in html
+    asked = [name for name, _ in ctx.queries.asked]
+    assert asked == [
         "orders",
         "shipping",
         "returns",
         "satisfaction",
+        "payments",
+        "stock",
+        "capacity",
     ]
 
 
@@ -296,6 +334,10 @@ async def test_the_npm_bundles_are_served_and_used(tmp_path: Path) -> None:
         config = json.loads(chart.replace("&#34;", '"').replace("&quot;", '"'))
         assert config["data"]["labels"] == ["placed", "confirmed", "cancelled", "delivered"]
         assert config["data"]["datasets"][0]["data"] == [1, 2, 1, 3]
+        backlog = html.split('data-chart-name="backlog_per_hour" data-chart="')[1].split('"')[0]
+        series = json.loads(backlog.replace("&#34;", '"'))["data"]
+        assert series["labels"] == ["13:00", "14:00"]
+        assert series["datasets"] == [{"label": "AMS", "data": [5, 3]}]
         served = await client.get("/static/vendor/chart.js/chart.umd.min.js")
         assert served.status_code == 200 and served.text == "/* chart.js */"
 

@@ -53,6 +53,21 @@ def charts(found: dict[str, Any]) -> dict[str, dict[str, Any]]:
         made["returns_by_reason"] = figures.chart(
             "doughnut", "returns", [r["reason"] for r in reasons], [r["returns"] for r in reasons]
         )
+    if "payments" in found:
+        methods = found["payments"].get("by_method", [])
+        made["payments_by_method"] = figures.chart(
+            "doughnut", "payments", [m["method"] for m in methods], [m["payments"] for m in methods]
+        )
+    if "capacity" in found:
+        cap = found["capacity"]
+        made["backlog_per_hour"] = figures.lines_chart(
+            "backlog (units)",
+            [h[11:16] for h in cap.get("hours", [])],
+            {
+                w["warehouse"]: [h["backlog"] for h in w.get("hours", [])]
+                for w in cap.get("warehouses", [])
+            },
+        )
     return made
 
 

@@ -116,6 +116,18 @@ def chart(kind: str, title: str, labels: Sequence[str], values: Sequence[Any]) -
     }
 
 
+def lines_chart(
+    title: str, labels: Sequence[str], series: Mapping[str, Sequence[Any]]
+) -> dict[str, Any]:
+    """A Chart.js line chart with one data set per series (e.g. backlog per warehouse)."""
+    config = chart("line", title, labels, [])
+    config["data"]["datasets"] = [
+        {"label": name, "data": [float(_dec(v)) for v in values]} for name, values in series.items()
+    ]
+    config["options"]["plugins"]["legend"]["display"] = True
+    return config
+
+
 # -- the generic layout ----------------------------------------------------------------
 
 
@@ -138,11 +150,12 @@ class Table:
 
 @dataclass
 class Block:
-    """One key of a section: values (name -> value) or a table."""
+    """One key of a section: values (name -> value), a list of texts, or a table."""
 
     title: str
     values: list[tuple[str, Any]] = field(default_factory=list)
     table: Table | None = None
+    items: list[tuple[str, Any]] = field(default_factory=list)
 
 
 def row_name(row: Mapping[str, Any]) -> str:
@@ -164,13 +177,28 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
+def _flat(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row for a table: nested mappings as ``key.sub`` columns; nested lists of rows
+    (a series) left out, they are no cell's business."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, Mapping) and not _is_money(value):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        elif isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+            continue
+        else:
+            flat[key] = value
+    return flat
+
+
 def _table(name: str, rows: Sequence[Mapping[str, Any]]) -> Table:
+    flat = [_flat(row) for row in rows]
     columns: list[str] = []
-    for row in rows:
+    for row in flat:
         columns += [c for c in row if c not in columns]
     seen: dict[str, int] = {}
     named = []
-    for row in rows:
+    for row in flat:
         base = row_name(row)
         seen[base] = seen.get(base, 0) + 1
         rid = base if seen[base] == 1 else f"{base}#{seen[base]}"
@@ -178,11 +206,18 @@ def _table(name: str, rows: Sequence[Mapping[str, Any]]) -> Table:
     return Table(name, columns, named)
 
 
-def layout(section: str, figures: Figures, skip: Iterable[str] = ()) -> list[Block]:
+def _title(key: str, within: str) -> str:
+    return f"{within} {key}".strip().replace("_", " ")
+
+
+def layout(
+    section: str, figures: Figures, skip: Iterable[str] = (), within: str = ""
+) -> list[Block]:
     """Every key of ``figures`` but ``skip`` as blocks: scalars and money together first,
-    then a table per list of rows, then a list of values per mapping."""
+    then a table per list of rows (or mapping of rows), a list per list of texts; a nested
+    mapping is laid out the same way under its name."""
     skipped = set(skip)
-    values = Block("figures")
+    values = Block(within or "figures")
     blocks: list[Block] = []
     for key, value in figures.items():
         if key in skipped:
@@ -191,14 +226,19 @@ def layout(section: str, figures: Figures, skip: Iterable[str] = ()) -> list[Blo
         if _is_scalar(value) or _is_money(value):
             values.values.append((name, value))
         elif isinstance(value, list | tuple) and all(isinstance(r, Mapping) for r in value):
-            blocks.append(Block(key.replace("_", " "), table=_table(name, value)))
-        elif isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values()):
+            blocks.append(Block(_title(key, within), table=_table(name, value)))
+        elif isinstance(value, list | tuple):
+            items = [(f"{name}.{i}", v) for i, v in enumerate(value)]
+            blocks.append(Block(_title(key, within), items=items))
+        elif (
+            isinstance(value, Mapping)
+            and value
+            and all(isinstance(v, Mapping) for v in value.values())
+        ):
             rows = [{key: str(k), **v} for k, v in value.items()]
-            blocks.append(Block(key.replace("_", " "), table=_table(name, rows)))
+            blocks.append(Block(_title(key, within), table=_table(name, rows)))
         elif isinstance(value, Mapping):
-            blocks.append(
-                Block(key.replace("_", " "), values=[(f"{name}.{k}", v) for k, v in value.items()])
-            )
+            blocks += layout(name, value, within=_title(key, within))
         else:
             values.values.append((name, value))
     return ([values] if values.values else []) + blocks
