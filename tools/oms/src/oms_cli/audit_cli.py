@@ -21,7 +21,6 @@ audit_app = typer.Typer(
     "check, the export for auditors.",
     no_args_is_help=True,
 )
-console = Console(soft_wrap=True, highlight=False)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DbOption = Annotated[
@@ -35,6 +34,11 @@ DbOption = Annotated[
 ServiceOption = Annotated[
     list[str] | None, typer.Option("--service", help="Only this service's store (repeatable).")
 ]
+
+
+def _out() -> Console:
+    """Standard output, as wide as ``COLUMNS`` says at the time of the command."""
+    return Console(soft_wrap=True, highlight=False)
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -72,6 +76,7 @@ def order(
         }
         typer.echo(json.dumps(doc, ensure_ascii=False))
         raise typer.Exit(0 if events else 1)
+    console = _out()
     if not events:
         console.print(f"no events about {order_id}" + (f" by {as_of}" if as_of else ""))
         raise typer.Exit(1)
@@ -122,6 +127,7 @@ def verify(
     except AuditError as exc:
         raise _fail(exc) from None
     breaks = result.breaks or []
+    console = _out()
     if as_json:
         doc = {
             "streams": result.streams,
@@ -188,4 +194,4 @@ def export(
     except OSError as exc:
         raise _fail(AuditError(f"cannot write {output}: {exc.strerror}")) from None
     if output:
-        console.print(f"{count:,} events written to {output}")
+        _out().print(f"{count:,} events written to {output}")
