@@ -1,0 +1,80 @@
+"""Browser-tier fixtures: one whole system (every service, operations included, and both
+simulators) with a demo-sized run on it, shared by the session; and headless Chromium.
+
+The browser is Debian's (``/usr/bin/chromium``, installed by ``make deps``), driven by
+Playwright for Python; Playwright never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oms_cli.config import StackConfig
+from tests.browser.demo import Demo, run_demo
+from tests.e2e.system import LIFECYCLE, System, running_system
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(tmp_path_factory.mktemp("browser-logs"))
+
+
+@pytest.fixture(scope="session")
+def browser_system(browser_logs: Path) -> Iterator[System]:
+    with running_system(
+        StackConfig(),
+        browser_logs,
+        services=(*LIFECYCLE, "operations"),
+        OMS_RETURNS_RETURN_WINDOW_DAYS="30",
+    ) as system:
+        system.simulate(
+            "warehouse",
+            browser_logs,
+            WAREHOUSES="AMS,BER,MAD",
+            PICK_DELAY_S="0.2",
+            PACK_DELAY_S="0.2",
+            SHORT_PICK_RATE="0",
+        )
+        system.simulate("carrier", browser_logs, TRANSIT_S="2", DELIVERY_FAILURE_RATE="0")
+        yield system
+
+
+@pytest.fixture(scope="session")
+async def demo(browser_system: System) -> Demo:
+    """The demo run on the session's system (placed once; tests only read it)."""
+    return await run_demo(browser_system)
+
+
+def chromium() -> str:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make deps` (apt-get install chromium)")
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    executable = chromium()
+    async with async_playwright() as p:
+        chromium_browser = await p.chromium.launch(executable_path=executable, headless=True)
+        try:
+            yield chromium_browser
+        finally:
+            await chromium_browser.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[Any]:
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    tab = await context.new_page()
+    try:
+        yield tab
+    finally:
+        await context.close()
