@@ -57,6 +57,9 @@ from omsbench.kafka import (
     relay_rate,
 )
 from omsbench.read import STORE_PAGE, oms_read_all, raw_read_all
+from omsbench.replay import SERVICES as REPLAY_SOURCES
+from omsbench.replay import fill as fill_replay_sources
+from omsbench.replay import raw_read_rate, replay_rate
 from omsbench.report import (
     APPEND_VS_ES,
     APPEND_VS_RAW,
@@ -75,7 +78,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 DEFAULT_EVENTS = 30_000
 QUICK_EVENTS = 4_000
+DEFAULT_REPLAY_EVENTS = 30_000
+QUICK_REPLAY_EVENTS = 4_000
 READ_PASSES = 5
+REPLAY_ROUNDS = 3
 KAFKA_ROUNDS = 3
 # (label, writers, events per transaction)
 SCENARIOS = [("1w x 1ev", 1, 1), ("8w x 1ev", 8, 1), ("8w x 10ev", 8, 10)]
@@ -262,6 +268,33 @@ class Bench:
         perf.extra.update({"record_size": size, "summaries": [p.extra["summary"] for p in perfs]})
         self.record("kafka ProducerPerformance", perf)
 
+    async def replay(self, events: int) -> None:
+        """``rebuild`` of every read model from six scratch stores of order lives, and a
+        raw psycopg read of the same rows, alternating, REPLAY_ROUNDS times each."""
+        log(f"replay of about {events:,} order-lifecycle events into every read model")
+        sources = {s: self.dbs.create(f"replay_{s}") for s in REPLAY_SOURCES}
+        ops = self.dbs.create("replay_ops")
+        try:
+            n = await fill_replay_sources(sources, events)
+            log(f"  {n:,} events in six stores; {REPLAY_ROUNDS} rounds")
+            rebuilds: list[Result] = []
+            raws: list[Result] = []
+            for i in range(REPLAY_ROUNDS):
+                self.checkpoint()
+                if i % 2:
+                    raws.append(await raw_read_rate(sources, n, "raw"))
+                rebuilds.append(await replay_rate(ops, sources, n, "replay"))
+                if not i % 2:
+                    raws.append(await raw_read_rate(sources, n, "raw"))
+        finally:
+            for dsn in [*sources.values(), ops]:
+                with contextlib.suppress(psycopg.Error):
+                    self.dbs.drop(dsn)
+        replay = Result.merge("oms replay all", rebuilds)
+        replay.extra.update(rebuilds[-1].extra)
+        self.record("oms replay all", replay)
+        self.record("raw psycopg SELECT ORDER BY position", Result.merge("raw", raws))
+
     async def profile(self, with_kafka: bool) -> str:
         """cProfile one OMS append run (8 writers x 1 event), one read-all pass and
         (with Kafka) one relay run."""
@@ -332,6 +365,8 @@ class Bench:
     def rows(self) -> list[Row]:
         rows: list[Row] = []
         for label, _, _ in SCENARIOS:
+            if f"oms append {label}" not in self.results:
+                continue  # --replay-only
             oms = self.results[f"oms append {label}"].rate
             raw = self.results[f"raw psycopg append {label}"].rate
             es = self.results[f"eventsourcing append {label}"].rate
@@ -374,6 +409,17 @@ class Bench:
                     self.results["oms outbox relay"].rate,
                     "Kafka ProducerPerformance",
                     self.results["kafka ProducerPerformance"].rate,
+                    "(reported, no target)",
+                    None,
+                )
+            )
+        if "oms replay all" in self.results:
+            rows.append(
+                Row(
+                    "replay, every read model",
+                    self.results["oms replay all"].rate,
+                    "raw psycopg SELECT ORDER BY position",
+                    self.results["raw psycopg SELECT ORDER BY position"].rate,
                     "(reported, no target)",
                     None,
                 )
@@ -443,6 +489,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--events", type=int, help=f"events per measurement ({DEFAULT_EVENTS:,})")
     p.add_argument("--no-ladder", action="store_true", help="skip the append time breakdown")
     p.add_argument("--no-kafka", action="store_true", help="skip the relay and Kafka runs")
+    p.add_argument("--no-replay", action="store_true", help="skip the replay measurement")
+    p.add_argument(
+        "--replay-only",
+        action="store_true",
+        help="only the replay measurement (results in replay-latest.{json,md})",
+    )
+    p.add_argument(
+        "--replay-events",
+        type=int,
+        help=f"order-lifecycle events replayed ({DEFAULT_REPLAY_EVENTS:,}; quick "
+        f"{QUICK_REPLAY_EVENTS:,})",
+    )
     p.add_argument(
         "--profile",
         action="store_true",
@@ -471,6 +529,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.e2e_only:
         args.e2e = True
+    if args.replay_only:
+        args.e2e = False
+    if args.replay_events is None:
+        args.replay_events = QUICK_REPLAY_EVENTS if args.quick else DEFAULT_REPLAY_EVENTS
+    if args.replay_events < 100:
+        p.error("--replay-events must be at least 100")
     if args.events is None:
         args.events = QUICK_EVENTS if args.quick else DEFAULT_EVENTS
     if args.events < 80 * ROUNDS:
@@ -503,8 +567,13 @@ def e2e_plan(args: argparse.Namespace) -> Plan:
 
 
 async def run(bench: Bench, args: argparse.Namespace) -> str | None:
+    if args.replay_only:
+        await bench.replay(args.replay_events)
+        return None
     await bench.appends(with_ladder=not args.no_ladder)
     await bench.reads()
+    if not args.no_replay:
+        await bench.replay(args.replay_events)
     if not args.no_kafka:
         await bench.relay()
     return await bench.profile(not args.no_kafka) if args.profile else None
@@ -555,6 +624,8 @@ def main(argv: list[str]) -> int:
     if args.e2e_only:
         assert e2e is not None
         write_e2e_only(args, info, e2e, now, elapsed)
+    elif args.replay_only:
+        write_replay_only(args, info, bench, now, elapsed)
     else:
         write_report(args, info, bench, e2e, profile, now, elapsed)
     return 1 if crashed else 0
@@ -616,6 +687,42 @@ def write_e2e_only(
     (args.results / "e2e-latest.md").write_text(md)
     _print_e2e(e2e)
     log(f"took {elapsed:.0f}s; wrote {args.results}/e2e-latest.md")
+
+
+def write_replay_only(
+    args: argparse.Namespace, info: dict[str, Any], bench: Bench, now: datetime, elapsed: float
+) -> None:
+    rows = bench.rows()
+    doc = {
+        "generated_at": now.isoformat(timespec="seconds"),
+        "machine": info,
+        "targets": [r.as_dict() for r in rows],
+        "runs": bench.runs,
+    }
+    (args.results / "replay-latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+    when = now.strftime("%Y-%m-%d %H:%M UTC")
+    md = "\n".join(
+        [
+            "# OMS replay results",
+            "",
+            f"Run {when} with `uv run python bench/run.py {' '.join(info['argv'])}`.",
+            "",
+            "## Machine",
+            "",
+            machine_lines(info),
+            "",
+            markdown_table(rows),
+            "",
+            details_table(bench.runs),
+            "",
+        ]
+    )
+    (args.results / "replay-latest.md").write_text(md)
+    print()
+    print(markdown_table(rows))
+    print()
+    print(details_table(bench.runs))
+    log(f"took {elapsed:.0f}s; wrote {args.results}/replay-latest.md")
 
 
 def _print_e2e(e2e: dict[str, Any] | None) -> None:

@@ -28,7 +28,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -220,6 +220,7 @@ async def rebuild(
         fold = Fold(chosen.models)
         inbox: dict[str, list[uuid.UUID]] = {c: [] for c in chosen.consumers}
         claims = {c: chosen.types_of(c) for c in chosen.consumers}
+        handled = chosen.types
         t_read = time.perf_counter()
         async with _Sources(chosen.services, sources) as stores:
             stats.horizons = await stores.horizons()
@@ -228,7 +229,7 @@ async def rebuild(
             async for recorded in stores.merged(stats.horizons):
                 stats.events_read += 1
                 env = recorded.envelope
-                if env.type in chosen.types:
+                if env.type in handled:
                     try:
                         event = registry.parse(env)
                     except Exception:  # poison: dead-lettered live, so no inbox row either
@@ -301,14 +302,11 @@ async def _replace(
 
 
 def _document(model: ReadModel, rows: Sequence[Row]) -> str:
-    """``rows`` as the JSON array ``jsonb_populate_recordset`` turns into table rows: the
-    columns the live runner binds (``ReadModel.encode``), JSON columns as JSON."""
-    values = []
-    for row in rows:
-        encoded = model.encode(row)
-        for name in model.json_columns:
-            encoded[name] = json.loads(encoded[name])
-        values.append(encoded)
+    """``rows`` as the JSON array ``jsonb_populate_recordset`` turns into table rows:
+    the values ``ReadModel.encode`` gives the live runner (JSON columns as JSON, tuples
+    as arrays), without its deep copy of every row (a third of a rebuild's time)."""
+    columns = model.columns
+    values = [{c: getattr(row, c) for c in columns} for row in rows]
     return json.dumps(values, default=_json_value, ensure_ascii=False)
 
 
@@ -317,8 +315,10 @@ def _json_value(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, tuple | frozenset | set):
-        return list(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    if isinstance(value, frozenset | set):
+        return sorted(value)
     raise TypeError(f"cannot write {type(value).__name__} to a read model")
 
 
