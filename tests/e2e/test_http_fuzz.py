@@ -24,6 +24,8 @@ from oms_cli.config import StackConfig
 from tests.e2e.system import LIFECYCLE, System, running_system
 
 EXAMPLES_PER_OPERATION = 25
+FUZZED = (*LIFECYCLE, "operations")
+"""Operations last: it is started with the URLs of the services its console calls."""
 
 
 def _fuzz_operation(operation: Any, mode: GenerationMode, sent: list[int]) -> list[str]:
@@ -52,13 +54,14 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, sent: list[int]) -> li
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """Every service of the order's life, each fuzzed through its own description."""
+    """Every service, each fuzzed through its own description (the operations service's
+    web pages and console actions too)."""
     logs = Path(tmp_path_factory.mktemp("service-logs"))
-    with running_system(StackConfig(), logs, services=LIFECYCLE) as system:
+    with running_system(StackConfig(), logs, services=FUZZED) as system:
         yield system
 
 
-@pytest.mark.parametrize("service", LIFECYCLE)
+@pytest.mark.parametrize("service", FUZZED)
 def test_no_request_gets_a_server_error(system: System, service: str) -> None:
     schema = schemathesis.openapi.from_url(system.url(service) + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
