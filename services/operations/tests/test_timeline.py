@@ -48,6 +48,23 @@ def test_summaries_name_the_key_facts() -> None:
     assert timeline.summary(refund) == "refund 12.50 EUR on pay-9"
 
 
-def test_a_rare_contract_falls_back_to_its_type_and_ids() -> None:
-    waived = next(c for c in timeline.HANDLED if c.event_type == "UnitsWaived")
-    assert timeline.summary(example(waived)) == "UnitsWaived fulfilment ful-1"
+class LabelReprinted(Event, type_name="LabelReprinted", version=1):
+    """A contract the timeline has no line for (not registered)."""
+
+    order_id: str
+    shipment_id: str
+    code: str
+
+
+def test_a_contract_without_its_own_line_falls_back_to_its_type_and_ids() -> None:
+    event = LabelReprinted(order_id="o1", shipment_id="shp-1", code="secret")
+    assert timeline.summary(event) == "LabelReprinted shipment shp-1"
+
+
+def test_every_registered_contract_has_its_own_line() -> None:
+    generic = [
+        c.event_type
+        for c in timeline.HANDLED
+        if timeline.summary(example(c)).startswith(c.event_type)
+    ]
+    assert generic == []

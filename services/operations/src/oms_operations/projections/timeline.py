@@ -122,11 +122,23 @@ def _summary(e: Event) -> str:
             return f"stock {e.status.value}"
         case od.FeedbackReceived():
             return f"rated {e.rating}/5"
+        case od.OrderIntakeKeyClaimed():
+            return f"intake of {e.platform_order_ref} on {e.sales_channel} ({e.key_kind.value})"
         case inv.StockReserved():
             return f"stock reserved: {_allocated(e.allocations)}"
         case inv.StockReservationFailed():
             short = ", ".join(f"{s.sku}" for s in e.shortages)
             return f"stock reservation failed: short of {short}"
+        case inv.StockAllocated():
+            return f"{_allocated(e.allocations)} reserved ({e.reservation_id})"
+        case inv.StockDeallocated():
+            return f"{_allocated(e.allocations)} released ({e.reservation_id})"
+        case inv.StockIssued():
+            return f"{e.quantity} x {e.sku} issued from {e.warehouse_id} for {e.shipment_id}"
+        case inv.StockWrittenDown():
+            return f"{e.quantity} x {e.sku} written down at {e.warehouse_id}: {e.reason}"
+        case inv.StockReservationCancelled():
+            return f"reservation cancelled: {e.reason}"
         case inv.StockReleased():
             return f"stock released: {_allocated(e.allocations)}"
         case inv.StockShipped():
@@ -155,6 +167,25 @@ def _summary(e: Event) -> str:
             return f"payment {e.payment_id} cancelled: {e.reason}"
         case pay.PaymentRefundRequested():
             return f"refund of {_money(e.amount)} requested on {e.payment_id}: {e.reason}"
+        case pay.OrderBillingOpened():
+            methods = ", ".join(p.method.value for p in e.payments)
+            return f"billing opened: {_units(e.lines)}, paid by {methods}"
+        case pay.OrderBillingCancelled():
+            return f"billing cancelled: {e.reason}"
+        case pay.PaymentCaptureRequested():
+            return f"capture of {_money(e.amount)} on {e.payment_id} for parcel {e.shipment_id}"
+        case pay.PaymentReleaseRequested():
+            return f"release of {_money(e.amount)} on {e.payment_id}: {e.reason}"
+        case pay.PaymentCancellationRequested():
+            return f"payment {e.payment_id} to cancel: {e.reason}"
+        case pay.UnitsWaived():
+            return f"{_units(e.lines)} waived: {_money(e.amount)}"
+        case pay.ShipmentBillingReversed():
+            return f"billing of parcel {e.shipment_id} reversed: {e.failure.value}"
+        case pay.GiftCardDebited():
+            return f"gift card debited {_money(e.amount)} for {e.payment_id}"
+        case pay.GiftCardCredited():
+            return f"gift card credited {_money(e.amount)} on {e.payment_id}: {e.reason}"
         case pay.ShipmentBilled():
             return f"parcel {e.shipment_id} billed: {_money(e.amount)}"
         case ful.FulfilmentRequested():
@@ -167,6 +198,10 @@ def _summary(e: Event) -> str:
             return f"packed at {e.warehouse_id}: {_units(e.lines)}, {e.weight_grams} g"
         case ful.ParcelsPacked():
             return f"{len(e.parcels)} parcel(s) packed at {e.warehouse_id}"
+        case ful.FulfilmentCancellationAccepted():
+            return f"cancellation accepted: {len(e.fulfilment_ids)} fulfilment(s) cancelled"
+        case ful.FulfilmentCancellationRefused():
+            return f"cancellation refused: {e.reason}"
         case ful.FulfilmentCancelled():
             return f"fulfilment {e.fulfilment_id} at {e.warehouse_id} cancelled: {e.reason}"
         case shp.ShipmentBooked():
@@ -207,7 +242,8 @@ def _allocated(allocations: Iterable[Any]) -> str:
 
 
 def _generic(e: Event) -> str:
-    """The type and the ids it carries, for the rarer contracts."""
+    """The type and the ids it carries, for a contract without its own line (one added
+    later); never a code or an address, only ``*_id`` fields."""
     ids = [
         f"{name.removesuffix('_id')} {value}"
         for name, value in e
