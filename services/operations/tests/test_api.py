@@ -90,6 +90,8 @@ async def test_no_filter_means_everything(api: Any) -> None:
         ({"to": "2026-13-01"}, "to"),
         ({"from": "2026-05-02", "to": "2026-05-01"}, "to"),
         ({"from": "2000-01-01", "to": "2026-01-01"}, "to"),
+        ({"to": "9999-12-31"}, "to"),
+        ({"from": "0001-01-01"}, "from"),
         ({"warehouse": "BER; DROP TABLE"}, "warehouse"),
         ({"carrier": "x" * 65}, "carrier"),
     ],

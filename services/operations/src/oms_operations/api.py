@@ -21,6 +21,8 @@ from oms_platform.http import PROBLEM_RESPONSES, ProblemResponse, invalid_respon
 from oms_platform.refusal import FieldError
 
 MAX_SPAN_DAYS = 3660
+FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2999, 12, 31)
+"""The dates a filter may name (so the day after ``to`` is always a date)."""
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 router = APIRouter(prefix="/v1/dashboard", responses=PROBLEM_RESPONSES)
@@ -45,6 +47,9 @@ def filters(
     warehouse: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
     carrier: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
 ) -> Filters:
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not FIRST_DATE <= value <= LAST_DATE:
+            raise BadFilter(f"query:{name}", f"a date from {FIRST_DATE} to {LAST_DATE}")
     if start and end:
         if end < start:
             raise BadFilter("query:to", "'to' is before 'from'")
