@@ -290,6 +290,8 @@ async def test_the_filters_reach_the_queries_and_the_live_fragment(web: Any) -> 
     [
         ({"from": "yesterday"}, "query:from"),
         ({"to": "2026-13-01"}, "query:to"),
+        ({"to": "9999-12-31"}, "query:to"),
+        ({"from": "0001-01-01"}, "query:from"),
         ({"from": "2026-05-02", "to": "2026-05-01"}, "query:to"),
         ({"from": "2000-01-01", "to": "2026-01-01"}, "query:to"),
         ({"warehouse": "AMS; DROP TABLE"}, "query:warehouse"),

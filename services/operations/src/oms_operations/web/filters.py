@@ -1,7 +1,8 @@
 """The dashboard's filter form, read from the query string by hand so that a bad value is
 a 422 *page* naming it (the JSON API answers a problem body instead). Same bounds as the
-API: ISO dates, ``to`` inclusive and not before ``from``, at most ``MAX_SPAN_DAYS`` apart;
-warehouse and carrier codes. An empty field means no filter (what an empty form sends).
+API: ISO dates from ``FIRST_DATE`` to ``LAST_DATE``, ``to`` inclusive, not before ``from``
+and at most ``MAX_SPAN_DAYS`` after it; warehouse and carrier codes. An empty field means
+no filter (what an empty form sends).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
 
-from oms_operations.api import CODE, MAX_SPAN_DAYS
+from oms_operations.api import CODE, FIRST_DATE, LAST_DATE, MAX_SPAN_DAYS
 from oms_operations.queries import Filters
 from oms_platform.refusal import FieldError
 
@@ -40,10 +41,15 @@ def _date(name: str, value: str, errors: list[FieldError]) -> date | None:
     try:
         if len(value) != 10:
             raise ValueError(value)
-        return date.fromisoformat(value)
+        found = date.fromisoformat(value)
     except ValueError:
         errors.append(FieldError(f"query:{name}", "a date as YYYY-MM-DD", "date_parsing"))
         return None
+    if not FIRST_DATE <= found <= LAST_DATE:
+        reason = f"a date from {FIRST_DATE} to {LAST_DATE}"
+        errors.append(FieldError(f"query:{name}", reason, "invalid_range"))
+        return None
+    return found
 
 
 def _code(name: str, value: str, errors: list[FieldError]) -> str | None:
