@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from contextlib import ExitStack
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -82,11 +83,11 @@ def order(
         raise typer.Exit(1)
     when = f" as of {moment.isoformat()}" if moment else ""
     table = Table(title=f"{order_id}: {len(events)} events{when}")
-    for column in ("occurred", "service", "type", "actor", "producer", "cause", "stream"):
+    for column in ("occurred (UTC)", "service", "type", "actor", "producer", "cause", "stream"):
         table.add_column(column, overflow="fold")
     for e in events:
         table.add_row(
-            e.occurred_at.isoformat(timespec="seconds"),
+            e.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             e.service,
             e.type,
             e.actor,
