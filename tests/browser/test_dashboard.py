@@ -114,6 +114,22 @@ async def test_the_dashboard_shows_what_the_event_stores_hold(demo: Demo, page: 
     assert await page.locator("canvas[data-chart]").count() >= 3  # Chart.js is served
 
 
+async def test_the_dashboard_refreshes_itself_from_its_own_server(demo: Demo, page: Any) -> None:
+    """htmx polls the figures (no reload), and every request goes to the service itself."""
+    base = demo.system.url("operations")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    await page.goto(f"{base}/")
+    first = await page.locator("[data-updated]").inner_text()
+    await page.wait_for_function(
+        f"() => document.querySelector('[data-updated]').textContent !== {first!r}",
+        timeout=15_000,
+    )
+    assert any(url.startswith(f"{base}/dashboard/figures") for url in asked), asked
+    assert any(url.endswith("/static/vendor/htmx.org/htmx.min.js") for url in asked), asked
+    assert all(url.startswith(base) for url in asked), asked  # no CDN
+
+
 async def test_a_bad_filter_is_a_page_naming_it(demo: Demo, page: Any) -> None:
     resp = await page.goto(f"{demo.system.url('operations')}/?from=2026-05-02&to=2026-05-01")
     assert resp.status == 422
