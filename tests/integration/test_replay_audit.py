@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -386,6 +387,25 @@ async def test_rebuilding_one_projection_rebuilds_its_consumer_and_leaves_the_ot
 
         unknown = await asyncio.to_thread(cli, "replay", "nonsense")
         assert unknown.exit_code == 2 and "unknown projection nonsense" in unknown.output
+
+
+async def test_a_rebuild_outlasts_the_servers_idle_in_transaction_timeout(
+    stack: StackConfig, history: Stores
+) -> None:
+    async with ops_database(stack) as ops:
+        name = ops.dsn.rpartition("/")[2]
+        with psycopg.connect(stack.admin_dsn, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" SET idle_in_transaction_session_timeout = 500')
+        await ops.engine.dispose()  # new connections get the database's setting
+        slow = []
+
+        def dawdle(step: Any) -> None:
+            if step.phase == "reading" and not slow:
+                slow.append(step)
+                time.sleep(1.0)  # the operations transaction waits idle meanwhile
+
+        stats = await rebuild(ops.engine, sources(history), models=["returns"], progress=dawdle)
+        assert slow and stats.rows == {"ops_returns": 6}
 
 
 def ops_dsn(ops: PostgresEventStore) -> str:

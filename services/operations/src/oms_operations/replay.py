@@ -213,6 +213,10 @@ async def rebuild(
         raw = await _driver(conn)
         report(Progress("locking"))
         await raw.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
+        # The transaction sits idle while the sources are read, which may take longer than
+        # the server's idle_in_transaction_session_timeout; it holds no transaction id
+        # until it writes, so it holds back no reader's horizon meanwhile.
+        await raw.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
         # The inbox first: every consumer transaction claims its inbox rows before it
         # touches a table, so holding the inbox means no live transaction holds a table.
         await raw.execute(f"LOCK TABLE inbox, {', '.join(chosen.tables)} IN EXCLUSIVE MODE")
