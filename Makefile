@@ -41,6 +41,7 @@ deps:
 	if [ ! -f $$ops/node_modules/.package-lock.json ] || \
 		[ $$ops/package-lock.json -nt $$ops/node_modules/.package-lock.json ]; then \
 		echo "installing the operations web libraries (npm ci in $$ops)"; \
+		command -v npm >/dev/null || { echo "npm is missing (apt-get install npm)"; exit 1; }; \
 		(cd $$ops && npm ci --no-audit --no-fund); \
 	fi
 	@# Debian's Chromium for the browser tests (never a browser download by Playwright).
