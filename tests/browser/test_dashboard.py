@@ -234,3 +234,9 @@ async def test_the_consoles_actions_reach_the_services(demo: Demo, page: Any) ->
     await answer.wait_for()
     assert await answer.get_attribute("data-outcome") == "accepted", await answer.inner_text()
     assert "1.00" in await answer.inner_text()
+    await refund.locator("input[name=amount]").fill("0.00")
+    await refund.locator("button").click()
+    await page.wait_for_selector(
+        "form[hx-post*='/refunds'] + .result [data-outcome=refused]", timeout=10_000
+    )
+    assert "more than zero" in await answer.inner_text()  # the payments service's reason
