@@ -47,8 +47,13 @@ def browser_system(browser_logs: Path) -> Iterator[System]:
 
 @pytest.fixture(scope="session")
 async def demo(browser_system: System) -> Demo:
-    """The demo run on the session's system (placed once; tests only read it)."""
-    return await run_demo(browser_system)
+    """The demo run on the session's system (placed once; tests only read it). The
+    simulators stop once every order is delivered or cancelled: the system stays up for
+    the rest of the session (the fixture is session-scoped) and should idle meanwhile."""
+    run = await run_demo(browser_system)
+    for simulator in browser_system.simulators.values():
+        simulator.stop()
+    return run
 
 
 def chromium() -> str:
