@@ -30,6 +30,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from oms_cli.audit import SOURCE_SERVICES, read_export
@@ -41,13 +42,18 @@ from oms_events.envelope import Envelope
 from oms_events.examples import eur, example
 from oms_events.registry import envelope_for
 from oms_events.topics import topic_for
+from oms_operations.app import create_app
 from oms_operations.projections import runner, tables
 from oms_operations.replay import plan, rebuild
+from oms_operations.settings import OperationsSettings
 from oms_platform.consumer import Delivery, MessageProcessor, Outcome, Subscription
 from oms_platform.db import create_engine
 from oms_platform.eventstore import START, PostgresEventStore
 from oms_platform.eventstore.model import Position
+from oms_platform.relay import OutboxRelay
+from oms_platform.settings import RetrySettings
 from oms_platform.testing.databases import scratch_database
+from oms_platform.testing.kafka import TestTopics, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -461,6 +467,69 @@ async def test_a_rebuild_racing_live_consumers_and_writers_loses_and_doubles_not
         for _, env in stores.appended:
             await from_scratch.deliver(env)
         assert await snapshot(live) == await snapshot(reference)
+
+
+async def test_a_rebuild_with_the_operations_service_running_on_kafka_loses_nothing(
+    stack: StackConfig, topics: TestTopics
+) -> None:
+    """The real path: each store's outbox relay publishes to (prefixed) Kafka topics and
+    the operations service consumes them in batches, while orders are written and
+    rebuilds run; once it has taken everything, its rows equal a from-scratch consumer
+    run over every event."""
+    async with (
+        scratch_stores(stack) as stores,
+        ops_database(stack) as ops,
+        ops_database(stack) as reference,
+    ):
+        host = create_app(
+            OperationsSettings(
+                database_dsn=SecretStr(ops.dsn),
+                kafka_bootstrap=topics.bootstrap,
+                topic_prefix=topics.prefix,
+                retry=RetrySettings(initial_backoff_s=0.05),
+            )
+        )
+        await host.start()
+        stop = asyncio.Event()
+        relays = [
+            OutboxRelay(
+                store,
+                topics.bootstrap,
+                name=f"replay-test-{service}",
+                topic_for=lambda env: topics.prefix + topic_for(env.type),
+                dsn=stores.dsns[service],
+                idle_poll_s=0.05,
+            )
+            for service, store in stores.stores.items()
+        ]
+        running = [asyncio.create_task(relay.run(stop)) for relay in relays]
+        try:
+            rng = random.Random(3)
+
+            async def rebuild_meanwhile() -> list[int]:
+                read = []
+                for _ in range(3):
+                    await asyncio.sleep(rng.uniform(0.5, 1.0))
+                    read.append((await rebuild(ops.engine, sources(stores))).events_read)
+                return read
+
+            orders = [f"ord-k{n}" for n in range(8)]
+            _, read = await asyncio.gather(fill(stores, orders, pause_s=0.02), rebuild_meanwhile())
+            assert read[0] < len(stores.appended)  # the first one ran while orders came in
+
+            from_scratch = LiveConsumers(reference)
+            for _, env in stores.appended:
+                await from_scratch.deliver(env)
+            want = await snapshot(reference)
+
+            async def caught_up() -> bool:
+                return await snapshot(ops) == want
+
+            await eventually(caught_up, timeout_s=60, what="the service to take every event")
+        finally:
+            stop.set()
+            await asyncio.gather(*running, return_exceptions=True)
+            await host.stop()
 
 
 # --------------------------------------------------------------------------- audit
