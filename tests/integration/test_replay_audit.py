@@ -9,7 +9,10 @@ rated; one declined and cancelled), appended one transaction each as the service
 * The race: a relay and consumer keep applying events while writers append more and
   rebuilds run in between; in the end the rows equal a from-scratch consumer run over
   every event (nothing lost, nothing applied twice) and the consumer met duplicates the
-  rebuilds had claimed for it.
+  rebuilds had claimed for it. The same with the real path: outbox relays to Kafka and
+  the operations service consuming in batches.
+* A read model (or column) added since the service last ran is created and backfilled;
+  a rebuild outlasts the server's idle-in-transaction timeout.
 * ``oms audit order`` gives the cross-service timeline and the state at ``--as-of``;
   ``verify`` passes, then reports an event whose payload was altered by SQL (service,
   stream, version, kind); ``export`` in jsonl and csv parses back to the stored events,
@@ -393,6 +396,22 @@ async def test_rebuilding_one_projection_rebuilds_its_consumer_and_leaves_the_ot
 
         unknown = await asyncio.to_thread(cli, "replay", "nonsense")
         assert unknown.exit_code == 2 and "unknown projection nonsense" in unknown.output
+
+
+async def test_a_read_model_added_since_the_service_last_ran_is_backfilled(
+    stack: StackConfig, history: Stores
+) -> None:
+    async with ops_database(stack) as ops:
+        async with ops.connection() as conn:  # as before the payments model and the
+            await conn.execute("DROP TABLE ops_payments")  # shipments' tracking number
+            await conn.execute("ALTER TABLE ops_shipments DROP COLUMN tracking_number")
+        stats = await rebuild(ops.engine, sources(history), models=["payments", "shipments"])
+        assert stats.rows == {"ops_shipments": 6, "ops_payments": 8}
+        got = await snapshot(ops)
+        assert len(got["ops_payments"]) == 8
+        async with ops.connection() as conn:
+            cur = await conn.execute("SELECT count(tracking_number) FROM ops_shipments")
+            assert await cur.fetchone() == (6,)
 
 
 async def test_a_rebuild_outlasts_the_servers_idle_in_transaction_timeout(
