@@ -103,7 +103,7 @@ def parse_time(text: str, *, end: bool = False) -> datetime:
 
 def check_id(value: str, what: str = "order id") -> str:
     if not 0 < len(value) <= MAX_ID_LENGTH or not _ONE_LINE.match(value):
-        raise AuditError(f"an {what} is 1-{MAX_ID_LENGTH} printable characters on one line")
+        raise AuditError(f"the {what} must be 1-{MAX_ID_LENGTH} printable characters, one line")
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from contextlib import ExitStack
 from datetime import UTC
@@ -192,6 +193,9 @@ def export(
             count = audit.write_export(rows, out, fmt)
     except AuditError as exc:
         raise _fail(exc) from None
+    except BrokenPipeError:  # `oms audit export | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except OSError as exc:
         raise _fail(AuditError(f"cannot write {output}: {exc.strerror}")) from None
     if output:
