@@ -6,7 +6,7 @@ UV_VERSION ?= 0.13.8
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 OMS := $(UV) run --no-sync oms
 
-.PHONY: run test bench deps lint typecheck pytest up down status clean
+.PHONY: run test bench deps chromium lint typecheck pytest up down status clean
 
 ## Install Python deps (uv itself first, if missing), bring the stack and the services up,
 ## place demo orders and show what happened, then show the stack's health. It stays up.
@@ -17,7 +17,7 @@ run: deps
 
 ## Everything CI checks, from a clean clone: deps, lint, types, all test tiers against
 ## real PostgreSQL and Kafka. Starts the stack if it is not running and stops it after.
-test: deps lint typecheck
+test: deps chromium lint typecheck
 	@if $(OMS) status --json >/dev/null 2>&1; then started=0; else started=1; $(OMS) up; fi; \
 	rc=0; $(UV) run --no-sync pytest -q --durations=10 || rc=$$?; \
 	if [ "$$started" = 1 ]; then $(OMS) down; fi; \
@@ -44,7 +44,9 @@ deps:
 		command -v npm >/dev/null || { echo "npm is missing (apt-get install npm)"; exit 1; }; \
 		(cd $$ops && npm ci --no-audit --no-fund); \
 	fi
-	@# Debian's Chromium for the browser tests (never a browser download by Playwright).
+
+## Debian's Chromium for the browser tests (never a browser download by Playwright).
+chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		echo "installing chromium with apt-get (the browser tests drive /usr/bin/chromium)"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \

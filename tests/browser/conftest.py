@@ -1,7 +1,7 @@
 """Browser-tier fixtures: one whole system (every service, operations included, and both
 simulators) with a demo-sized run on it, shared by the session; and headless Chromium.
 
-The browser is Debian's (``/usr/bin/chromium``, installed by ``make deps``), driven by
+The browser is Debian's (``/usr/bin/chromium``, installed by ``make test``), driven by
 Playwright for Python; Playwright never downloads a browser here.
 """
 
