@@ -58,7 +58,7 @@ async def demo(browser_system: System) -> Demo:
 
 def chromium() -> str:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make deps` (apt-get install chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
     return str(CHROMIUM)
 
 
