@@ -138,7 +138,8 @@ class Registry:
     def upcast(self, type_name: str, version: int, payload: Payload) -> tuple[int, Payload]:
         """Bring ``payload`` from ``version`` to the latest version of ``type_name``.
 
-        Returns ``(latest_version, new_payload)``; the input dict is never modified.
+        Returns ``(latest_version, new_payload)``; the input dict is never modified (at
+        the latest version already, it is returned itself: read it, do not change it).
         Raises :class:`UnknownEventType`, :class:`UnknownEventVersion` (newer than this
         code, or a missing upcaster) or :class:`ContractViolation` (an upcaster failed,
         which means the old payload was not valid for its version).
@@ -151,6 +152,8 @@ class Registry:
                 type_name=type_name,
                 version=version,
             )
+        if version == latest:
+            return latest, payload  # nothing to do: no copy (most reads; a replay's cost)
         # Upcasters are plain functions written by people: give them their own copy so a
         # careless in-place edit cannot corrupt the caller's envelope.
         current = copy.deepcopy(payload)
