@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS ops_orders (
     short_shipped   text[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS ops_orders_placed ON ops_orders (placed_at);
-CREATE INDEX IF NOT EXISTS ops_orders_email ON ops_orders (customer_email);
+CREATE INDEX IF NOT EXISTS ops_orders_email_ci ON ops_orders (lower(customer_email));
 CREATE INDEX IF NOT EXISTS ops_orders_ref ON ops_orders (platform_ref);
 CREATE TABLE IF NOT EXISTS ops_shipments (
     shipment_id     text PRIMARY KEY,
