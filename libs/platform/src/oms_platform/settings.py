@@ -58,3 +58,9 @@ class ServiceSettings(BaseSettings):
     """With nothing to publish, the relay waits for a commit notification this long at most."""
     projection_idle_poll_s: float = Field(default=5.0, gt=0)
     """With nothing to apply, a projection waits for a commit notification this long at most."""
+    auth_public_key: str | None = None
+    """PEM of the Ed25519 public key that verifies bearer tokens (``oms token`` signs)."""
+    chain_key: SecretStr | None = None
+    """Hex HMAC key of the events' hash chain; held outside the database."""
+    anchor_signing_key: SecretStr | None = None
+    """PEM of the Ed25519 private key that signs the chain heads published for audit."""

@@ -27,6 +27,7 @@ from oms_cli.proc import (
     stop_pid,
     tail,
 )
+from oms_cli.secrets import secret_env
 
 ServiceInfo = dict[str, object]
 READY_TIMEOUT_S = 60.0
@@ -67,6 +68,7 @@ def service_env(
         }
     )
     env.update(calls_env(config, service))
+    env.update(secret_env(config, service))
     env.update(extra or {})
     return env
 
