@@ -39,6 +39,7 @@ from oms_platform.eventstore.model import ConcurrencyConflict
 from oms_platform.failures import FailureClass, classify
 from oms_platform.health import Health, LoopStatus
 from oms_platform.logging import event_context, get_logger
+from oms_platform.metrics import ServiceMetrics
 from oms_platform.settings import RetrySettings
 
 log = get_logger(__name__)
@@ -129,6 +130,7 @@ class MessageProcessor:
         retry: RetrySettings | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         health: Health | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.store = store
         self.dead_letter = dead_letter
@@ -136,6 +138,7 @@ class MessageProcessor:
         self.retry = retry or RetrySettings()
         self.sleep = sleep
         self.health = health or Health()
+        self.metrics = metrics or ServiceMetrics()
         self._known = frozenset(registry.types())
 
     def status(self, sub: Subscription) -> LoopStatus:
@@ -143,6 +146,11 @@ class MessageProcessor:
 
     async def process(self, sub: Subscription, delivery: Delivery) -> Outcome:
         """Handle one message by itself (in a unit of work of its own)."""
+        outcome = await self._process(sub, delivery)
+        self.metrics.consumer_events.labels(sub.consumer, outcome.value).inc()
+        return outcome
+
+    async def _process(self, sub: Subscription, delivery: Delivery) -> Outcome:
         parsed = self._parse(sub, 0, delivery)
         if isinstance(parsed, Outcome):
             return parsed
@@ -184,7 +192,11 @@ class MessageProcessor:
             outcomes[index] = parsed
         await self._apply(sub, pending, outcomes)
         assert all(o is not None for o in outcomes)
-        return [o for o in outcomes if o is not None]
+        done = [o for o in outcomes if o is not None]
+        for outcome in Outcome:
+            if found := done.count(outcome):
+                self.metrics.consumer_events.labels(sub.consumer, outcome.value).inc(found)
+        return done
 
     def _parse(
         self, sub: Subscription, index: int, delivery: Delivery
@@ -283,6 +295,7 @@ class MessageProcessor:
                         sub, delivery, "conflict", reason, attempt + conflicts, FailureClass.BUG
                     )
                     return Outcome.DEAD_LETTERED
+                self.metrics.consumer_retries.labels(sub.consumer, "conflict").inc()
                 await self.sleep(random.uniform(0.001, 0.005 * min(conflicts, 20)))
             except Exception as err:
                 kind = classify(err)
@@ -302,6 +315,7 @@ class MessageProcessor:
                             waits=waits,
                             error=_reason(err)[:300],
                         )
+                    self.metrics.consumer_retries.labels(sub.consumer, "infrastructure").inc()
                     await self.sleep(self.retry.backoff(waits))
                     continue
                 attempt += 1
@@ -319,6 +333,7 @@ class MessageProcessor:
                 log.warning(
                     "consumer.retrying", consumer=sub.consumer, attempt=attempt, error=_reason(err)
                 )
+                self.metrics.consumer_retries.labels(sub.consumer, "error").inc()
                 await self.sleep(self.retry.backoff(attempt))
 
     async def _dead_letter(
@@ -356,6 +371,7 @@ class MessageProcessor:
                     log.warning("consumer.dead_letter_failed", error=_reason(err)[:300])
                 await self.sleep(self.retry.backoff(waits))
         status.ok()
+        self.metrics.dead_letters.labels(sub.consumer, code).inc()
         log.warning(
             "consumer.dead_lettered",
             consumer=sub.consumer,

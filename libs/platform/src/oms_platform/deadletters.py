@@ -202,6 +202,15 @@ async def counts(conn: psycopg.AsyncConnection[Any]) -> Counts:
     return Counts(int(row[0]), int(row[1]), row[2])
 
 
+async def waiting_by_consumer(conn: psycopg.AsyncConnection[Any]) -> dict[tuple[str, str], int]:
+    """Dead letters not (successfully) replayed, per ``(consumer, code)`` (for metrics)."""
+    cur = await conn.execute(
+        "SELECT consumer, code, count(*) FROM dead_letters WHERE replayed_at IS NULL "
+        "GROUP BY consumer, code"
+    )
+    return {(str(r[0]), str(r[1])): int(r[2]) for r in await cur.fetchall()}
+
+
 # -- what `oms dlq` reads and asks ---------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ from oms_platform.eventstore.model import Position, RecordedEvent
 from oms_platform.eventstore.postgres import PostgresEventStore, save_checkpoint
 from oms_platform.health import LoopStatus, sleep_or_stop
 from oms_platform.logging import get_logger
+from oms_platform.metrics import ServiceMetrics
 from oms_platform.notify import IdleWait, Wakeup
 
 log = get_logger(__name__)
@@ -120,6 +121,7 @@ class OutboxRelay:
         wakeup: Wakeup | None = None,
         republish_every_s: float = 5.0,
         status: LoopStatus | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
@@ -137,6 +139,7 @@ class OutboxRelay:
         self.reads = 0
         """Batches read from the events table (empty ones included): the idle cost."""
         self.status = status or LoopStatus(f"relay:{name}")
+        self.metrics = metrics or ServiceMetrics()
         self._lease_key = zlib.crc32(f"oms.relay.{name}".encode())
         self._position: Position | None = None  # cached: only the lease holder moves it
 
@@ -267,6 +270,7 @@ class OutboxRelay:
                 await uow.save_checkpoint(self.checkpoint_name, in_flight.last)
         self._position = in_flight.last
         self.published += len(in_flight.batch)
+        self.metrics.relay_published.inc(len(in_flight.batch))
 
     async def _send_one(self, producer: AIOKafkaProducer, rec: RecordedEvent) -> Any:
         env = rec.envelope
@@ -292,6 +296,7 @@ class OutboxRelay:
                 relay=self.name,
             )
         self.parked += 1
+        self.metrics.relay_parked.inc()
         log.error(
             "relay.event_parked",
             relay=self.name,

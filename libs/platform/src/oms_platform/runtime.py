@@ -33,6 +33,7 @@ from oms_platform.consumer import Delivery, MessageProcessor, Outcome, Subscript
 from oms_platform.eventstore.postgres import PostgresEventStore
 from oms_platform.health import Health, keep_running
 from oms_platform.logging import get_logger
+from oms_platform.metrics import ServiceMetrics
 from oms_platform.notify import Wakeup, wait_or_sleep
 from oms_platform.relay import create_producer
 from oms_platform.settings import RetrySettings
@@ -60,6 +61,7 @@ class ConsumerRuntime:
         health: Health | None = None,
         batch_size: int = 200,
         wakeup: Wakeup | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.service = service
         self.wakeup = wakeup
@@ -69,7 +71,10 @@ class ConsumerRuntime:
         # aiokafka clients need a running event loop: the producer is made in start().
         self._dlq_producer: Any = None
         self.health = health or Health()
-        self.processor = MessageProcessor(store, self._dead_letter, retry=retry, health=self.health)
+        self.metrics = metrics or ServiceMetrics()
+        self.processor = MessageProcessor(
+            store, self._dead_letter, retry=retry, health=self.health, metrics=self.metrics
+        )
         self.subscriptions: list[Subscription] = []
         self._consumers: dict[str, AIOKafkaConsumer] = {}
         self._done: dict[tuple[str, int], int] = {}  # next offset to handle, per partition
@@ -172,16 +177,28 @@ class ConsumerRuntime:
     async def lag(self) -> dict[str, int | None]:
         """Messages behind the newest known offset, per subscription (None: not running).
 
-        The high watermark of the last fetch minus the next offset this runtime has to
-        handle: no request to the broker, so a health check never waits on it.
+        The sum of :meth:`partition_lag` over the subscription's partitions.
         """
+        per_partition = await self.partition_lag()
         lags: dict[str, int | None] = {}
         for sub in self.subscriptions:
-            consumer = self._consumers.get(sub.consumer)
-            if consumer is None:
+            if sub.consumer not in self._consumers:
                 lags[sub.consumer] = None
                 continue
-            total = 0
+            lags[sub.consumer] = sum(
+                lag for (consumer, _, _), lag in per_partition.items() if consumer == sub.consumer
+            )
+        return lags
+
+    async def partition_lag(self) -> dict[tuple[str, str, int], int]:
+        """``(consumer, topic, partition) -> messages behind`` for each partition held now.
+
+        The high watermark of the last fetch minus the next offset this runtime has to
+        handle: no request to the broker, so a health check never waits on it. A
+        partition not fetched yet (no high watermark) is left out.
+        """
+        lags: dict[tuple[str, str, int], int] = {}
+        for name, consumer in list(self._consumers.items()):
             for tp in consumer.assignment():
                 high = consumer.highwater(tp)
                 # What was handled, not what was fetched: a consumer stuck on a batch has
@@ -193,8 +210,7 @@ class ConsumerRuntime:
                     except Exception:
                         position = None
                 if high is not None and position is not None:
-                    total += max(0, high - position)
-            lags[sub.consumer] = total
+                    lags[(name, tp.topic, tp.partition)] = max(0, high - position)
         return lags
 
     async def _dead_letter(

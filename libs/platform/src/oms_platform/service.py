@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from oms_events.topics import topic_for
-from oms_platform import deadletters
+from oms_platform import deadletters, metrics
 from oms_platform.consumer import Handler, Subscription
 from oms_platform.db import create_engine
 from oms_platform.eventstore.base import EventStore
@@ -67,6 +67,7 @@ class ServiceHost:
         self.store: EventStore = store if store is not None else self._postgres()
         self.api = api or FastAPI(title=f"OMS {settings.service}")
         install_problem_handlers(self.api)
+        self.metrics = metrics.ServiceMetrics()
         self.consumers: ConsumerRuntime | None = None
         self.relay: OutboxRelay | None = None
         self.wakeup: Wakeup | None = None
@@ -80,6 +81,7 @@ class ServiceHost:
                 health=self.health,
                 batch_size=settings.consumer_batch_size,
                 wakeup=self.wakeup,
+                metrics=self.metrics,
             )
             self.relay = OutboxRelay(
                 self.pg,
@@ -92,6 +94,7 @@ class ServiceHost:
                 linger_s=settings.relay_linger_s,
                 wakeup=self.wakeup,
                 status=self.health.loop("relay"),
+                metrics=self.metrics,
             )
             self.health.add_probe("relay", self._relay_probe)
             self.health.add_probe("dead_letters", self._dead_letter_probe)
@@ -103,6 +106,10 @@ class ServiceHost:
         self._tasks: list[asyncio.Task[Any]] = []
         self.api.add_api_route("/health", self.live, methods=["GET"], include_in_schema=False)
         self.api.add_api_route("/ready", self.ready, methods=["GET"], include_in_schema=False)
+        self.api.add_api_route(
+            "/metrics", self.metrics.endpoint, methods=["GET"], include_in_schema=False
+        )
+        metrics.install(self)
 
     def _postgres(self) -> PostgresEventStore:
         assert self.pg is not None
