@@ -45,6 +45,30 @@ def test_duplicate_ids_and_negative_amounts_are_invalid() -> None:
     assert {"lines[1].line_id", "lines[2].unit_price", "payments"} <= fields
 
 
+def test_a_gift_card_is_paid_by_token_and_a_code_sent_anyway_is_refused_unquoted() -> None:
+    token = "gc_k3v7q2m5xza4d6fqh2j4l6nyp2"
+    by_token = Payment(
+        payment_id="g", method=PaymentMethod.GIFT_CARD, amount=eur("57.35"), gift_card=token
+    )
+    assert review(submission(payments=(by_token,)), set()) == []
+    by_code = by_token.model_copy(update={"gift_card": None, "gift_card_code": "GC-SECRET-7"})
+    [problem] = review(submission(payments=(by_code,)), set())
+    assert (problem.code, problem.field) == (
+        RejectionCode.INVALID_ORDER,
+        "payments[0].gift_card_code",
+    )
+    assert "GC-SECRET-7" not in problem.detail
+    event = rejection("WEB-1", "webshop-nl", [problem])
+    assert "GC-SECRET-7" not in event.model_dump_json()
+    neither = by_token.model_copy(update={"gift_card": None})
+    [missing] = review(submission(payments=(neither,)), set())
+    assert missing.field == "payments[0].gift_card"
+    card = Payment(payment_id="c", method=PaymentMethod.CARD, amount=eur("57.35"), gift_card=token)
+    assert [p.field for p in review(submission(payments=(card,)), set())] == [
+        "payments[0].gift_card"
+    ]
+
+
 def test_rejection_carries_one_reason_per_problem() -> None:
     problems = review(submission(), unknown_skus={"TSHIRT-BLU-M", "MUG-ENAMEL-WHT"})
     event = rejection("WEB-1", "webshop-nl", problems)

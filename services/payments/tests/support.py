@@ -34,6 +34,7 @@ from oms_events.examples import ADDRESS, eur
 from oms_events.money import Money
 from oms_events.registry import envelope_for, registry
 from oms_payments.calls import MemoryProviderCalls
+from oms_payments.gift_card_tokens import GiftCardTokens
 from oms_payments.providers.base import (
     AuthorizationRequest,
     AuthorizationResult,
@@ -56,10 +57,20 @@ SHIPPING = eur("4.95")
 TOTAL = eur("57.35")
 
 
+TEST_GIFT_CARD_KEY = "00112233445566778899aabbccddeeff"
+"""The unit tests' gift card key (the service refuses to start without one)."""
+TOKENS = GiftCardTokens(TEST_GIFT_CARD_KEY)
+
+
+def token(code: str) -> str:
+    """The token the unit tests' key gives the card ``code``."""
+    return TOKENS.token(code)
+
+
 def payment(pid: str, method: str, amount: str, code: str | None = None) -> Payment:
-    return Payment(
-        payment_id=pid, method=PaymentMethod(method), amount=eur(amount), gift_card_code=code
-    )
+    """A payment; with ``code``, paid by that gift card (as the platform sends it: its token)."""
+    card = token(code) if code is not None else None
+    return Payment(payment_id=pid, method=PaymentMethod(method), amount=eur(amount), gift_card=card)
 
 
 def placed(

@@ -75,7 +75,7 @@ def captures(events: list[Event]) -> dict[str, Decimal]:
 
 
 def test_opening_requests_every_payment_once() -> None:
-    card, gift = payment("p1", "card", "37.35"), payment("p2", "gift_card", "20.00", "GC")
+    card, gift = payment("p1", "card", "37.35"), payment("p2", "gift_card", "20.00", "GC-1")
     events = decided([], open_cmd(card, gift))
     assert [type(e).__name__ for e in events] == [
         "OrderBillingOpened",
@@ -146,7 +146,7 @@ def test_units_beyond_the_order_are_not_charged() -> None:
 def test_up_front_money_covers_shipments_first_then_gift_cards_then_cards() -> None:
     events = opened(
         payment("card", "card", "20.00"),
-        payment("gift", "gift_card", "17.35", "GC"),
+        payment("gift", "gift_card", "17.35", "GC-1"),
         payment("ideal", "ideal", "20.00"),
     )
     first = bill(events, "s1", ("MUG", 1), ("TSHIRT", 1))  # 12.50 + 19.95 + 4.95 = 37.40
@@ -157,7 +157,7 @@ def test_up_front_money_covers_shipments_first_then_gift_cards_then_cards() -> N
 
 def test_cash_on_delivery_is_billed_at_dispatch_and_captured_at_delivery() -> None:
     events = opened(
-        payment("gift", "gift_card", "10.00", "GC"), payment("cod", "cash_on_delivery", "47.35")
+        payment("gift", "gift_card", "10.00", "GC-1"), payment("cod", "cash_on_delivery", "47.35")
     )
     out = bill(events, "s1", ("TSHIRT", 2), ("MUG", 1))
     assert captures(out) == {"gift": Decimal("10.00")}
@@ -204,7 +204,7 @@ def test_split_shipments_capture_exactly_what_each_payment_owes(
     if any(a <= 0 for a in amounts):
         return
     payments = [
-        payment(f"p{i}", methods[i], str(a), "GC" if methods[i] == "gift_card" else None)
+        payment(f"p{i}", methods[i], str(a), "GC-1" if methods[i] == "gift_card" else None)
         for i, a in enumerate(amounts)
     ]
     events = opened(*payments, lines=lines)

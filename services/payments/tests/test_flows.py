@@ -34,6 +34,7 @@ from services.payments.tests.support import (
     dispatched,
     payment,
     placed,
+    token,
 )
 
 EVERYTHING = (("TSHIRT", 2), ("MUG", 1))
@@ -267,12 +268,12 @@ async def test_a_payment_id_cannot_belong_to_two_orders(service: Payments) -> No
 
 async def _gift_card(service: Payments, code: str, balance: str) -> None:
     async with service.store.unit_of_work() as uow:
-        cmd = IssueGiftCard(code, eur(balance))
+        cmd = IssueGiftCard(token(code), eur(balance))
         await issue_gift_card(uow, cmd, actor="staff:test", cause=None)
 
 
 async def _balance(service: Payments, code: str) -> Decimal:
-    last = (await service.stream(gift_card_stream(code)))[-1]
+    last = (await service.stream(gift_card_stream(token(code))))[-1]
     assert isinstance(last, GiftCardIssued | GiftCardDebited | GiftCardCredited)
     return last.balance.amount
 

@@ -10,18 +10,20 @@ from oms_events.money import Money
 from oms_payments.domain.commands import CreditGiftCard, DebitGiftCard, IssueGiftCard
 from oms_payments.domain.giftcard import gift_card_decider
 from oms_platform.testing.decider_spec import DeciderSpec
+from services.payments.tests.support import token
 
 spec = DeciderSpec(gift_card_decider)
-issued = GiftCardIssued(code="GC-1", balance=eur("50.00"))
+GC1 = token("GC-1")
+issued = GiftCardIssued(card=GC1, balance=eur("50.00"))
 debited = GiftCardDebited(
-    code="GC-1", amount=eur("20.00"), balance=eur("30.00"), order_id="o", payment_id="p"
+    card=GC1, amount=eur("20.00"), balance=eur("30.00"), order_id="o", payment_id="p"
 )
 
 
 def test_a_card_is_issued_once_with_a_positive_balance() -> None:
-    spec.given().when(IssueGiftCard("GC-1", eur("50.00"))).then(issued)
-    spec.given(issued).when(IssueGiftCard("GC-1", eur("5.00"))).then_refused("refused")
-    spec.given().when(IssueGiftCard("GC-2", eur("0.00"))).then_refused("invalid_amount")
+    spec.given().when(IssueGiftCard(GC1, eur("50.00"))).then(issued)
+    spec.given(issued).when(IssueGiftCard(GC1, eur("5.00"))).then_refused("refused")
+    spec.given().when(IssueGiftCard(token("GC-2"), eur("0.00"))).then_refused("invalid_amount")
 
 
 def test_debits_and_credits_move_the_balance() -> None:
@@ -30,7 +32,7 @@ def test_debits_and_credits_move_the_balance() -> None:
     after = spec.given(issued, debited).when(credit)
     after.then(
         GiftCardCredited(
-            code="GC-1",
+            card=GC1,
             amount=eur("5.00"),
             balance=eur("35.00"),
             order_id="o",
@@ -43,7 +45,7 @@ def test_debits_and_credits_move_the_balance() -> None:
 
 
 def test_a_debit_never_overdraws() -> None:
-    spec.given(GiftCardIssued(code="GC-1", balance=eur("10.00"))).when(
+    spec.given(GiftCardIssued(card=GC1, balance=eur("10.00"))).when(
         DebitGiftCard(eur("10.01"), "o", "p")
     ).then_refused("amount_exceeded")
 

@@ -170,9 +170,15 @@ LINES = (
 )
 SHIPPING_CHARGE = eur("4.95")
 # 2 x 19.95 + 12.50 + 4.95 = 57.35: 20.00 on a gift card, the rest by iDEAL.
-GIFT_CARD = Payment(payment_id="pay-1", method=PaymentMethod.GIFT_CARD, amount=eur("20.00"))
+GIFT_CARD_TOKEN = "gc_k3v7q2m5xza4d6fqh2j4l6nyp2"
+"""The card's token (the keyed hash of its code); the code itself is in no event."""
+GIFT_CARD = Payment(
+    payment_id="pay-1",
+    method=PaymentMethod.GIFT_CARD,
+    amount=eur("20.00"),
+    gift_card=GIFT_CARD_TOKEN,
+)
 IDEAL = Payment(payment_id="pay-2", method=PaymentMethod.IDEAL, amount=eur("37.35"))
-GIFT_CARD_CODE = "GC-7Q4M-2291"
 ALLOCATIONS = (
     Allocation(line_id="1", sku="TSHIRT-BLU-M", warehouse_id=WAREHOUSE_ID, quantity=2),
     Allocation(line_id="2", sku="MUG-ENAMEL-WHT", warehouse_id=WAREHOUSE_ID, quantity=1),
@@ -427,7 +433,7 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
     PaymentAuthorizationRequested: lambda: PaymentAuthorizationRequested(
         **{**_payment, "payment_id": "pay-1", "method": "gift_card", "amount": eur("20.00")},
         customer_email=CUSTOMER.email,
-        gift_card_code=GIFT_CARD_CODE,
+        gift_card=GIFT_CARD_TOKEN,
     ),
     PaymentCaptureRequested: lambda: PaymentCaptureRequested(
         **{**_payment, "payment_id": "pay-1", "method": "gift_card", "amount": eur("20.00")},
@@ -447,7 +453,7 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
         customer_email=CUSTOMER.email,
         lines=LINES,
         shipping_charge=SHIPPING_CHARGE,
-        payments=(GIFT_CARD.model_copy(update={"gift_card_code": GIFT_CARD_CODE}), IDEAL),
+        payments=(GIFT_CARD, IDEAL),
     ),
     OrderBillingCancelled: lambda: OrderBillingCancelled(
         order_id=ORDER_ID, reason="customer_request"
@@ -477,16 +483,16 @@ _BUILDERS: dict[type[Event], Callable[[], Event]] = {
     ShipmentBillingReversed: lambda: ShipmentBillingReversed(
         order_id=ORDER_ID, shipment_id="shp-1", failure=ShipmentFailure.LOST
     ),
-    GiftCardIssued: lambda: GiftCardIssued(code=GIFT_CARD_CODE, balance=eur("50.00")),
+    GiftCardIssued: lambda: GiftCardIssued(card=GIFT_CARD_TOKEN, balance=eur("50.00")),
     GiftCardDebited: lambda: GiftCardDebited(
-        code=GIFT_CARD_CODE,
+        card=GIFT_CARD_TOKEN,
         amount=eur("20.00"),
         balance=eur("30.00"),
         order_id=ORDER_ID,
         payment_id="pay-1",
     ),
     GiftCardCredited: lambda: GiftCardCredited(
-        code=GIFT_CARD_CODE,
+        card=GIFT_CARD_TOKEN,
         amount=eur("20.00"),
         balance=eur("50.00"),
         order_id=ORDER_ID,

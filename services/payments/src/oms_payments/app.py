@@ -48,5 +48,6 @@ def create_app(settings: PaymentsSettings, *, store: EventStore | None = None) -
 
     host.health.add_probe("reconciliation", parked_calls)
     host.api.state.reads = queries.Reads(host.store, calls)
+    host.api.state.gift_card_tokens = settings.gift_card_tokens()
     host.api.include_router(api.router)
     return host

@@ -132,8 +132,8 @@ async def request_refund(
 async def issue_gift_card(
     uow: UnitOfWork, cmd: IssueGiftCard, *, actor: str, cause: str | None
 ) -> None:
-    """Issue a gift card with its starting balance (refused if the code is taken)."""
-    s = Session(uow, correlation_id=gift_card_stream(cmd.code), causation_id=cause, actor=actor)
-    card = await s.gift_card(cmd.code)
+    """Issue a gift card with its starting balance (refused if the card exists)."""
+    s = Session(uow, correlation_id=gift_card_stream(cmd.card), causation_id=cause, actor=actor)
+    card = await s.gift_card(cmd.card)
     s.record(gift_card_decider.decide(cmd, card))
     await s.flush()

@@ -40,11 +40,11 @@ async def order_payments(reads: Reads, order_id: str) -> views.Doc:
     return views.order_payments_view(order, docs)
 
 
-async def gift_card(reads: Reads, code: str) -> views.Doc:
-    """A gift card's balance and its debits and credits."""
-    doc = views.gift_card_view(code, await reads.store.read_stream(gift_card_stream(code)))
+async def gift_card(reads: Reads, card: str) -> views.Doc:
+    """A gift card's balance and its debits and credits, by the card's token."""
+    doc = views.gift_card_view(card, await reads.store.read_stream(gift_card_stream(card)))
     if doc is None:
-        raise Refusal.not_found("not_found", f"gift card {code} is unknown")
+        raise Refusal.not_found("not_found", "no gift card has this token")
     return doc
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms_payments.gift_card_tokens import GiftCardTokens
 from oms_payments.providers.rules import SandboxRules
 from oms_platform.settings import ServiceSettings
 
@@ -41,3 +42,18 @@ class PaymentsSettings(ServiceSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     reconcile_after_s: float = Field(default=900.0, gt=0)
     """A provider call unanswered for this long is parked for reconciliation, not waited for."""
+    gift_card_key: SecretStr
+    """Hex key (16 bytes or more) of the gift card codes' keyed hash: a card's token.
+
+    Required, with no default: a service that made one up would give every card a new token
+    at each start. ``oms up`` makes one under ``.oms/secrets``; a deployment brings its own.
+    """
+
+    @field_validator("gift_card_key")
+    @classmethod
+    def _usable_key(cls, value: SecretStr) -> SecretStr:
+        GiftCardTokens(value.get_secret_value())  # raises with the reason (never the key)
+        return value
+
+    def gift_card_tokens(self) -> GiftCardTokens:
+        return GiftCardTokens(self.gift_card_key.get_secret_value())

@@ -3,7 +3,8 @@
 * ``payment-<payment id>``: one payment (requested, authorized, captured, voided, refunded);
 * ``payments-order-<order id>``: the order's billing (lines, payments, shipments billed,
   units waived after a short pick, shipments reversed, cancellation);
-* ``giftcard-<code>``: a gift card's balance.
+* ``giftcard-<token>``: a gift card's balance (the token is the keyed hash of its code,
+  :mod:`oms_payments.gift_card_tokens`; a code is never part of a stream id).
 
 A :class:`Session` is the load -> decide -> append cycle of one unit of work, run by the
 platform's :class:`~oms_platform.session.StreamSession`: it loads each stream once, keeps
@@ -46,8 +47,9 @@ def billing_stream(order_id: str) -> str:
     return f"payments-order-{order_id}"
 
 
-def gift_card_stream(code: str) -> str:
-    return f"giftcard-{code}"
+def gift_card_stream(card: str) -> str:
+    """The stream of the card whose token is ``card``."""
+    return f"giftcard-{card}"
 
 
 def stream_for(event: Event) -> str:
@@ -62,7 +64,9 @@ def stream_for(event: Event) -> str:
         ):
             return billing_stream(event.order_id)
         case GiftCardIssued() | GiftCardDebited() | GiftCardCredited():
-            return gift_card_stream(event.code)
+            if event.card is None:
+                raise TypeError(f"{type(event).__name__} names no card token")
+            return gift_card_stream(event.card)
     payment_id = getattr(event, "payment_id", None)
     if not isinstance(payment_id, str):
         raise TypeError(f"{type(event).__name__} belongs to no payments stream")
@@ -114,9 +118,9 @@ class Session:
         initial = Billing(order_id=order_id)
         return await self._streams.load(billing_stream(order_id), initial, evolve_billing)
 
-    async def gift_card(self, code: str) -> GiftCard:
-        initial = GiftCard(code=code)
-        return await self._streams.load(gift_card_stream(code), initial, giftcard.evolve)
+    async def gift_card(self, card: str) -> GiftCard:
+        initial = GiftCard(card=card)
+        return await self._streams.load(gift_card_stream(card), initial, giftcard.evolve)
 
     async def order_billing(self, order_id: str, extra: Iterable[str] = ()) -> OrderBilling:
         """The billing decider's state: the order's billing and every payment of it (and

@@ -84,7 +84,7 @@ def payment_view(
         "provider_reference": state.reference,
         "decline_reason": state.decline,
         "cancellation": state.cancellation,
-        "gift_card_code": state.gift_card_code,
+        "gift_card": state.gift_card,
         "reconciliation": [call.as_doc() for call in parked],
         "history": _history(records, skip=_IDS),
     }
@@ -118,14 +118,15 @@ def order_payments_view(order: Billing, payments: Iterable[Doc]) -> Doc:
     }
 
 
-def gift_card_view(code: str, records: Sequence[RecordedEvent]) -> Doc | None:
+def gift_card_view(card: str, records: Sequence[RecordedEvent]) -> Doc | None:
+    """A card's balance and history, by its token (there is no code in it to show)."""
     if not records:
         return None
-    card = fold_from(gift_card_decider, GiftCard(code=code), _events(records))
+    state = fold_from(gift_card_decider, GiftCard(card=card), _events(records))
     return {
-        "code": card.code,
-        "balance": money(card.balance, card.currency),
-        "history": _history(records, skip=("code",)),
+        "card": state.card,
+        "balance": money(state.balance, state.currency),
+        "history": _history(records, skip=("card", "code")),
     }
 
 

@@ -260,15 +260,16 @@ class ProviderWorker:
         if p.cancellation:
             _record(s, p, PreventAuthorization(p.cancellation))
             return
-        if not p.gift_card_code:
-            _record(s, p, RecordDecline(DeclineReason.REFUSED, "no gift card code was given"))
+        if not p.gift_card:
+            _record(s, p, RecordDecline(DeclineReason.REFUSED, "no gift card token was given"))
             return
-        card = await s.gift_card(p.gift_card_code)
+        card = await s.gift_card(p.gift_card)
         debit = DebitGiftCard(p.money(p.amount), order_id=p.order_id, payment_id=p.payment_id)
         try:
             debited = gift_card_decider.decide(debit, card)
         except Refusal as refusal:
-            # The card is the provider here: its refusal is the payment's decline.
+            # The card is the provider here: its refusal is the payment's decline (the
+            # reasons name neither the card nor its balance).
             reason = (
                 DeclineReason.INSUFFICIENT_FUNDS
                 if refusal.code == "amount_exceeded"
@@ -277,7 +278,7 @@ class ProviderWorker:
             _record(s, p, RecordDecline(reason, refusal.reason))
             return
         s.record(debited)
-        _record(s, p, RecordAuthorization(GIFT_CARD_PROVIDER, card.code))
+        _record(s, p, RecordAuthorization(GIFT_CARD_PROVIDER, card.card))
 
     async def _release(self, s: Session, p: PaymentState) -> None:
         """Void what is still authorized, refund what was captured (the order was cancelled)."""
@@ -316,7 +317,7 @@ class ProviderWorker:
             return
         if p.method is PaymentMethod.GIFT_CARD:
             await self._credit_gift_card(s, p, amount, f"refund {refund_id}: {reason}")
-            reference = p.gift_card_code or ""
+            reference = p.gift_card or ""
         else:
             provider = self._provider(p)
             key = f"refund-{refund_id}"
@@ -333,7 +334,7 @@ class ProviderWorker:
     async def _credit_gift_card(
         self, s: Session, p: PaymentState, amount: Decimal, reason: str
     ) -> None:
-        card = await s.gift_card(p.gift_card_code or "")
+        card = await s.gift_card(p.gift_card or "")
         credit = CreditGiftCard(amount, order_id=p.order_id, payment_id=p.payment_id, reason=reason)
         s.record(gift_card_decider.decide(credit, card))
 

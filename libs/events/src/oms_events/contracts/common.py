@@ -59,6 +59,21 @@ Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=MU
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=SINGLE_LINE_PATTERN)]
 """A short name or label (carrier, provider, sales channel, person)."""
 
+GIFT_CARD_TOKEN_PATTERN = r"^gc_[a-z2-7]{26}$"
+GiftCardToken = Annotated[
+    str,
+    Field(
+        pattern=GIFT_CARD_TOKEN_PATTERN,
+        description=(
+            "A gift card as it travels: 'gc_' and a keyed hash of its code (the payments "
+            "service's POST /v1/gift-cards/tokens exchanges a code for it). A card's code is "
+            "a secret and is never in an event, a stream id or a Kafka key."
+        ),
+        examples=["gc_k3v7q2m5xza4d6fqh2j4l6nyp2"],
+    ),
+]
+"""A gift card's token: the keyed hash of its code; codes themselves never travel."""
+
 # The control-character ranges of SINGLE_LINE_PATTERN, inside the e-mail syntax check.
 _EMAIL_PART = r"[^@\s\x00-\x1f\x7f-\x9f]+"
 EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
@@ -140,8 +155,19 @@ class Payment(ContractModel):
     payment_id: Id = Field(description="Identifies this payment in all payments events.")
     method: PaymentMethod
     amount: Money
+    gift_card: GiftCardToken | None = Field(
+        default=None,
+        description=(
+            "The gift card to debit, for method gift_card: its token from the payments "
+            "service's POST /v1/gift-cards/tokens, never its code."
+        ),
+    )
     gift_card_code: Id | None = Field(
-        default=None, description="The gift card to debit, for method gift_card."
+        default=None,
+        description=(
+            "Legacy: a gift card's plain code, as events recorded before codes became secrets "
+            "carry it. Read only; the order service refuses a submission that sends one."
+        ),
     )
 
 

@@ -5,7 +5,9 @@ own ``payment_id`` and its own authorisation, capture, void and refund events.
 
 Streams: one per payment (``payment-<payment id>``), one per order
 (``payments-order-<order id>``: what the order owes, how it is paid, what each shipment
-billed, whether it was cancelled) and one per gift card (``giftcard-<code>``: its balance).
+billed, whether it was cancelled) and one per gift card (``giftcard-<token>``: its balance).
+A gift card's code is a secret: only its token (``GiftCardToken``, a keyed hash of the
+code) is in events, stream ids and Kafka keys.
 
 The ``...Requested`` events are the payments service's own work queue: it records what it
 must ask a payment provider, then acts on each request in order, with an idempotency key
@@ -17,12 +19,14 @@ per provider call. Other services can ignore them; the outcomes (``PaymentAuthor
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 from pydantic import Field, model_validator
 
 from oms_events.base import ContractModel, Event
 from oms_events.contracts.common import (
     Email,
+    GiftCardToken,
     Id,
     Name,
     OrderLine,
@@ -133,7 +137,13 @@ class PaymentAuthorizationRequested(
     """
 
     customer_email: Email = Field(description="The shopper, as the provider is told.")
-    gift_card_code: Id | None = None
+    gift_card: GiftCardToken | None = Field(
+        default=None, description="The gift card to debit (its token), for method gift_card."
+    )
+    gift_card_code: Id | None = Field(
+        default=None,
+        description="Legacy: the plain code that events recorded before tokens carry.",
+    )
 
 
 @registry.register
@@ -225,19 +235,37 @@ class ShipmentBilled(Event, type_name="ShipmentBilled", version=1):
     payments: tuple[BilledPayment, ...] = Field(default=(), max_length=MAX_PAYMENTS)
 
 
+class _GiftCardEvent(Event):
+    """A gift card's event: the card is named by its token (``card``), never by its code.
+
+    ``code`` is what events recorded before codes became secrets carry instead; no producer
+    writes it any more. Exactly one of the two is set.
+    """
+
+    card: GiftCardToken | None = None
+    code: Id | None = Field(
+        default=None,
+        description="Legacy: the plain code of events recorded before tokens.",
+    )
+
+    @model_validator(mode="after")
+    def _one_card(self) -> Self:
+        if (self.card is None) == (self.code is None):
+            raise ValueError("a gift card event names its card by token (card), exactly once")
+        return self
+
+
 @registry.register
-class GiftCardIssued(Event, type_name="GiftCardIssued", version=1):
+class GiftCardIssued(_GiftCardEvent, type_name="GiftCardIssued", version=1):
     """A gift card was issued with a starting balance."""
 
-    code: Id
     balance: Money
 
 
 @registry.register
-class GiftCardDebited(Event, type_name="GiftCardDebited", version=1):
+class GiftCardDebited(_GiftCardEvent, type_name="GiftCardDebited", version=1):
     """``amount`` of a gift card's balance was taken for a payment; ``balance`` is what is left."""
 
-    code: Id
     amount: Money
     balance: Money
     order_id: Id
@@ -245,10 +273,9 @@ class GiftCardDebited(Event, type_name="GiftCardDebited", version=1):
 
 
 @registry.register
-class GiftCardCredited(Event, type_name="GiftCardCredited", version=1):
+class GiftCardCredited(_GiftCardEvent, type_name="GiftCardCredited", version=1):
     """``amount`` went back onto a gift card (a void or refund); ``balance`` is the new one."""
 
-    code: Id
     amount: Money
     balance: Money
     order_id: Id

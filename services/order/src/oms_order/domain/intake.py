@@ -23,6 +23,8 @@ from oms_events.contracts import (
     OrderIntakeKeyClaimed,
     OrderRejected,
     OrderSubmitted,
+    Payment,
+    PaymentMethod,
     RejectionCode,
     RejectionReason,
 )
@@ -103,6 +105,7 @@ def review(submission: OrderSubmitted, unknown_skus: Set[str]) -> list[Problem]:
                     f"payment {payment.payment_id}: amount must be positive",
                 )
             )
+        problems += _gift_card_problems(where, payment)
     total = submission.total
     paid = sum((p.amount.amount for p in submission.payments), start=0 * total.amount)
     if paid != total.amount:
@@ -112,6 +115,41 @@ def review(submission: OrderSubmitted, unknown_skus: Set[str]) -> list[Problem]:
                 "payments",
                 f"the payments add up to {paid} {total.currency} "
                 f"but the order totals {total.amount} {total.currency}",
+            )
+        )
+    return problems
+
+
+def _gift_card_problems(where: str, payment: Payment) -> list[Problem]:
+    """A gift card is paid with its token; its code is a secret the OMS never carries.
+
+    A code sent anyway is refused (without quoting it), so that it reaches no event.
+    """
+    problems = []
+    if payment.gift_card_code is not None:
+        problems.append(
+            Problem(
+                RejectionCode.INVALID_ORDER,
+                f"{where}.gift_card_code",
+                f"payment {payment.payment_id}: a gift card's code is never sent; send its "
+                "token as gift_card (the payments service's POST /v1/gift-cards/tokens)",
+            )
+        )
+    is_gift_card = payment.method is PaymentMethod.GIFT_CARD
+    if is_gift_card and payment.gift_card is None and payment.gift_card_code is None:
+        problems.append(
+            Problem(
+                RejectionCode.INVALID_ORDER,
+                f"{where}.gift_card",
+                f"payment {payment.payment_id}: a gift card payment needs the card's token",
+            )
+        )
+    if not is_gift_card and payment.gift_card is not None:
+        problems.append(
+            Problem(
+                RejectionCode.INVALID_ORDER,
+                f"{where}.gift_card",
+                f"payment {payment.payment_id}: only a gift_card payment names a gift card",
             )
         )
     return problems

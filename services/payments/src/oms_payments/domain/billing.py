@@ -161,7 +161,7 @@ def _open(cmd: OpenBilling, state: OrderBilling) -> Decision:
             method=p.method,
             amount=p.amount,
             customer_email=cmd.customer_email,
-            gift_card_code=p.gift_card_code,
+            gift_card=p.gift_card,
         )
         events.append(request)
         if billing.cancelled:

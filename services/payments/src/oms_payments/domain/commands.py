@@ -207,7 +207,9 @@ PaymentCommand = (
 
 @dataclass(frozen=True, slots=True)
 class IssueGiftCard:
-    code: str
+    """Issue the card whose token is ``card`` (the API hashed its code) with ``balance``."""
+
+    card: str
     balance: Money
 
 

@@ -4,8 +4,13 @@ A gift card is its own ledger, so it needs no outside provider: authorizing a gi
 payment debits the balance in the same atomic append as the authorization, and optimistic
 concurrency on the card's stream keeps two concurrent spends from overdrawing it. A card
 whose balance does not cover the whole payment declines it (no partial approval): the
-platform should ask for what the card holds (``GET /v1/gift-cards/{code}``) and put the
+platform should ask for what the card holds (``GET /v1/gift-cards/{token}``) and put the
 rest on another method.
+
+A card is known here by its token only (``giftcard-<token>``; see
+:mod:`oms_payments.gift_card_tokens`): the domain never sees a code. Refusals and declines
+name neither the card's code nor its balance: a decline reason travels in events and lands
+on screens and in logs, and what a card holds is for whoever holds the card to ask.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ ZERO = Decimal(0)
 class GiftCard:
     """A gift card's balance and, per payment, what it still holds of the card's money."""
 
-    code: str = ""
+    card: str = ""
+    """The card's token."""
     issued: bool = False
     currency: str = "EUR"
     balance: Decimal = ZERO
@@ -54,7 +60,7 @@ def evolve(card: GiftCard, event: Event) -> GiftCard:
         case GiftCardIssued():
             return replace(
                 card,
-                code=event.code,
+                card=event.card or card.card,
                 issued=True,
                 currency=event.balance.currency,
                 balance=event.balance.amount,
@@ -78,12 +84,12 @@ def decide(command: GiftCardCommand, card: GiftCard) -> Decision:
     match command:
         case IssueGiftCard():
             if card.issued:
-                raise Refusal("refused", f"gift card {command.code} was already issued", "code")
+                raise Refusal("refused", "the gift card was already issued", "code")
             if command.balance.amount <= 0:
                 raise Refusal.invalid(
                     "invalid_amount", "a gift card's balance must be more than zero", "balance"
                 )
-            return [GiftCardIssued(code=command.code, balance=command.balance)]
+            return [GiftCardIssued(card=command.card, balance=command.balance)]
         case DebitGiftCard():
             return _debit(command, card)
         case CreditGiftCard():
@@ -93,7 +99,7 @@ def decide(command: GiftCardCommand, card: GiftCard) -> Decision:
 
 
 class GiftCardDecider:
-    """One gift card (stream ``giftcard-<code>``) as a :class:`~oms_platform.decider.Decider`."""
+    """One gift card (stream ``giftcard-<token>``) as a :class:`~oms_platform.decider.Decider`."""
 
     def initial_state(self) -> GiftCard:
         return GiftCard()
@@ -112,17 +118,12 @@ def _debit(command: DebitGiftCard, card: GiftCard) -> Decision:
     if not card.issued:
         raise Refusal.not_found("not_found", "the gift card does not exist")
     if command.amount.currency != card.currency:
-        raise Refusal(
-            "refused", f"gift card {card.code} holds {card.currency}, not {command.amount.currency}"
-        )
+        raise Refusal("refused", "the gift card is in another currency than the payment")
     if command.amount.amount > card.balance:
-        raise Refusal(
-            "amount_exceeded",
-            f"gift card balance {card.balance} {card.currency} does not cover {command.amount}",
-        )
+        raise Refusal("amount_exceeded", "the gift card's balance does not cover the payment")
     return [
         GiftCardDebited(
-            code=card.code,
+            card=card.card,
             amount=command.amount,
             balance=card.money(card.balance - command.amount.amount),
             order_id=command.order_id,
@@ -138,12 +139,12 @@ def _credit(command: CreditGiftCard, card: GiftCard) -> Decision:
     if command.amount > held:
         raise Refusal(
             "amount_exceeded",
-            f"gift card {card.code}: crediting {command.amount} would return more than "
-            f"payment {command.payment_id} took ({held} {card.currency})",
+            f"crediting {command.amount} {card.currency} would return more to the gift card "
+            f"than payment {command.payment_id} took ({held} {card.currency})",
         )
     return [
         GiftCardCredited(
-            code=card.code,
+            card=card.card,
             amount=card.money(command.amount),
             balance=card.money(card.balance + command.amount),
             order_id=command.order_id,

@@ -91,7 +91,8 @@ class PaymentState:
     currency: str = "EUR"
     amount: Decimal = ZERO
     customer_email: str = ""
-    gift_card_code: str | None = None
+    gift_card: str | None = None
+    """The gift card's token, for method gift_card."""
     phase: Phase = Phase.NEW
     provider: str | None = None
     reference: str | None = None
@@ -173,7 +174,7 @@ def evolve(state: PaymentState, event: Event) -> PaymentState:
                 currency=event.amount.currency,
                 amount=event.amount.amount,
                 customer_email=event.customer_email,
-                gift_card_code=event.gift_card_code,
+                gift_card=event.gift_card,
                 phase=Phase.REQUESTED,
             )
         case PaymentAuthorized():
