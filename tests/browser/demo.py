@@ -13,7 +13,14 @@ from typing import Any
 import httpx
 
 from oms_cli.demo import CATALOGUE, GIFT_CARDS, make_order
-from tests.e2e.shop import issue_gift_card, place, seed_sku, seed_warehouses, settled
+from tests.e2e.shop import (
+    GIFT_CARD_TOKENS,
+    issue_gift_card,
+    place,
+    seed_sku,
+    seed_warehouses,
+    settled,
+)
 from tests.e2e.system import System
 
 ORDERS = 24
@@ -62,8 +69,9 @@ async def place_orders(system: System, count: int = ORDERS) -> list[Placed]:
     rng = random.Random(9)
     run = uuid.uuid4().hex[:4].upper()
     placed = []
+    cards = [GIFT_CARD_TOKENS[code] for code in GIFT_CARDS]
     for n in range(count):
-        order = make_order(rng, n, run)
+        order = make_order(rng, n, run, cards)
         order_id = await place(system, order.body, **{"Idempotency-Key": order.ref})
         email = str(order.body["customer"]["email"])
         placed.append(Placed(order.ref, order_id, email))

@@ -22,6 +22,12 @@ COUNTRIES = {"NL": "Amsterdam", "DE": "Berlin", "ES": "Madrid", "BE": "Gent", "F
 METHODS = ["card", "ideal", "paypal", "bank_transfer", "gift_card", "invoice", "cash_on_delivery"]
 FINAL = {"confirmed", "cancelled"}
 
+GIFT_CARD_TOKENS: dict[str, str] = {}
+"""The shop's gift card wallet: each card's token by code, for the cards the tests issued or
+exchanged. Orders pay with the token; a code never goes into an order (the order service
+refuses one). Tokens depend only on the payments key (``.oms/secrets``), the same for every
+system of a test session."""
+
 
 def money(amount: Decimal | str) -> dict[str, str]:
     return {"amount": f"{Decimal(amount):.2f}", "currency": "EUR"}
@@ -72,10 +78,23 @@ async def sku_known(system: System, sku: str) -> bool:
     return "unknown_sku" not in resp.text
 
 
-async def issue_gift_card(system: System, code: str, balance: str) -> None:
+async def issue_gift_card(system: System, code: str, balance: str) -> str:
+    """Issue the card ``code`` with ``balance``; returns its token (kept in the wallet)."""
     async with system.client("payments") as pay:
         resp = await pay.post("/v1/gift-cards", json={"code": code, "balance": money(balance)})
         assert resp.status_code in (200, 201), resp.text
+    assert code not in resp.text, resp.text
+    GIFT_CARD_TOKENS[code] = token = str(resp.json()["card"])
+    return token
+
+
+async def gift_card_token(system: System, code: str) -> str:
+    """The card's token for ``code``, asked for as a shop does at checkout."""
+    async with system.client("payments") as pay:
+        resp = await pay.post("/v1/gift-cards/tokens", json={"code": code})
+    assert resp.status_code == 200, resp.text
+    GIFT_CARD_TOKENS[code] = token = str(resp.json()["card"])
+    return token
 
 
 def order_body(
@@ -88,7 +107,8 @@ def order_body(
     gift_card: tuple[str, str] | None = None,
     channel: str = "webshop-e2e",
 ) -> dict[str, Any]:
-    """An OrderSubmitted v2 body; ``gift_card`` = (code, amount) pays part by gift card."""
+    """An OrderSubmitted v2 body; ``gift_card`` = (code, amount) pays part by gift card,
+    with the card's token from the wallet (issue or exchange the code first)."""
     ref = ref or f"E2E-{uuid.uuid4().hex[:10]}"
     shipping = Decimal("4.95")
     total = sum((Decimal(price) * qty for _, qty, price in lines), shipping)
@@ -100,7 +120,7 @@ def order_body(
                 "payment_id": f"{ref}-gift",
                 "method": "gift_card",
                 "amount": money(amount),
-                "gift_card_code": code,
+                "gift_card": GIFT_CARD_TOKENS[code],
             }
         )
         total -= Decimal(amount)
