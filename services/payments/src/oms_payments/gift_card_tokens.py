@@ -19,8 +19,6 @@ import hashlib
 import hmac
 import re
 
-from oms_events.contracts.common import GIFT_CARD_TOKEN_PATTERN
-
 TOKEN_PREFIX = "gc_"
 TOKEN_CHARACTERS = 26
 """Base32 characters of the digest in a token: 130 bits, far beyond any guessing."""
@@ -46,10 +44,6 @@ def normalise(code: str) -> str:
             "(spaces and hyphens are ignored)"
         )
     return normal
-
-
-def is_token(value: str) -> bool:
-    return re.fullmatch(GIFT_CARD_TOKEN_PATTERN, value) is not None
 
 
 class GiftCardTokens:
