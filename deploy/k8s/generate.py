@@ -353,6 +353,12 @@ CONTAINER_SECURITY = {
     "readOnlyRootFilesystem": True,
     "capabilities": {"drop": ["ALL"]},
 }
+SCRAPE = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": str(HTTP_PORT),
+    "prometheus.io/path": "/metrics",
+}
+"""Where a Prometheus that discovers pods by annotation finds each service's metrics."""
 TMP = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 
@@ -396,13 +402,22 @@ def deployment(service: str) -> dict[str, Any]:
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             },
             "template": {
-                "metadata": {"labels": labels(service)},
+                "metadata": {"labels": labels(service), "annotations": SCRAPE},
                 "spec": {
                     "automountServiceAccountToken": False,
                     "securityContext": POD_SECURITY,
                     "terminationGracePeriodSeconds": 30,
                     "containers": [container],
                     "volumes": [TMP],
+                    # Replicas on different nodes where there are enough of them.
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": selector(service)},
+                        }
+                    ],
                 },
             },
         },

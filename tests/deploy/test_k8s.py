@@ -202,7 +202,8 @@ def test_generated_manifests_are_up_to_date() -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_deployment_is_probed_limited_and_unprivileged(overlay: str) -> None:
-    deployments = of_kind(render(overlay), "Deployment")
+    docs = render(overlay)
+    deployments = of_kind(docs, "Deployment")
     assert {d["metadata"]["name"] for d in deployments} == {f"oms-{s}" for s in SERVICES}
     for doc in deployments:
         c = container(doc)
@@ -217,6 +218,17 @@ def test_every_deployment_is_probed_limited_and_unprivileged(overlay: str) -> No
         assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
         name = doc["metadata"]["name"].removeprefix("oms-")
         assert c["command"] == ["python", "-m", f"oms_{name}"]
+        # The probes, the Service and the scraper all reach the port the service listens on.
+        config = named(docs, "ConfigMap", doc["metadata"]["name"])["data"]
+        port = int(config[f"OMS_{name.upper()}_HTTP_PORT"])
+        assert c["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        assert c["readinessProbe"]["httpGet"]["port"] == "http"
+        assert c["livenessProbe"]["httpGet"]["port"] == "http"
+        svc = named(docs, "Service", doc["metadata"]["name"])["spec"]
+        assert svc["ports"][0]["targetPort"] == "http"
+        annotations = doc["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/path"] == "/metrics"
+        assert annotations["prometheus.io/port"] == str(port)
         assert c["image"].rpartition(":")[0].endswith(f"/oms-{name}")
 
 
