@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -62,7 +63,7 @@ async def warm_pool(engine: AsyncEngine, connections: int) -> None:
 
 async def open_store(dsn: str, writers: int) -> tuple[AsyncEngine, PostgresEventStore]:
     engine = create_engine(dsn, pool_size=max(writers, 2), application_name="oms-bench")
-    store = PostgresEventStore(engine)
+    store = PostgresEventStore(engine, chain_key=secrets.token_bytes(32))
     await store.create_schema()
     await warm_pool(engine, max(writers, 2))
     return engine, store

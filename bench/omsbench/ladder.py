@@ -16,12 +16,14 @@ workload and concurrency, on its own fresh database:
 
 Rung 2 builds the store's parameter with the store's own helper (``_append_document``)
 and calls its ``_APPEND`` statement; if the store changes its parameters, this rung must
-follow.
+follow. The parameters chain each stream's hashes onto the heads they build up in plan
+order (``HeadCache``), as the store's own cache of heads would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,11 +31,13 @@ from typing import Any
 import psycopg
 
 from oms_events.envelope import Envelope
+from oms_platform.eventstore.hashing import GENESIS
 from oms_platform.eventstore.model import group_by_stream
 from oms_platform.eventstore.postgres import (
     _APPEND,
     APPEND_FUNCTION,
     SCHEMA,
+    HeadCache,
     _append,
     _append_document,
 )
@@ -44,9 +48,19 @@ from .common import Append, Meter, Result, planned_events
 Conn = psycopg.AsyncConnection[Any]
 
 
-def store_params(events: list[Envelope]) -> tuple[str]:
-    ordered = [e for batch in group_by_stream(events) for e in batch.events]
-    return (_append_document(ordered),)
+KEY = secrets.token_bytes(32)
+_planned = HeadCache()
+
+
+def store_params(events: list[Envelope]) -> tuple[str, str]:
+    batches = group_by_stream(events)
+    previous = {
+        b.stream_id: _planned.get(b.stream_id, b.expected_version) or GENESIS for b in batches
+    }
+    streams, rows, hashes = _append_document(batches, previous, KEY)
+    for b in batches:
+        _planned.put(b.stream_id, b.events[-1].stream_version, hashes[b.events[-1].event_id])
+    return streams, rows
 
 
 async def _create_store_schema(dsn: str) -> None:
@@ -87,7 +101,7 @@ async def _run(
 async def function_only(dsn: str, work: list[list[Append]], name: str) -> Result:
     params = [[store_params(envs) for envs in envelopes_for(w)] for w in work]
 
-    async def op(conn: Conn, p: tuple[str]) -> None:
+    async def op(conn: Conn, p: tuple[str, str]) -> None:
         cur = await conn.execute(_APPEND, p)
         await cur.fetchall()
 
@@ -96,19 +110,21 @@ async def function_only(dsn: str, work: list[list[Append]], name: str) -> Result
 
 async def unit_of_work_autocommit(dsn: str, work: list[list[Append]], name: str) -> Result:
     batches = [envelopes_for(w) for w in work]
+    heads = HeadCache()
 
     async def op(conn: Conn, envs: list[Envelope]) -> None:
-        await _append(conn, envs)
+        await _append(conn, envs, KEY, heads)
 
     return await _run(dsn, name, planned_events(work), batches, op)
 
 
 async def unit_of_work_transaction(dsn: str, work: list[list[Append]], name: str) -> Result:
     batches = [envelopes_for(w) for w in work]
+    heads = HeadCache()
 
     async def op(conn: Conn, envs: list[Envelope]) -> None:
         async with conn.transaction():
-            await _append(conn, envs)
+            await _append(conn, envs, KEY, heads)
 
     return await _run(dsn, name, planned_events(work), batches, op)
 

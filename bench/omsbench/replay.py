@@ -18,6 +18,7 @@ decoding, no folding, no writing.
 from __future__ import annotations
 
 import random
+import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -196,7 +197,9 @@ async def fill(dsns: dict[str, str], events: int) -> int:
     """Append about ``events`` order-lifecycle events to the six stores; how many."""
     stores = {}
     for service, dsn in dsns.items():
-        store = PostgresEventStore(create_engine(dsn, pool_size=1), pool_size=1)
+        store = PostgresEventStore(
+            create_engine(dsn, pool_size=1), chain_key=secrets.token_bytes(32), pool_size=1
+        )
         await store.create_schema()
         store.notify_commits = False
         stores[service] = store

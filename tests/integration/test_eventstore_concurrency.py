@@ -11,6 +11,7 @@ import pytest
 from oms_platform.db import create_engine
 from oms_platform.eventstore import START, ConcurrencyConflict, PostgresEventStore, RecordedEvent
 from oms_platform.testing.builders import envelope
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 WRITERS = 8
 EVENTS_PER_WRITER = 1_000
@@ -19,7 +20,7 @@ EVENTS_PER_WRITER = 1_000
 @pytest.fixture
 async def store(clean_db: str) -> AsyncIterator[PostgresEventStore]:
     engine = create_engine(clean_db, pool_size=WRITERS + 2)
-    store = PostgresEventStore(engine)
+    store = PostgresEventStore(engine, chain_key=TEST_CHAIN_KEY)
     await store.create_schema()
     yield store
     await store.close()

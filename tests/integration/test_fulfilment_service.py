@@ -55,6 +55,7 @@ from oms_platform.refusal import Refusal
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.kafka import TestTopics, eventually
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -444,7 +445,7 @@ class Race:
 @pytest.fixture
 async def race(clean_db: str) -> AsyncIterator[Race]:
     engine = create_engine(clean_db, pool_size=8)
-    pg = PostgresEventStore(engine)
+    pg = PostgresEventStore(engine, chain_key=TEST_CHAIN_KEY)
     await pg.create_schema()
     orders = SqlOrderFulfilments(engine)
     await orders.create()

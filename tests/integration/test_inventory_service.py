@@ -64,6 +64,7 @@ from oms_platform.eventstore import PostgresEventStore
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -507,7 +508,7 @@ async def test_concurrent_reservations_on_postgres_conflict_and_retry(
         transport = httpx.ASGITransport(app=host.api)
         async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as client:
             await Running(host.engine, client, kafka).seed(HOT={"AMS": 12, "BER": 8})
-        store = PostgresEventStore(host.engine)
+        store = PostgresEventStore(host.engine, chain_key=TEST_CHAIN_KEY)
         conflicts = 0
 
         async def reserve(i: int) -> str:

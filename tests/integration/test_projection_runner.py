@@ -18,6 +18,7 @@ from oms_platform.notify import Wakeup, install
 from oms_platform.projection import DocumentProjection, ProjectionRunner
 from oms_platform.testing.builders import envelope
 from oms_platform.testing.kafka import eventually
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 
 def order_key(env: Envelope) -> str | None:
@@ -34,7 +35,7 @@ def order_summary(doc: dict[str, Any] | None, env: Envelope) -> dict[str, Any] |
 @pytest.fixture
 async def store(clean_db: str) -> AsyncIterator[PostgresEventStore]:
     engine = create_engine(clean_db, pool_size=4)
-    store = PostgresEventStore(engine)
+    store = PostgresEventStore(engine, chain_key=TEST_CHAIN_KEY)
     await store.create_schema()
     yield store
     await store.close()

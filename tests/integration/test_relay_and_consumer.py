@@ -25,6 +25,7 @@ from oms_platform.relay import OutboxRelay, create_producer, message_headers
 from oms_platform.runtime import ConsumerRuntime
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 ORDERS = 40
 EVENTS_PER_ORDER = 30
@@ -33,7 +34,7 @@ EVENTS_PER_ORDER = 30
 @pytest.fixture
 async def store(clean_db: str) -> AsyncIterator[PostgresEventStore]:
     engine = create_engine(clean_db, pool_size=6)
-    store = PostgresEventStore(engine)
+    store = PostgresEventStore(engine, chain_key=TEST_CHAIN_KEY)
     await store.create_schema()
     async with engine.begin() as conn:
         await conn.execute(
@@ -156,9 +157,10 @@ import asyncio, sys
 from oms_platform.db import create_engine
 from oms_platform.eventstore import PostgresEventStore
 from oms_platform.relay import OutboxRelay
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 async def main(dsn: str, bootstrap: str, topic: str) -> None:
-    store = PostgresEventStore(create_engine(dsn))
+    store = PostgresEventStore(create_engine(dsn), chain_key=TEST_CHAIN_KEY)
     relay = OutboxRelay(store, bootstrap, name="order", topic_for=lambda _: topic, dsn=dsn,
                         batch_size=50)
     await relay.run(asyncio.Event())

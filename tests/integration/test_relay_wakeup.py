@@ -19,6 +19,7 @@ from oms_platform.notify import Wakeup, install
 from oms_platform.relay import LeaseLost, OutboxRelay
 from oms_platform.testing.builders import envelope
 from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def store(clean_db: str) -> AsyncIterator[PostgresEventStore]:
     engine = create_engine(clean_db, pool_size=4)
-    store = PostgresEventStore(engine)
+    store = PostgresEventStore(engine, chain_key=TEST_CHAIN_KEY)
     await store.create_schema()
     await install(store)
     yield store

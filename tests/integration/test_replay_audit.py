@@ -57,6 +57,7 @@ from oms_platform.relay import OutboxRelay
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.databases import scratch_database
 from oms_platform.testing.kafka import TestTopics, eventually
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -188,7 +189,7 @@ class Stores:
 
     async def open(self) -> None:
         for service, dsn in self.dsns.items():
-            store = PostgresEventStore(create_engine(dsn, pool_size=2))
+            store = PostgresEventStore(create_engine(dsn, pool_size=2), chain_key=TEST_CHAIN_KEY)
             await store.create_schema()
             store.notify_commits = False
             self.stores[service] = store
@@ -253,7 +254,7 @@ async def fill(
 async def ops_database(stack: StackConfig) -> AsyncIterator[PostgresEventStore]:
     """A scratch operations database with its schema (inbox and read models)."""
     with scratch_database(stack.admin_dsn, "ops") as dsn:
-        store = PostgresEventStore(create_engine(dsn, pool_size=4))
+        store = PostgresEventStore(create_engine(dsn, pool_size=4), chain_key=TEST_CHAIN_KEY)
         await store.create_schema()
         await tables.create(store.engine)
         try:

@@ -6,6 +6,7 @@ import pytest
 
 from oms_platform.eventstore import InMemoryEventStore
 from oms_platform.testing.eventstore_contract import EventStoreContract
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 
 class MemoryTamper:
@@ -17,10 +18,23 @@ class MemoryTamper:
     async def delete(self, store: InMemoryEventStore, stream_id: str, version: int) -> None:
         store.tamper_delete(stream_id, version)
 
+    async def rewrite(
+        self,
+        store: InMemoryEventStore,
+        stream_id: str,
+        version: int,
+        payload: dict[str, Any],
+        key: bytes,
+    ) -> None:
+        store.tamper_rewrite(stream_id, version, payload, key)
+
+    async def drop(self, store: InMemoryEventStore, stream_id: str) -> None:
+        store.tamper_drop_stream(stream_id)
+
 
 @pytest.fixture
 def store() -> InMemoryEventStore:
-    return InMemoryEventStore()
+    return InMemoryEventStore(TEST_CHAIN_KEY)
 
 
 @pytest.fixture

@@ -51,6 +51,11 @@ ALL_TOPICS: tuple[str, ...] = (
 )
 """Every event topic (without the dead-letter topics)."""
 
+AUDIT_ANCHORS = "oms.audit.anchors"
+"""Signed chain heads of every service's streams, keyed ``<service>/<stream_id>``, on a
+compacted topic (see ``oms_platform.anchors``). Not an event topic: no envelopes, no
+dead-letter twin, so not in ``ALL_TOPICS``."""
+
 
 def dlq(topic: str) -> str:
     """The dead-letter topic of ``topic``."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from oms_events.topics import ALL_TOPICS, dlq
+from oms_events.topics import ALL_TOPICS, AUDIT_ANCHORS, dlq
 from oms_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -28,6 +28,22 @@ def catalogue(prefix: str = "") -> list[str]:
     return [f"{prefix}{name}" for topic in ALL_TOPICS for name in (topic, dlq(topic))]
 
 
+def audit_topics(prefix: str = "") -> list[str]:
+    """The audit topic of signed chain heads (``oms_platform.anchors``), as ``prefix``
+    spells it: compacted, one partition (``_shape``)."""
+    return [f"{prefix}{AUDIT_ANCHORS}"]
+
+
+def _shape(topic: str, partitions: int) -> tuple[int, dict[str, str]]:
+    """Partitions and settings a topic is created with. The anchors are evidence: the
+    latest per key is kept for good (compaction, no age limit); few, read whole."""
+    if topic.endswith(AUDIT_ANCHORS):
+        return 1, {"cleanup.policy": "compact", "retention.ms": "-1"}
+    # Dead letters are few and read by tools, not by consumer groups: one partition each
+    # keeps the broker's partition count (and recovery) down.
+    return (1 if topic.endswith(".dlq") else partitions), {}
+
+
 async def ensure_topics(
     bootstrap: str, topics: list[str], *, partitions: int, replication: int = 1
 ) -> dict[str, int]:
@@ -38,10 +54,9 @@ async def ensure_topics(
         counts = await _partition_counts(admin)
         missing = [t for t in topics if t not in counts]
         if missing:
-            # Dead letters are few and read by tools, not by consumer groups: one
-            # partition each keeps the broker's partition count (and recovery) down.
+            shapes = {t: _shape(t, partitions) for t in missing}
             response = await admin.create_topics(
-                [NewTopic(t, 1 if t.endswith(".dlq") else partitions, replication) for t in missing]
+                [NewTopic(t, n, replication, topic_configs=c) for t, (n, c) in shapes.items()]
             )
             for item in response.topic_errors:
                 name, code = item[0], item[1]
@@ -50,7 +65,8 @@ async def ensure_topics(
             log.info("kafka.topics_created", count=len(missing), partitions=partitions)
             counts = await _partition_counts(admin)
         for topic in topics:
-            if not topic.endswith(".dlq") and counts.get(topic, partitions) < partitions:
+            wanted = _shape(topic, partitions)[0]
+            if wanted > 1 and counts.get(topic, partitions) < partitions:
                 log.warning(
                     "kafka.topic_has_fewer_partitions",
                     topic=topic,

@@ -19,19 +19,20 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from oms_events.topics import topic_for
+from oms_events.topics import AUDIT_ANCHORS, topic_for
 from oms_platform import deadletters, metrics
+from oms_platform.anchors import AnchorPublisher, publisher_for, service_chain_key
 from oms_platform.consumer import Handler, Subscription
 from oms_platform.db import create_engine
 from oms_platform.eventstore.base import EventStore
 from oms_platform.eventstore.postgres import PostgresEventStore
 from oms_platform.health import Health, LoopStatus, ProbeResult, keep_running
 from oms_platform.http import install_problem_handlers
-from oms_platform.kafka_topics import catalogue, ensure_topics
+from oms_platform.kafka_topics import audit_topics, catalogue, ensure_topics
 from oms_platform.logging import configure_logging, get_logger
 from oms_platform.notify import Wakeup, install
 from oms_platform.projection import Projection, ProjectionRunner
-from oms_platform.relay import OutboxRelay
+from oms_platform.relay import OutboxRelay, create_producer
 from oms_platform.runtime import ConsumerRuntime
 from oms_platform.settings import ServiceSettings
 
@@ -61,8 +62,11 @@ class ServiceHost:
             dsn, pool_size=settings.db_pool_size, application_name=f"oms-{settings.service}"
         )
         self.health = Health(grace_s=settings.ready_grace_s)
+        # No chain key or signing key, no service: never an unkeyed chain (ChainKeyError).
         self.pg: PostgresEventStore | None = (
-            PostgresEventStore(self.engine) if store is None else None
+            PostgresEventStore(self.engine, chain_key=service_chain_key(settings))
+            if store is None
+            else None
         )
         self.store: EventStore = store if store is not None else self._postgres()
         self.api = api or FastAPI(title=f"OMS {settings.service}")
@@ -70,6 +74,7 @@ class ServiceHost:
         self.metrics = metrics.ServiceMetrics()
         self.consumers: ConsumerRuntime | None = None
         self.relay: OutboxRelay | None = None
+        self.anchors: AnchorPublisher | None = None
         self.wakeup: Wakeup | None = None
         if self.pg is not None:
             self.wakeup = Wakeup(self.pg.dsn, status=self.health.loop("wakeup"))
@@ -96,6 +101,14 @@ class ServiceHost:
                 status=self.health.loop("relay"),
                 metrics=self.metrics,
             )
+            self.anchors = publisher_for(
+                settings,
+                self.pg,
+                topic=self.topic(AUDIT_ANCHORS),
+                producer=lambda: create_producer(settings.kafka_bootstrap),
+                status=self.health.loop("anchors"),
+            )
+            self.health.add_probe("anchors", self.anchors.probe)
             self.health.add_probe("relay", self._relay_probe)
             self.health.add_probe("dead_letters", self._dead_letter_probe)
             self.health.add_probe("consumers", self._consumer_probe)
@@ -215,6 +228,8 @@ class ServiceHost:
         if self.pg is None or self.consumers is None or self.relay is None:
             raise RuntimeError("a host on an injected store serves its API only")
         await self.pg.create_schema()
+        if self.anchors is not None:
+            await self.anchors.setup()
         await install(self.pg)
         for runner in self.projections:
             await runner.setup()
@@ -222,7 +237,7 @@ class ServiceHost:
             await hook()
         await ensure_topics(
             self.settings.kafka_bootstrap,
-            catalogue(self.settings.topic_prefix),
+            [*catalogue(self.settings.topic_prefix), *audit_topics(self.settings.topic_prefix)],
             partitions=self.settings.topic_partitions,
             replication=self.settings.topic_replication,
         )
@@ -230,6 +245,8 @@ class ServiceHost:
         if self.wakeup is not None:
             self._spawn("wakeup", self.wakeup.run, self.wakeup.status)
         self._spawn("relay", self.relay.run, self.relay.status)
+        if self.anchors is not None:
+            self._spawn("anchors", self.anchors.run, self.anchors.status)
         self._spawn("dlq-replay", self.consumers.run_replays, self.health.loop("dlq-replay"))
         for runner in self.projections:
             runner.status = self.health.loop(runner.checkpoint_name)

@@ -64,3 +64,5 @@ class ServiceSettings(BaseSettings):
     """Hex HMAC key of the events' hash chain; held outside the database."""
     anchor_signing_key: SecretStr | None = None
     """PEM of the Ed25519 private key that signs the chain heads published for audit."""
+    anchor_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    """How often the heads that moved are published as signed anchors (and at shutdown)."""

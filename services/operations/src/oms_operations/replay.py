@@ -264,7 +264,7 @@ async def _ensure_schema(engine: AsyncEngine) -> None:
         found = await conn.execute(text("SELECT to_regclass('inbox') IS NULL"))
         absent = bool(found.scalar())
     if absent:
-        await PostgresEventStore(engine).create_schema()
+        await PostgresEventStore(engine, chain_key=None).create_schema()
     await tables.create(engine)
 
 
@@ -340,7 +340,7 @@ class _Sources:
     async def __aenter__(self) -> _Sources:
         for service in self.services:
             engine = create_engine(self.dsns[service], pool_size=1, application_name="oms-replay")
-            self.stores[service] = PostgresEventStore(engine, pool_size=1)
+            self.stores[service] = PostgresEventStore(engine, chain_key=None, pool_size=1)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -19,11 +19,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 import psycopg
+from aiokafka.errors import KafkaError
 
 from oms_cli.config import SERVICES, StackConfig
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from oms_platform.anchors import AnchorSet
 
 SOURCE_SERVICES: tuple[str, ...] = tuple(s for s in SERVICES if s != "operations")
 """The services whose stores hold the system's events (operations publishes none)."""
@@ -252,23 +259,41 @@ class Verification:
     streams: int = 0
     events: int = 0
     breaks: list[Break] | None = None
+    keyed: bool = False
+    """The hashes were recomputed with the chain key (without it: versions, heads, anchors)."""
+    anchors: int | None = None
+    """Verified anchors checked against the stores (None: the anchor topic was not read)."""
 
 
-async def verify(dbs: Mapping[str, str]) -> Verification:
-    """The hash-chain check (``PostgresEventStore.verify``) over every store of ``dbs``."""
+async def verify(
+    dbs: Mapping[str, str],
+    *,
+    chain_key: bytes | None = None,
+    anchors: AnchorSet | None = None,
+) -> Verification:
+    """The tamper check (``PostgresEventStore.verify``) over every store of ``dbs``: with
+    ``chain_key`` every hash recomputed, with ``anchors`` every anchored head of the
+    service checked (``rewritten``, ``truncated``, ``deleted``) and every anchor that did
+    not verify reported (``bad_anchor_signature``)."""
     from oms_platform.db import create_engine
     from oms_platform.eventstore import PostgresEventStore
 
-    result = Verification(breaks=[])
+    result = Verification(breaks=[], keyed=chain_key is not None)
     assert result.breaks is not None
+    if anchors is not None:
+        result.anchors = sum(1 for a in anchors.anchors.values() if a.service in dbs)
+        for name, reason in sorted(anchors.bad.items()):
+            service, _, stream_id = name.partition("/")
+            result.breaks.append(Break(service, stream_id, None, "bad_anchor_signature", reason))
     for service, dsn in dbs.items():
         engine = create_engine(dsn, pool_size=1, application_name="oms-audit")
-        store = PostgresEventStore(engine, pool_size=1)
+        store = PostgresEventStore(engine, chain_key=chain_key, pool_size=1)
         try:
             async with store.connection() as conn:
                 cur = await conn.execute("SELECT count(*), count(DISTINCT stream_id) FROM events")
                 row = await cur.fetchone()
-            findings = await store.verify()
+            anchored = anchors.of(service) if anchors is not None else None
+            findings = await store.verify(None, anchored)
         except psycopg.Error as err:
             raise AuditError(f"cannot read the {service} store: {err}") from err
         finally:
@@ -281,6 +306,44 @@ async def verify(dbs: Mapping[str, str]) -> Verification:
             Break(service, f.stream_id, f.stream_version, f.kind, f.detail) for f in findings
         ]
     return result
+
+
+def chain_key_of(path: Path) -> bytes:
+    """The chain key in ``path`` (hex, as ``oms up`` writes it)."""
+    from oms_platform.eventstore.hashing import ChainKeyError, chain_key_from_hex
+
+    try:
+        return chain_key_from_hex(path.read_text())
+    except OSError as err:
+        raise AuditError(f"cannot read the chain key {path}: {err.strerror}") from None
+    except ChainKeyError as err:
+        raise AuditError(f"{path}: {err}") from None
+
+
+def anchor_public_key(path: Path) -> Ed25519PublicKey:
+    """The public key that verifies the anchors' signatures, from its PEM file."""
+    from oms_platform.anchors import AnchorError, public_key_from_pem
+
+    try:
+        return public_key_from_pem(path.read_text())
+    except OSError as err:
+        raise AuditError(f"cannot read the anchor public key {path}: {err.strerror}") from None
+    except AnchorError as err:
+        raise AuditError(f"{path}: {err}") from None
+
+
+async def load_anchors(
+    options: Mapping[str, Any], topic: str, public_key: Ed25519PublicKey
+) -> AnchorSet:
+    """The anchors on ``topic``, each record's signature checked with ``public_key``."""
+    from oms_platform.anchors import AnchorError, read_anchors
+
+    try:
+        return await read_anchors(options, topic, public_key)
+    except AnchorError as err:
+        raise AuditError(str(err)) from None
+    except (KafkaError, OSError) as err:
+        raise AuditError(f"cannot read the anchors on {topic}: {type(err).__name__}") from err
 
 
 # ---------------------------------------------------------------------------- export

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -77,5 +77,11 @@ class EventStore(Protocol):
 
     async def load_checkpoint(self, name: str) -> Position: ...
 
-    async def verify(self, stream_ids: Sequence[str] | None = None) -> list[Finding]:
-        """Recompute every hash chain; report altered, missing and truncated events."""
+    async def verify(
+        self,
+        stream_ids: Sequence[str] | None = None,
+        anchored: Mapping[str, tuple[int, bytes]] | None = None,
+    ) -> list[Finding]:
+        """Recompute every hash chain with the chain key; report altered and missing events
+        and disagreeing heads, and each stream of ``anchored`` (stream id -> the (version,
+        hash) of its last verified anchor) rewritten, truncated or deleted since."""

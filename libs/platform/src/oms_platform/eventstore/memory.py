@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ class _State:
     checkpoints: dict[str, Position] = field(default_factory=dict)
     next_tx: int = 1
     next_position: int = 1
+    chain_key: bytes = b""
 
 
 class InMemoryUnitOfWork:
@@ -142,7 +143,9 @@ class InMemoryUnitOfWork:
         recorded = []
         for env in self._staged:
             previous = state.heads.get(env.stream_id, (0, GENESIS))[1]
-            rec = RecordedEvent(env, state.next_position, tx_id, now, chain(previous, env))
+            rec = RecordedEvent(
+                env, state.next_position, tx_id, now, chain(state.chain_key, previous, env)
+            )
             state.next_position += 1
             state.streams.setdefault(env.stream_id, []).append(rec)
             state.heads[env.stream_id] = (env.stream_version, rec.hash)
@@ -157,10 +160,18 @@ class InMemoryUnitOfWork:
 
 
 class InMemoryEventStore:
-    """Same behaviour as ``PostgresEventStore``, kept in one process's memory."""
+    """Same behaviour as ``PostgresEventStore``, kept in one process's memory.
 
-    def __init__(self) -> None:
-        self._state = _State()
+    ``chain_key`` keys the hash chain as on PostgreSQL; the fake lives only in tests, so it
+    defaults to ``oms_platform.testing.keys.TEST_CHAIN_KEY`` (a service never builds one).
+    """
+
+    def __init__(self, chain_key: bytes | None = None) -> None:
+        if chain_key is None:
+            from oms_platform.testing.keys import TEST_CHAIN_KEY
+
+            chain_key = TEST_CHAIN_KEY
+        self._state = _State(chain_key=chain_key)
 
     @asynccontextmanager
     async def unit_of_work(self, *, deferred: bool = False) -> AsyncIterator[InMemoryUnitOfWork]:
@@ -189,14 +200,30 @@ class InMemoryEventStore:
     async def load_checkpoint(self, name: str) -> Position:
         return self._state.checkpoints.get(name, START)
 
-    async def verify(self, stream_ids: Sequence[str] | None = None) -> list[Finding]:
-        ids = sorted(self._state.heads) if stream_ids is None else list(stream_ids)
+    async def verify(
+        self,
+        stream_ids: Sequence[str] | None = None,
+        anchored: Mapping[str, tuple[int, bytes]] | None = None,
+    ) -> list[Finding]:
+        anchored = anchored or {}
+        if stream_ids is None:
+            ids = sorted({*self._state.heads, *self._state.streams, *anchored})
+        else:
+            ids = list(stream_ids)
         findings: list[Finding] = []
         for stream_id in ids:
             findings += verify_stream(
-                stream_id, self._state.streams.get(stream_id, []), self._state.heads.get(stream_id)
+                stream_id,
+                self._state.streams.get(stream_id, []),
+                self._state.heads.get(stream_id),
+                self._state.chain_key,
+                anchored.get(stream_id),
             )
         return findings
+
+    async def heads(self) -> dict[str, tuple[int, bytes]]:
+        """Every stream's head: (version, hash) of its last event."""
+        return dict(self._state.heads)
 
     # Test hooks for the tamper-evidence contract tests: an attacker with write access.
     def tamper_payload(self, stream_id: str, version: int, payload: dict[str, object]) -> None:
@@ -212,6 +239,30 @@ class InMemoryEventStore:
         )
         events[i] = forged
         self._state.log = [forged if r is old else r for r in self._state.log]
+
+    def tamper_rewrite(
+        self, stream_id: str, version: int, payload: dict[str, object], key: bytes
+    ) -> None:
+        """Change event ``version``'s payload and rechain it and every later event and the
+        head consistently, with ``key`` (not the store's: the writer does not hold it)."""
+        events = self._state.streams[stream_id]
+        previous = GENESIS
+        for i, old in enumerate(events):
+            env = old.envelope
+            if env.stream_version == version:
+                env = env.model_copy(update={"payload": payload})
+            digest = old.hash if env.stream_version < version else chain(key, previous, env)
+            forged = RecordedEvent(env, old.position, old.tx_id, old.recorded_at, digest)
+            events[i] = forged
+            self._state.log = [forged if r is old else r for r in self._state.log]
+            previous = digest
+        self._state.heads[stream_id] = (events[-1].envelope.stream_version, previous)
+
+    def tamper_drop_stream(self, stream_id: str) -> None:
+        """Delete a stream's events and its head."""
+        gone = self._state.streams.pop(stream_id)
+        self._state.heads.pop(stream_id, None)
+        self._state.log = [r for r in self._state.log if r not in gone]
 
     def tamper_delete(self, stream_id: str, version: int) -> None:
         events = self._state.streams[stream_id]

@@ -58,6 +58,10 @@ class ConcurrencyConflict(EventStoreError):
         super().__init__(f"{msg}: {detail}" if detail else msg)
 
 
+class ReadOnlyStore(EventStoreError):
+    """The store was opened without the chain key: it reads and verifies, never appends."""
+
+
 class InvalidAppend(EventStoreError):
     """The batch itself is malformed (gaps in versions, duplicate event ids, empty)."""
 
@@ -107,7 +111,10 @@ class Finding:
 
     stream_id: str
     stream_version: int | None
-    kind: str  # "altered" | "missing" | "head_mismatch"
+    kind: str
+    """``altered`` | ``missing`` | ``head_mismatch``, and against the published anchors
+    (``oms_platform.anchors``): ``rewritten`` | ``deleted`` | ``truncated`` |
+    ``bad_anchor_signature``."""
     detail: str
 
 

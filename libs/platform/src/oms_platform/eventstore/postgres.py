@@ -7,7 +7,7 @@ import contextlib
 import gc
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -20,14 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from oms_events.envelope import Envelope
 from oms_platform.deadletters import SCHEMA as DEAD_LETTER_SCHEMA
 from oms_platform.eventstore.base import DuplicateDelivery
-from oms_platform.eventstore.hashing import canonical_payload, content_digest
+from oms_platform.eventstore.hashing import GENESIS, canonical_payload, content_digest, link
 from oms_platform.eventstore.model import (
     START,
     ConcurrencyConflict,
     Finding,
     InvalidAppend,
     Position,
+    ReadOnlyStore,
     RecordedEvent,
+    StreamBatch,
     group_by_stream,
 )
 from oms_platform.eventstore.verify import verify_stream
@@ -59,6 +61,8 @@ CREATE TABLE IF NOT EXISTS streams (
     head       bytea NOT NULL,
     head_tx    xid8 NOT NULL
 );
+-- The anchor publisher's way to the heads that moved (oms_platform.anchors).
+CREATE INDEX IF NOT EXISTS streams_moved ON streams (head_tx, stream_id);
 CREATE TABLE IF NOT EXISTS inbox (
     consumer      text NOT NULL,
     event_id      uuid NOT NULL,
@@ -78,142 +82,245 @@ _COLUMNS = (
     "stream_version, occurred_at, correlation_id, causation_id, actor, producer, payload"
 )
 
-# One round trip per append, one JSON parameter: the function locks each stream's head
-# (streams sorted, so writers lock in one order), checks its version, chains the hashes and
-# inserts every row in one statement. A stream whose last writer has a higher transaction id
-# than ours must not get our events: readers order by transaction id, and would see our
-# later version before its earlier one. (One JSON text is much cheaper to send from Python
-# than twelve typed arrays; see bench/.)
+# One round trip per append, two JSON parameters: the streams (sorted, so writers lock in
+# one order; each with the version it must be at, the head hash its new events chain onto,
+# and its new head) and the events with their hashes. The hashes are keyed (``hashing``)
+# and computed in Python, where the key is: the function only checks that each stream is
+# at the expected version and head. If a head is not the one the hashes were chained onto
+# (the writer's cache of heads was stale), it writes nothing and returns those heads
+# instead (``o_event_id`` NULL); the writer rechains and calls again in the same
+# transaction, its locks still held. A stream whose last writer has a higher transaction
+# id than ours must not get our events: readers order by transaction id, and would see
+# our later version before its earlier one. (One JSON text is much cheaper to send from
+# Python than twelve typed arrays; see bench/.)
 APPEND_FUNCTION = """
 DROP FUNCTION IF EXISTS oms_append(uuid[], text[], int[], text[], int[], timestamptz[],
                                    text[], text[], text[], text[], text[], bytea[]);
-CREATE OR REPLACE FUNCTION oms_append(p_events jsonb)
+DROP FUNCTION IF EXISTS oms_append(jsonb);
+CREATE OR REPLACE FUNCTION oms_append(p_streams jsonb, p_events jsonb)
 RETURNS TABLE (o_event_id uuid, o_position bigint, o_tx bigint, o_recorded_at timestamptz,
-               o_hash bytea)
+               o_hash bytea, o_stream text)
 LANGUAGE plpgsql AS $$
 DECLARE
-    ev record;
-    cur_stream text := NULL;
+    st record;
     head_version int;
     head_hash bytea;
     head_tx_id xid8;
-    hashes bytea[] := '{}';
+    stale boolean := false;
     me xid8 := pg_current_xact_id();
 BEGIN
-    FOR ev IN SELECT x.stream_id, x.stream_version, decode(x.digest, 'hex') AS digest
-              FROM jsonb_to_recordset(p_events) AS x(stream_id text, stream_version int,
-                                                     digest text)
+    FOR st IN SELECT x.stream_id, x.expected, decode(x.prev, 'hex') AS prev
+              FROM jsonb_to_recordset(p_streams)
+                   AS x(n int, stream_id text, expected int, prev text)
+              ORDER BY x.n
     LOOP
-        IF cur_stream IS DISTINCT FROM ev.stream_id THEN
-            IF cur_stream IS NOT NULL THEN
-                INSERT INTO streams AS s (stream_id, version, head, head_tx)
-                VALUES (cur_stream, head_version, head_hash, me)
-                ON CONFLICT (stream_id) DO UPDATE
-                    SET version = EXCLUDED.version, head = EXCLUDED.head, head_tx = me;
-            END IF;
-            cur_stream := ev.stream_id;
-            SELECT s.version, s.head, s.head_tx INTO head_version, head_hash, head_tx_id
-            FROM streams s WHERE s.stream_id = cur_stream FOR UPDATE;
-            IF NOT FOUND THEN
-                head_version := 0;
-                head_hash := '\\x0000000000000000000000000000000000000000000000000000000000000000';
-            ELSIF head_tx_id > me THEN
-                RAISE EXCEPTION USING ERRCODE = 'OMS01', MESSAGE = cur_stream,
-                    DETAIL = head_version::text,
-                    HINT = 'a newer transaction wrote this stream first; retry';
-            END IF;
-            IF head_version <> ev.stream_version - 1 THEN
-                RAISE EXCEPTION USING ERRCODE = 'OMS01', MESSAGE = cur_stream,
-                    DETAIL = head_version::text, HINT = 'stale expected version';
-            END IF;
+        SELECT s.version, s.head, s.head_tx INTO head_version, head_hash, head_tx_id
+        FROM streams s WHERE s.stream_id = st.stream_id FOR UPDATE;
+        IF NOT FOUND THEN
+            head_version := 0;
+            head_hash := st.prev;
+        ELSIF head_tx_id > me THEN
+            RAISE EXCEPTION USING ERRCODE = 'OMS01', MESSAGE = st.stream_id,
+                DETAIL = head_version::text,
+                HINT = 'a newer transaction wrote this stream first; retry';
         END IF;
-        head_version := ev.stream_version;
-        head_hash := sha256(head_hash || ev.digest);
-        hashes := hashes || head_hash;
+        IF head_version <> st.expected THEN
+            RAISE EXCEPTION USING ERRCODE = 'OMS01', MESSAGE = st.stream_id,
+                DETAIL = head_version::text, HINT = 'stale expected version';
+        END IF;
+        IF head_hash IS DISTINCT FROM st.prev THEN
+            stale := true;
+            o_event_id := NULL; o_position := head_version; o_tx := NULL;
+            o_recorded_at := NULL; o_hash := head_hash; o_stream := st.stream_id;
+            RETURN NEXT;
+        END IF;
     END LOOP;
-    IF cur_stream IS NOT NULL THEN
-        INSERT INTO streams AS s (stream_id, version, head, head_tx)
-        VALUES (cur_stream, head_version, head_hash, me)
-        ON CONFLICT (stream_id) DO UPDATE
-            SET version = EXCLUDED.version, head = EXCLUDED.head, head_tx = me;
+    IF stale THEN
+        RETURN;
     END IF;
+    INSERT INTO streams AS s (stream_id, version, head, head_tx)
+    SELECT x.stream_id, x.version, decode(x.head, 'hex'), me
+    FROM jsonb_to_recordset(p_streams) AS x(stream_id text, version int, head text)
+    ON CONFLICT (stream_id) DO UPDATE
+        SET version = EXCLUDED.version, head = EXCLUDED.head, head_tx = me;
     RETURN QUERY
     WITH inserted AS (
         INSERT INTO events (event_id, stream_id, stream_version, type, version, occurred_at,
                             correlation_id, causation_id, actor, producer, payload, hash)
         SELECT x.event_id, x.stream_id, x.stream_version, x.type, x.version, x.occurred_at,
-               x.correlation_id, x.causation_id, x.actor, x.producer, x.payload, hashes[x.i]
+               x.correlation_id, x.causation_id, x.actor, x.producer, x.payload,
+               decode(x.hash, 'hex')
         FROM jsonb_to_recordset(p_events) AS x(
             i int, event_id uuid, stream_id text, stream_version int, type text, version int,
             occurred_at timestamptz, correlation_id text, causation_id text, actor text,
-            producer text, payload jsonb)
+            producer text, payload jsonb, hash text)
         ORDER BY x.i
         RETURNING event_id, position, tx_id::text::bigint, recorded_at, hash
     )
-    SELECT * FROM inserted;
+    SELECT inserted.*, NULL::text FROM inserted;
 END
 $$;
 """
 
-_APPEND = "SELECT * FROM oms_append(%s::text::jsonb)"
+_APPEND = "SELECT * FROM oms_append(%s::text::jsonb, %s::text::jsonb)"
+_HEADS = "SELECT stream_id, version, head FROM streams WHERE stream_id = ANY(%s)"
 
 NOTIFY_CHANNEL = "oms_events"
 """Notified after every commit that stored events (see ``PostgresEventStore._appended``)."""
 NOTIFY_SPACING_S = 0.01
 
 
-def _append_document(events: Sequence[Envelope]) -> str:
-    """The JSON array ``oms_append`` takes, with each payload in its canonical text.
+class HeadCache:
+    """The last (version, hash) this process saw of each stream, so that an append can
+    chain its hashes without first reading the head; ``oms_append`` checks the guess.
+
+    Bounded by clearing it when full: a miss costs one small read, nothing else.
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._heads: dict[str, tuple[int, bytes]] = {}
+
+    def get(self, stream_id: str, version: int) -> bytes | None:
+        found = self._heads.get(stream_id)
+        return found[1] if found is not None and found[0] == version else None
+
+    def put(self, stream_id: str, version: int, digest: bytes) -> None:
+        if len(self._heads) >= self._size:
+            self._heads.clear()
+        self._heads[stream_id] = (version, digest)
+
+    def saw(self, records: Sequence[RecordedEvent]) -> None:
+        """Remember the last stored event of a read (not staged ones: they have no hash)."""
+        for rec in reversed(records):
+            if rec.hash:
+                self.put(rec.envelope.stream_id, rec.envelope.stream_version, rec.hash)
+                return
+
+
+def _append_document(
+    batches: Sequence[StreamBatch], previous: Mapping[str, bytes], key: bytes
+) -> tuple[str, str, dict[uuid.UUID, bytes]]:
+    """The two JSON arrays ``oms_append`` takes (streams, events, each payload in its
+    canonical text) and each event's chained hash.
 
     Built by hand around the canonical payload text so that each payload is serialised once
     and the hashed text is byte for byte the stored one.
     """
+    streams: list[dict[str, Any]] = []
     items = []
-    for i, env in enumerate(events, start=1):
-        text = canonical_payload(env.payload)
-        head = json.dumps(
+    hashes: dict[uuid.UUID, bytes] = {}
+    i = 0
+    for batch in batches:
+        prev = previous[batch.stream_id]
+        digest = prev
+        for env in batch.events:
+            i += 1
+            text = canonical_payload(env.payload)
+            digest = link(key, digest, content_digest(env, text))
+            hashes[env.event_id] = digest
+            head = json.dumps(
+                {
+                    "i": i,
+                    "event_id": str(env.event_id),
+                    "stream_id": env.stream_id,
+                    "stream_version": env.stream_version,
+                    "type": env.type,
+                    "version": env.version,
+                    "occurred_at": env.occurred_at.isoformat(),
+                    "correlation_id": env.correlation_id,
+                    "causation_id": env.causation_id,
+                    "actor": env.actor,
+                    "producer": env.producer,
+                    "hash": digest.hex(),
+                },
+                ensure_ascii=False,
+            )
+            items.append(f'{head[:-1]},"payload":{text}}}')
+        streams.append(
             {
-                "i": i,
-                "event_id": str(env.event_id),
-                "stream_id": env.stream_id,
-                "stream_version": env.stream_version,
-                "type": env.type,
-                "version": env.version,
-                "occurred_at": env.occurred_at.isoformat(),
-                "correlation_id": env.correlation_id,
-                "causation_id": env.causation_id,
-                "actor": env.actor,
-                "producer": env.producer,
-                "digest": content_digest(env, text).hex(),
-            },
-            ensure_ascii=False,
+                "n": len(streams),
+                "stream_id": batch.stream_id,
+                "expected": batch.expected_version,
+                "prev": prev.hex(),
+                "version": batch.events[-1].stream_version,
+                "head": digest.hex(),
+            }
         )
-        items.append(f'{head[:-1]},"payload":{text}}}')
-    return "[" + ",".join(items) + "]"
+    return json.dumps(streams, ensure_ascii=False), "[" + ",".join(items) + "]", hashes
+
+
+async def _previous_heads(
+    conn: psycopg.AsyncConnection[Any], batches: Sequence[StreamBatch], heads: HeadCache
+) -> dict[str, bytes]:
+    """The head hash each batch chains onto: the cache's, else read (one query for all)."""
+    previous: dict[str, bytes] = {}
+    unknown: dict[str, int] = {}
+    for batch in batches:
+        if batch.expected_version == 0:
+            previous[batch.stream_id] = GENESIS
+            continue
+        cached = heads.get(batch.stream_id, batch.expected_version)
+        if cached is None:
+            unknown[batch.stream_id] = batch.expected_version
+        else:
+            previous[batch.stream_id] = cached
+    if unknown:
+        cur = await conn.execute(_HEADS, (list(unknown),))
+        for stream_id, version, digest in await cur.fetchall():
+            heads.put(stream_id, version, bytes(digest))
+        for stream_id, version in unknown.items():
+            # A stream not at the expected version conflicts inside ``oms_append``.
+            previous[stream_id] = heads.get(stream_id, version) or GENESIS
+    return previous
 
 
 async def _append(
-    conn: psycopg.AsyncConnection[Any], events: Sequence[Envelope]
+    conn: psycopg.AsyncConnection[Any],
+    events: Sequence[Envelope],
+    key: bytes | None,
+    heads: HeadCache,
 ) -> list[RecordedEvent]:
-    ordered = [e for batch in group_by_stream(events) for e in batch.events]
-    try:
-        cur = await conn.execute(_APPEND, (_append_document(ordered),))
-    except psycopg.errors.UniqueViolation as err:
-        raise _conflict_from(err, ordered) from err
-    except psycopg.Error as err:
-        if err.sqlstate == "OMS01" and err.diag.message_primary:
-            stream_id = err.diag.message_primary
-            actual = int(err.diag.message_detail or 0)
-            expected = next(e.stream_version - 1 for e in ordered if e.stream_id == stream_id)
-            raise ConcurrencyConflict(
-                stream_id, expected, actual, err.diag.message_hint or ""
-            ) from err
-        raise
-    rows = {row[0]: row[1:] for row in await cur.fetchall()}
+    if key is None:
+        raise ReadOnlyStore("this store was opened without the chain key: it cannot append")
+    batches = group_by_stream(events)
+    ordered = [e for batch in batches for e in batch.events]
+    previous = await _previous_heads(conn, batches, heads)
+    for _attempt in range(2):
+        streams_doc, events_doc, hashes = _append_document(batches, previous, key)
+        try:
+            cur = await conn.execute(_APPEND, (streams_doc, events_doc))
+        except psycopg.errors.UniqueViolation as err:
+            raise _conflict_from(err, ordered) from err
+        except psycopg.Error as err:
+            if err.sqlstate == "OMS01" and err.diag.message_primary:
+                stream_id = err.diag.message_primary
+                actual = int(err.diag.message_detail or 0)
+                expected = next(e.stream_version - 1 for e in ordered if e.stream_id == stream_id)
+                raise ConcurrencyConflict(
+                    stream_id, expected, actual, err.diag.message_hint or ""
+                ) from err
+            raise
+        found = await cur.fetchall()
+        stale = [row for row in found if row[0] is None]
+        if not stale:
+            break
+        for row in stale:  # (None, version, None, None, head, stream_id)
+            previous[row[5]] = bytes(row[4])
+            heads.put(row[5], row[1], bytes(row[4]))
+    else:
+        first = ordered[0]
+        raise ConcurrencyConflict(
+            first.stream_id, first.stream_version - 1, None, "stream heads kept moving"
+        )
+    for batch in batches:
+        last = batch.events[-1]
+        heads.put(batch.stream_id, last.stream_version, hashes[last.event_id])
+    rows = {row[0]: row[1:4] for row in found}
     return [
-        RecordedEvent(env, pos, tx, at, bytes(h))
+        RecordedEvent(env, pos, tx, at, hashes[env.event_id])
         for env in ordered
-        for pos, tx, at, h in (rows[env.event_id],)
+        for pos, tx, at in (rows[env.event_id],)
     ]
 
 
@@ -290,10 +397,14 @@ class PostgresUnitOfWork:
         connection: AsyncConnection,
         raw: psycopg.AsyncConnection[Any],
         *,
+        chain_key: bytes | None,
+        heads: HeadCache,
         deferred: bool = False,
     ) -> None:
         self.connection = connection
         self._raw = raw
+        self._key = chain_key
+        self._heads = heads
         self._deferred = deferred
         self._staged: list[Envelope] = []
         self.after_commit: list[Callable[[], None]] = []
@@ -318,7 +429,7 @@ class PostgresUnitOfWork:
     async def append(self, events: Sequence[Envelope]) -> None:
         self.appended = True
         if not self._deferred:
-            await _append(self._raw, events)
+            await _append(self._raw, events, self._key, self._heads)
             return
         group_by_stream([*self._staged, *events])  # refuses a gap or a repeat now
         self._staged.extend(events)
@@ -327,10 +438,11 @@ class PostgresUnitOfWork:
         """Write what was staged (deferred mode); a no-op when nothing was."""
         staged, self._staged = self._staged, []
         if staged:
-            await _append(self._raw, staged)
+            await _append(self._raw, staged, self._key, self._heads)
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         stored = await _read_stream(self._raw, stream_id, from_version)
+        self._heads.saw(stored)
         if not self._staged:
             return stored
         now = datetime.now(UTC)
@@ -466,10 +578,19 @@ class _AutocommitPool:
 
 
 class PostgresEventStore:
-    """Event store on one service's PostgreSQL database (see ``SCHEMA``)."""
+    """Event store on one service's PostgreSQL database (see ``SCHEMA``).
 
-    def __init__(self, engine: AsyncEngine, *, pool_size: int | None = None) -> None:
+    ``chain_key`` keys the events' hash chain (``hashing``); it is required to append and
+    to verify hashes. A store opened with ``chain_key=None`` (a replay, an audit without
+    the key) reads, and its ``verify`` checks only versions, heads and anchors.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, chain_key: bytes | None, pool_size: int | None = None
+    ) -> None:
         self.engine = engine
+        self._key = chain_key
+        self._heads = HeadCache()
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         """The database as a plain libpq DSN, for connections outside SQLAlchemy."""
         # Appends and reads outside a unit of work go through a psycopg pool of autocommit
@@ -533,7 +654,13 @@ class PostgresEventStore:
     @asynccontextmanager
     async def unit_of_work(self, *, deferred: bool = False) -> AsyncIterator[PostgresUnitOfWork]:
         async with self.engine.begin() as conn:
-            uow = PostgresUnitOfWork(conn, await _driver(conn), deferred=deferred)
+            uow = PostgresUnitOfWork(
+                conn,
+                await _driver(conn),
+                chain_key=self._key,
+                heads=self._heads,
+                deferred=deferred,
+            )
             yield uow
             await uow.finish()
         if uow.appended:
@@ -561,13 +688,15 @@ class PostgresEventStore:
         if not events:
             raise InvalidAppend("nothing to append")
         async with self._reader() as conn:
-            recorded = await _append(conn, events)
+            recorded = await _append(conn, events, self._key, self._heads)
         self._appended()
         return recorded
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
         async with self._reader() as raw:
-            return await _read_stream(raw, stream_id, from_version)
+            found = await _read_stream(raw, stream_id, from_version)
+        self._heads.saw(found)
+        return found
 
     async def read_all(self, after: Position = START, limit: int = 1000) -> list[RecordedEvent]:
         async with self._reader() as raw:
@@ -601,15 +730,19 @@ class PostgresEventStore:
         assert row is not None
         return int(row[0]), row[1]
 
-    async def verify(self, stream_ids: Sequence[str] | None = None) -> list[Finding]:
+    async def verify(
+        self,
+        stream_ids: Sequence[str] | None = None,
+        anchored: Mapping[str, tuple[int, bytes]] | None = None,
+    ) -> list[Finding]:
         findings: list[Finding] = []
+        anchored = anchored or {}
         async with self._reader() as raw:
             if stream_ids is None:
                 cur = await raw.execute(
-                    "SELECT stream_id FROM streams UNION SELECT DISTINCT stream_id FROM events "
-                    "ORDER BY 1"
+                    "SELECT stream_id FROM streams UNION SELECT DISTINCT stream_id FROM events"
                 )
-                stream_ids = [row[0] for row in await cur.fetchall()]
+                stream_ids = sorted({row[0] for row in await cur.fetchall()} | set(anchored))
             for stream_id in stream_ids:
                 cur = await raw.execute(
                     "SELECT version, head FROM streams WHERE stream_id = %s", (stream_id,)
@@ -617,7 +750,9 @@ class PostgresEventStore:
                 row = await cur.fetchone()
                 head = (row[0], bytes(row[1])) if row else None
                 events = await _read_stream(raw, stream_id, 1)
-                findings += verify_stream(stream_id, events, head)
+                findings += verify_stream(
+                    stream_id, events, head, self._key, anchored.get(stream_id)
+                )
         return findings
 
 

@@ -1,8 +1,12 @@
 """The behaviour every event store must show, run against the fake and PostgreSQL alike.
 
-Subclass ``EventStoreContract`` and provide two fixtures: ``store`` (an empty store) and
-``tamper`` (an object with ``payload(store, stream_id, version, payload)`` and
-``delete(store, stream_id, version)`` that changes stored rows behind the store's back).
+Subclass ``EventStoreContract`` and provide two fixtures: ``store`` (an empty store keyed
+with ``TEST_CHAIN_KEY``) and ``tamper`` (an object with ``payload(store, stream_id,
+version, payload)``, ``delete(store, stream_id, version)``, ``rewrite(store, stream_id,
+version, payload, key)`` and ``drop(store, stream_id)`` that change stored rows behind the
+store's back, as a database writer could: ``rewrite`` changes one payload and rechains
+that event, every later one and the head with ``key``; ``drop`` deletes a stream and its
+head).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from oms_platform.eventstore import (
     Position,
 )
 from oms_platform.testing.builders import envelope, stream_events
+
+WRONG_KEY = b"not the chain key, but a writer's guess"
 
 
 class EventStoreContract:
@@ -242,3 +248,37 @@ class EventStoreContract:
         await tamper.delete(store, "e", 2)  # the last one: only the head shows it
         kinds = {(f.stream_id, f.stream_version, f.kind) for f in await store.verify()}
         assert kinds == {("d", 2, "missing"), ("e", 2, "head_mismatch")}
+
+    async def test_a_consistent_rewrite_without_the_key_is_altered(
+        self, store: Any, tamper: Any
+    ) -> None:
+        await store.append(stream_events("r", 1, 3))
+        await tamper.rewrite(store, "r", 2, {"n": 999}, WRONG_KEY)
+        findings = [(f.stream_id, f.stream_version, f.kind) for f in await store.verify()]
+        # The head agrees with the rewritten events: only the key shows the rewrite, in
+        # every event rechained without it.
+        assert findings == [("r", 2, "altered"), ("r", 3, "altered")]
+
+    async def test_verify_against_anchors(self, store: Any, tamper: Any) -> None:
+        for sid in ("kept", "grown", "rewritten", "cut", "dropped"):
+            await store.append(stream_events(sid, 1, 3))
+        anchored = {
+            sid: (rec.envelope.stream_version, rec.hash)
+            for sid in ("kept", "grown", "rewritten", "cut", "dropped")
+            for rec in (await store.read_stream(sid))[1:2]  # anchored at version 2
+        }
+        await store.append(stream_events("grown", 4, 2))
+        await tamper.rewrite(store, "rewritten", 1, {"n": -1}, WRONG_KEY)
+        await tamper.delete(store, "cut", 3)
+        await tamper.delete(store, "cut", 2)
+        await tamper.drop(store, "dropped")
+        found = {
+            (f.stream_id, f.stream_version, f.kind) for f in await store.verify(None, anchored)
+        }
+        assert found == {
+            *(("rewritten", v, "altered") for v in (1, 2, 3)),
+            ("rewritten", 2, "rewritten"),
+            ("cut", 2, "truncated"),
+            ("cut", 3, "head_mismatch"),
+            ("dropped", 2, "deleted"),
+        }
