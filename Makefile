@@ -35,15 +35,17 @@ deps:
 		python3 -m pip install --quiet "uv==$(UV_VERSION)"; \
 	fi
 	$(UV) sync --all-packages --locked
-	@# The operations web pages' libraries (htmx, Chart.js) from the npm registry, again
-	@# whenever the lock file is newer than what npm last installed.
-	@ops=services/operations; \
-	if [ ! -f $$ops/node_modules/.package-lock.json ] || \
-		[ $$ops/package-lock.json -nt $$ops/node_modules/.package-lock.json ]; then \
-		echo "installing the operations web libraries (npm ci in $$ops)"; \
-		command -v npm >/dev/null || { echo "npm is missing (apt-get install npm)"; exit 1; }; \
-		(cd $$ops && npm ci --no-audit --no-fund); \
-	fi
+	@# From the npm registry, again whenever a lock file is newer than what npm last
+	@# installed: the operations web pages' libraries (htmx, Chart.js) and the AsyncAPI
+	@# parser the tests check docs/asyncapi.json with.
+	@for dir in services/operations tools/asyncapi; do \
+		if [ ! -f $$dir/node_modules/.package-lock.json ] || \
+			[ $$dir/package-lock.json -nt $$dir/node_modules/.package-lock.json ]; then \
+			echo "installing the npm packages of $$dir (npm ci)"; \
+			command -v npm >/dev/null || { echo "npm is missing (apt-get install npm)"; exit 1; }; \
+			(cd $$dir && npm ci --no-audit --no-fund); \
+		fi; \
+	done
 
 ## Debian's Chromium for the browser tests (never a browser download by Playwright).
 chromium:
