@@ -4,7 +4,7 @@ What is derived rather than written by hand, so that it cannot drift from the co
 
 * ``base/generated/kafka-topics.yaml``: a Strimzi ``KafkaTopic`` per topic of
   :func:`oms_platform.kafka_topics.catalogue` (every events topic and its dead-letter twin)
-  and the audit anchors topic of :mod:`oms_platform.access`;
+  and the audit anchors topic (:data:`oms_events.topics.AUDIT_ANCHORS`);
 * ``base/generated/kafka-users.yaml``: a ``KafkaUser`` (SCRAM-SHA-512, simple ACLs) per
   principal of :data:`oms_platform.access.ACCESS`, its ACLs from
   :func:`oms_platform.access.acl_rules` (the rules ``oms up`` applies locally);
@@ -34,7 +34,8 @@ import yaml
 
 from oms_cli.config import SERVICES, service_role
 from oms_cli.services import CALLS
-from oms_platform.access import ACCESS, AUDIT_ANCHORS, AclRule, acl_rules
+from oms_events.topics import AUDIT_ANCHORS
+from oms_platform.access import ACCESS, AclRule, acl_rules
 from oms_platform.kafka_topics import catalogue
 
 HERE = Path(__file__).resolve().parent

@@ -19,7 +19,8 @@ from pydantic_settings import BaseSettings
 
 from oms_cli.config import SERVICES
 from oms_cli.services import CALLS
-from oms_platform.access import ACCESS, AUDIT_ANCHORS, acl_rules
+from oms_events.topics import AUDIT_ANCHORS
+from oms_platform.access import ACCESS, acl_rules
 from oms_platform.kafka_topics import catalogue
 from tests.deploy.manifests import (
     K8S,
