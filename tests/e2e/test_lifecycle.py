@@ -230,7 +230,6 @@ async def cancel(system: System, order_id: str) -> httpx.Response:
         return await order.post(
             f"/v1/orders/{order_id}/cancel",
             json={"reason": "customer_request", "detail": "e2e race"},
-            headers={"X-Actor": "staff:e2e"},
         )
 
 

@@ -425,7 +425,7 @@ async def test_malformed_input_gets_clear_errors_and_loses_nothing(shop: System)
         what="the good order behind the bad ones",
     )
     await settled(shop, found[0]["order_id"])
-    dead = await read_topic(shop.stack.kafka_bootstrap, shop.topic(dlq(PLATFORM_INGRESS)), expect=2)
+    dead = await read_topic(shop.stack.kafka, shop.topic(dlq(PLATFORM_INGRESS)), expect=2)
     codes = sorted(header_value(r.headers, "dlq.error_code") or "" for r in dead)
     assert codes == ["contract_violation", "malformed_message"]
     assert all(header_value(r.headers, "dlq.reason") for r in dead)

@@ -10,14 +10,16 @@ import pytest
 from fastapi import FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from oms_platform.auth import Principal, Scope, allow, install_auth
 from oms_platform.http import (
     PROBLEM_MEDIA_TYPE,
-    ActorHeader,
-    actor_or,
+    RequestIdHeader,
     field_name,
     install_problem_handlers,
 )
 from oms_platform.refusal import FieldError, Refusal
+from oms_platform.testing import auth
+from oms_platform.testing.keys import TEST_AUTH_PUBLIC_PEM
 
 
 class Line(BaseModel):
@@ -34,12 +36,17 @@ class Body(BaseModel):
 def make_app() -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
+    install_auth(app, TEST_AUTH_PUBLIC_PEM, service="test")
 
     @app.post("/things")
-    async def create(body: Body, actor: ActorHeader = None) -> dict[str, str]:
+    async def create(
+        body: Body,
+        caller: Annotated[Principal, allow(Scope.PLATFORM)],
+        request_id: RequestIdHeader = None,
+    ) -> dict[str, str]:
         if body.lines[0].sku == "TAKEN":
             raise Refusal("sku_taken", "that SKU is taken", "lines[0].sku", extra={"by": "x"})
-        return {"actor": actor_or(actor, "staff:unknown")}
+        return {"actor": caller.actor}
 
     @app.get("/things/{thing_id}")
     async def read(thing_id: str, limit: Annotated[int, Query(ge=1, le=10)] = 5) -> None:
@@ -59,7 +66,9 @@ def make_app() -> FastAPI:
 @pytest.fixture
 async def client() -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://t")
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers=auth.headers(subject="platform:web")
+    )
 
 
 def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, object]:
@@ -71,11 +80,35 @@ def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, ob
     return body
 
 
-async def test_a_valid_request_passes_through(client: httpx.AsyncClient) -> None:
+async def test_a_valid_request_passes_through_with_the_token_subject_as_actor(
+    client: httpx.AsyncClient,
+) -> None:
+    # What a request says of itself is not who it is: only the verified token counts.
     resp = await client.post(
         "/things", json={"lines": [{"sku": "A", "quantity": 2}]}, headers={"X-Actor": "staff:ann"}
     )
-    assert resp.status_code == 200 and resp.json() == {"actor": "staff:ann"}
+    assert resp.status_code == 200 and resp.json() == {"actor": "platform:web"}
+
+
+async def test_a_missing_or_narrow_token_is_refused_with_the_reason(
+    client: httpx.AsyncClient,
+) -> None:
+    line = {"lines": [{"sku": "A", "quantity": 2}]}
+    resp = await client.post("/things", json=line, headers={"Authorization": ""})
+    body = assert_problem(resp, 401, "unauthenticated")
+    assert [e["field"] for e in body["errors"]] == ["header:Authorization"]  # type: ignore[attr-defined]
+    resp = await client.post("/things", json=line, headers={"Authorization": "Basic YTpi"})
+    assert_problem(resp, 401, "unauthenticated")
+    resp = await client.post("/things", json=line, headers={"Authorization": "Bearer not.a.jwt"})
+    body = assert_problem(resp, 401, "unauthenticated")
+    assert "not a valid signed JWT" in str(body["detail"])
+    resp = await client.post(
+        "/things", json=line, headers={"Authorization": "Bearer " + "a" * 5000}
+    )
+    assert_problem(resp, 401, "unauthenticated")
+    resp = await client.post("/things", json=line, headers=auth.headers(Scope.WAREHOUSE))
+    body = assert_problem(resp, 403, "forbidden")
+    assert body["required_scopes"] == ["platform"]
 
 
 async def test_validation_errors_name_each_field(client: httpx.AsyncClient) -> None:
@@ -90,10 +123,10 @@ async def test_validation_errors_name_each_field(client: httpx.AsyncClient) -> N
     resp = await client.get("/things/x", params={"limit": "99999999999999999999"})
     assert_problem(resp, 422, "invalid_request")
     resp = await client.post(
-        "/things", json={"lines": [{"sku": "A", "quantity": 1}]}, headers={"X-Actor": "root"}
+        "/things", json={"lines": [{"sku": "A", "quantity": 1}]}, headers={"X-Request-Id": " "}
     )
     body = assert_problem(resp, 422, "invalid_request")
-    assert [e["field"] for e in body["errors"]] == ["header:X-Actor"]  # type: ignore[attr-defined]
+    assert [e["field"] for e in body["errors"]] == ["header:X-Request-Id"]  # type: ignore[attr-defined]
 
 
 async def test_refusals_keep_their_status_code_field_and_extras(client: httpx.AsyncClient) -> None:

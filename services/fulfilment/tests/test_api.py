@@ -40,6 +40,8 @@ from oms_fulfilment.handlers import Fulfilments
 from oms_fulfilment.settings import FulfilmentSettings
 from oms_fulfilment.sizes import InMemoryItemSizes
 from oms_platform.eventstore import InMemoryEventStore
+from oms_platform.testing import auth
+from oms_platform.testing.keys import service_keys
 
 PROBLEM = "application/problem+json"
 ADDRESS = Address(
@@ -117,14 +119,18 @@ class World:
 
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
-    settings = FulfilmentSettings(database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none"))
+    settings = FulfilmentSettings(
+        **service_keys(), database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none")
+    )
     store = InMemoryEventStore()
     sizes = InMemoryItemSizes()
     clock = Clock()
     host = create_app(settings, store=store, sizes=sizes, clock=clock)
     # Unexpected exceptions become 500 answers here, so a test sees the status it got.
     transport = httpx.ASGITransport(app=host.api, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://fulfilment") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://fulfilment", headers=auth.headers()
+    ) as c:
         w = World(c, store, Fulfilments(sizes, clock=clock), clock)
         for sku in (TEE, MUG):
             await w.deliver(sku, sku.sku)
@@ -190,7 +196,7 @@ async def test_pick_lists_are_oldest_first_and_bounded_by_limit(world: World) ->
 async def test_a_short_pick_then_packing_records_parcels(world: World) -> None:
     c = world.client
     report = {"lines": lines(("TEE", 1), ("MUG", 1))}
-    headers = {"X-Actor": "staff:picker-7", "X-Request-Id": "req-42"}
+    headers = {**auth.headers(subject="staff:picker-7"), "X-Request-Id": "req-42"}
     picked = await c.post(f"/v1/fulfilments/{AMS_ID}/picked", json=report, headers=headers)
     assert picked.status_code == 201, picked.text
     assert picked.json()["recorded"] == ["OrderPicked", "ShortPicked"]
@@ -562,8 +568,8 @@ async def test_every_write_endpoint_refuses_hostile_bodies_and_headers(
         problem(await c.post(path, content=raw, headers=headers), 422, "invalid_request")
     big = b'{"padding": "' + b"x" * MAX_BODY_BYTES + b'"}'
     problem(await c.post(path, content=big, headers=headers), 413, "body_too_large")
-    actor = await c.post(path, json=body, headers={"X-Actor": "nobody"})
-    assert fields(problem(actor, 422, "invalid_request")) == {"header:X-Actor"}
+    anonymous = await c.post(path, json=body, headers={"Authorization": ""})
+    assert fields(problem(anonymous, 401, "unauthenticated")) == {"header:Authorization"}
     request_id = await c.post(path, json=body, headers={"X-Request-Id": "a b"})
     assert fields(problem(request_id, 422, "invalid_request")) == {"header:X-Request-Id"}
     assert len(await world.events()) == 2

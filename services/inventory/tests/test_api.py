@@ -25,6 +25,8 @@ from oms_events.limits import (
 from oms_inventory.app import create_app
 from oms_inventory.settings import InventorySettings
 from oms_platform.eventstore import InMemoryEventStore
+from oms_platform.testing import auth
+from oms_platform.testing.keys import service_keys
 
 PROBLEM = "application/problem+json"
 AMS = {"code": "AMS", "name": "Amsterdam DC", "country": "NL", "priority": 1}
@@ -69,11 +71,15 @@ WRITE_IDS = [f"{method} {path}" for method, path, _ in WRITES]
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    settings = InventorySettings(database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none"))
+    settings = InventorySettings(
+        **service_keys(), database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none")
+    )
     host = create_app(settings, store=InMemoryEventStore())
     # Unexpected exceptions become 500 answers here, so a test sees the status it got.
     transport = httpx.ASGITransport(app=host.api, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://inventory", headers=auth.headers()
+    ) as c:
         for body in (AMS, BER):
             assert (await c.post("/v1/warehouses", json=body)).status_code == 201
         assert (await c.post("/v1/skus", json=TEE)).status_code == 201
@@ -186,8 +192,8 @@ async def test_invalid_fields_are_listed_one_by_one(client: httpx.AsyncClient) -
     assert fields(problem(window, 422, "invalid_promotion_window")) == {"ends_at"}
     split = await client.post("/v1/allocations/preview", json=WRITES[-1][2] | {"strategy": "split"})
     assert fields(problem(split, 422, "invalid_request")) == {"strategy"}
-    actor = await client.post("/v1/warehouses", json=AMS, headers={"X-Actor": "nobody"})
-    assert fields(problem(actor, 422, "invalid_request")) == {"header:X-Actor"}
+    anonymous = await client.post("/v1/warehouses", json=AMS, headers={"Authorization": ""})
+    assert fields(problem(anonymous, 401, "unauthenticated")) == {"header:Authorization"}
 
 
 # -- bounds ---------------------------------------------------------------------------------------
@@ -362,5 +368,6 @@ async def test_the_api_description_loads_and_lists_every_route(client: httpx.Asy
     }
     receipts = paths["/v1/stock/receipts"]["post"]
     assert {"404", "409", "413", "422"} <= set(receipts["responses"])
-    assert {p["name"] for p in receipts["parameters"]} == {"X-Actor", "X-Request-Id"}
+    assert {p["name"] for p in receipts["parameters"]} == {"X-Request-Id"}
+    assert receipts["security"] == [{"HTTPBearer": ["warehouse", "operations"]}]
     assert (await client.get("/docs")).status_code == 200

@@ -15,6 +15,8 @@ from oms_operations.app import create_app
 from oms_operations.queries import Figures, Filters
 from oms_operations.settings import OperationsSettings
 from oms_platform.eventstore import InMemoryEventStore
+from oms_platform.testing import auth
+from oms_platform.testing.keys import service_keys
 
 
 class FixedFigures:
@@ -55,10 +57,14 @@ class FixedFigures:
 @pytest.fixture
 async def api() -> Any:
     figures = FixedFigures()
-    settings = OperationsSettings(database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none"))
+    settings = OperationsSettings(
+        **service_keys(), database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none")
+    )
     host = create_app(settings, store=InMemoryEventStore(), queries=figures)
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://operations") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://operations", headers=auth.headers()
+    ) as client:
         yield client, figures
 
 

@@ -21,7 +21,10 @@ from oms_operations.web.actions import Services
 from oms_operations.web.lookup import Record
 from oms_operations.web.tracking import sign
 from oms_operations.web.vendor import Vendor, find_vendor
+from oms_platform.auth import Scope
 from oms_platform.eventstore import InMemoryEventStore
+from oms_platform.testing import auth
+from oms_platform.testing.keys import service_keys
 
 KEY = "route-test-tracking-key"
 EMAIL = "sanne.4@example.com"
@@ -206,6 +209,7 @@ class Calls:
 
 def _host(calls: Calls | None, vendor: Vendor, configured: bool = True) -> Any:
     settings = OperationsSettings(
+        **service_keys(),
         database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none"),
         tracking_key=SecretStr(KEY),
     )
@@ -231,7 +235,9 @@ def calls() -> Calls:
 async def web(calls: Calls) -> Any:
     host = _host(calls, Vendor({}))
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://operations") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://operations", headers=auth.headers()
+    ) as client:
         yield client, host.api.state.web
 
 
@@ -327,7 +333,9 @@ async def test_the_npm_bundles_are_served_and_used(tmp_path: Path) -> None:
     vendor = find_vendor(tmp_path)
     host = _host(None, vendor)
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://operations") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://operations", headers=auth.headers()
+    ) as client:
         html = (await client.get("/")).text
         assert '<script src="/static/vendor/htmx.org/htmx.min.js">' in html
         assert '<script src="/static/vendor/chart.js/chart.umd.min.js">' in html
@@ -400,7 +408,9 @@ async def test_an_unknown_order_is_a_404_page(web: Any, order_id: str) -> None:
 async def test_without_service_urls_the_actions_show_unavailable() -> None:
     host = _host(None, Vendor({}), configured=False)
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://operations") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://operations", headers=auth.headers()
+    ) as client:
         html = (await client.get("/console/orders/ord-1")).text
         for action in ("cancel", "return", "refund"):
             assert f'data-unavailable="{action}"' in html
@@ -417,7 +427,9 @@ async def test_cancel_calls_the_order_service_as_the_console(web: Any, calls: Ca
     assert resp.status_code == 200 and 'data-outcome="accepted"' in resp.text
     [sent] = calls.requests
     assert sent.url == "http://svc/v1/orders/ord-1/cancel"
-    assert sent.headers["X-Actor"] == "staff:customer-service-console"
+    # The agent's own token goes on, so the order service records the agent as the actor.
+    assert sent.headers["Authorization"] == client.headers["Authorization"]
+    assert "X-Actor" not in sent.headers
     assert sent.headers["Idempotency-Key"] == "cancel-k1"
     assert json.loads(sent.content) == {"reason": "customer_request"}
 
@@ -524,3 +536,72 @@ async def test_a_link_that_is_not_valid_is_a_404_page(web: Any, token: str) -> N
     assert resp.status_code == 404
     assert "This tracking link is not valid." in resp.text
     assert "JVGL0123456789" not in resp.text
+
+
+# -- signing in ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def browser(calls: Calls) -> Any:
+    """A client without a bearer header: what a browser sends (cookies, Origin)."""
+    host = _host(calls, Vendor({}))
+    transport = httpx.ASGITransport(app=host.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://operations") as client:
+        yield client
+
+
+async def test_a_page_without_a_session_is_the_sign_in_page_with_401(browser: Any) -> None:
+    resp = await browser.get("/console?q=ord-1")
+    assert resp.status_code == 401
+    assert 'id="login"' in resp.text and 'data-next="/console?q=ord-1"' in resp.text
+    assert 'data-problem="unauthenticated"' in resp.text
+    assert (await browser.get("/")).status_code == 401
+    assert (await browser.get("/login")).status_code == 200
+
+
+async def test_signing_in_sets_a_strict_httponly_cookie_that_opens_the_pages(
+    browser: Any, calls: Calls
+) -> None:
+    agent = auth.token(Scope.CUSTOMER_SERVICE, subject="staff:ann")
+    resp = await browser.post(
+        "/login", json={"token": agent}, headers={"Origin": "http://operations"}
+    )
+    assert resp.status_code == 204
+    cookie = resp.headers["set-cookie"]
+    assert cookie.startswith("oms_session=") and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert (await browser.get("/console/orders/ord-1")).status_code == 200
+    # The dashboard is operations' page: a customer-service session is refused there.
+    dashboard = await browser.get("/")
+    assert dashboard.status_code == 403 and 'data-problem="forbidden"' in dashboard.text
+    # An action from this site goes through, on the agent's own token ...
+    ok = await browser.post(
+        "/console/orders/ord-1/cancel",
+        json={"key": "k-ann", "reason": "customer_request"},
+        headers={"Origin": "http://operations"},
+    )
+    assert ok.status_code == 200 and 'data-outcome="accepted"' in ok.text
+    assert calls.requests[-1].headers["Authorization"] == f"Bearer {agent}"
+    # ... one sent by another site (or without an Origin) is refused and calls nothing.
+    before = len(calls.requests)
+    for origin in ({"Origin": "http://evil.example"}, {}):
+        forged = await browser.post(
+            "/console/orders/ord-1/cancel", json={"key": "k-evil"}, headers=origin
+        )
+        assert forged.status_code == 403
+    assert len(calls.requests) == before
+    out = await browser.post("/logout")
+    assert out.status_code == 204 and 'oms_session=""' in out.headers["set-cookie"]
+
+
+async def test_a_bad_token_does_not_sign_in(browser: Any) -> None:
+    good = auth.token(Scope.OPERATIONS, subject="staff:ann")
+    tampered = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    resp = await browser.post("/login", json={"token": tampered})
+    assert resp.status_code == 401 and "signature" in resp.json()["detail"]
+    assert "set-cookie" not in resp.headers
+    other_site = await browser.post(
+        "/login", json={"token": good}, headers={"Origin": "http://evil.example"}
+    )
+    assert other_site.status_code == 403
+    assert (await browser.post("/login", json={"token": ""})).status_code == 422

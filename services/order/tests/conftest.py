@@ -27,7 +27,9 @@ from oms_order.projections.derived import DerivedReadModels
 from oms_order.settings import OrderSettings
 from oms_platform.eventstore.memory import InMemoryEventStore
 from oms_platform.service import ServiceHost
+from oms_platform.testing import auth
 from oms_platform.testing.decider_spec import DeciderSpec
+from oms_platform.testing.keys import service_keys
 
 ORDER_ID = "ord-000000000001"
 
@@ -84,7 +86,9 @@ def store() -> InMemoryEventStore:
 
 @pytest.fixture
 def host(store: InMemoryEventStore) -> ServiceHost:
-    settings = OrderSettings(database_dsn=SecretStr("postgresql+psycopg://u:p@127.0.0.1:1/none"))
+    settings = OrderSettings(
+        **service_keys(), database_dsn=SecretStr("postgresql+psycopg://u:p@127.0.0.1:1/none")
+    )
     models = DerivedReadModels(
         store, known_skus=("TSHIRT-BLU-M", "MUG-ENAMEL-WHT"), stall_after_s=3600
     )
@@ -94,5 +98,7 @@ def host(store: InMemoryEventStore) -> ServiceHost:
 @pytest.fixture
 async def client(host: ServiceHost) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://order", headers=auth.headers()
+    ) as client:
         yield client

@@ -18,6 +18,8 @@ from oms_order.projections.derived import DerivedReadModels
 from oms_order.settings import OrderSettings
 from oms_platform.eventstore.memory import InMemoryEventStore
 from oms_platform.service import ServiceHost
+from oms_platform.testing import auth
+from oms_platform.testing.keys import service_keys
 
 from .conftest import submission
 from .test_handlers import deliver
@@ -67,7 +69,7 @@ async def test_an_order_is_placed_found_and_cancelled(client: httpx.AsyncClient)
     cancelled = await client.post(
         f"/v1/orders/{order_id}/cancel",
         json={"reason": "customer_request", "detail": "asked"},
-        headers={"X-Actor": "staff:alice"},
+        headers=auth.headers(subject="staff:alice"),
     )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["cancellation"]["actor"] == "staff:alice"
@@ -79,7 +81,7 @@ async def test_a_cancel_without_a_body_takes_the_defaults(client: httpx.AsyncCli
     resp = await client.post(f"/v1/orders/{order_id}/cancel")
     assert resp.status_code == 200, resp.text
     assert resp.json()["cancellation"]["reason"] == "customer_request"
-    assert resp.json()["cancellation"]["actor"] == "staff:unknown"
+    assert resp.json()["cancellation"]["actor"] == "staff:test"  # the token's subject
 
 
 async def test_unknown_orders_are_404(client: httpx.AsyncClient) -> None:
@@ -104,7 +106,9 @@ async def test_cancelling_twice_or_after_shipping_is_409(
     shipped_id = await place(client, "WEB-2")
     dispatched = example(ShipmentDispatched).model_copy(update={"order_id": shipped_id})
     await deliver(store, host.api.state.order.handlers, dispatched)
-    refused = await client.post(f"/v1/orders/{shipped_id}/cancel", headers={"X-Actor": "staff:b"})
+    refused = await client.post(
+        f"/v1/orders/{shipped_id}/cancel", headers=auth.headers(subject="staff:b")
+    )
     assert "shipped" in assert_problem(refused, 409, "cancellation_refused")["detail"]
 
 
@@ -119,8 +123,9 @@ async def test_bad_fields_are_422_one_error_per_field(client: httpx.AsyncClient)
 
     cancel = await client.post("/v1/orders/ord-x/cancel", json={"reason": "bored"})
     assert assert_problem(cancel, 422, "invalid_request")["errors"][0]["field"] == "reason"
-    actor = await client.post("/v1/orders", json=body(), headers={"X-Actor": "root"})
-    assert assert_problem(actor, 422, "invalid_request")["errors"][0]["field"] == "header:X-Actor"
+    anonymous = await client.post("/v1/orders", json=body(), headers={"Authorization": ""})
+    field = assert_problem(anonymous, 401, "unauthenticated")["errors"][0]["field"]
+    assert field == "header:Authorization"
     key = await client.post("/v1/orders", json=body(), headers={"Idempotency-Key": "a b"})
     field = assert_problem(key, 422, "invalid_request")["errors"][0]["field"]
     assert field == "header:Idempotency-Key"
@@ -153,7 +158,9 @@ async def test_odd_ids_in_paths_are_4xx(client: httpx.AsyncClient, order_id: str
 async def test_an_empty_order_is_recorded_as_a_rejection(client: httpx.AsyncClient) -> None:
     empty = fresh("WEB-EMPTY")
     empty["lines"] = []
-    problem = assert_problem(await client.post("/v1/orders", json=empty), 422, "order_rejected")
+    shop = auth.headers(subject="platform:webshop-nl")
+    answer = await client.post("/v1/orders", json=empty, headers=shop)
+    problem = assert_problem(answer, 422, "order_rejected")
     assert problem["reasons"] == [{"code": "invalid_order", "detail": "the order has no lines"}]
     assert problem["errors"][0]["field"] == "lines"
     params = {"platform_order_ref": "WEB-EMPTY", "sales_channel": "webshop-nl"}
@@ -286,12 +293,14 @@ async def test_the_api_description_loads(client: httpx.AsyncClient) -> None:
 
 
 async def test_stalled_orders_are_listed(store: InMemoryEventStore) -> None:
-    settings = OrderSettings(database_dsn=SecretStr("postgresql+psycopg://u:p@127.0.0.1:1/none"))
+    settings = OrderSettings(
+        **service_keys(), database_dsn=SecretStr("postgresql+psycopg://u:p@127.0.0.1:1/none")
+    )
     models = DerivedReadModels(store, known_skus=("TSHIRT-BLU-M", "MUG-ENAMEL-WHT"))
     models.stall_after_s = 0.0  # every order still placed is stalled at once
     host = create_app(settings, store=store, read_models=models)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=host.api), base_url="http://order"
+        transport=httpx.ASGITransport(app=host.api), base_url="http://order", headers=auth.headers()
     ) as client:
         waiting = await place(client, "WEB-W")
         cancelled = await place(client, "WEB-C")

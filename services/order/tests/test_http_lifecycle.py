@@ -28,6 +28,7 @@ from oms_events.examples import example
 from oms_order.handlers import OrderHandlers
 from oms_platform.eventstore.memory import InMemoryEventStore
 from oms_platform.service import ServiceHost
+from oms_platform.testing import auth
 
 from .conftest import placed
 from .test_handlers import deliver
@@ -103,7 +104,7 @@ async def test_a_confirmed_order_is_asked_of_fulfilment_202_and_asking_again_is_
     resp = await client.post(
         f"/v1/orders/{order_id}/cancel",
         json={"reason": "customer_request", "detail": "changed their mind"},
-        headers={"X-Actor": "staff:alice"},
+        headers=auth.headers(subject="staff:alice"),
     )
     assert resp.status_code == 202, resp.text
     doc = resp.json()
@@ -242,7 +243,7 @@ async def test_feedback_after_delivery_once(client: httpx.AsyncClient, world: Wo
     resp = await client.post(
         f"/v1/orders/{order_id}/feedback",
         json={"rating": 4, "comment": "quick, but the mug box was dented"},
-        headers={"X-Actor": "customer:cus-778"},
+        headers=auth.headers(subject="customer:cus-778"),
     )
     assert resp.status_code == 201, resp.text
     feedback = resp.json()["feedback"]

@@ -19,7 +19,16 @@ from oms_payments.app import create_app
 from oms_payments.calls import Call, Operation
 from oms_payments.queries import Reads
 from oms_payments.settings import PaymentsSettings
-from services.payments.tests.support import Payments, dispatched, payment, placed
+from oms_platform.testing import auth
+from oms_platform.testing.keys import service_keys
+from services.payments.tests.support import (
+    TEST_GIFT_CARD_KEY,
+    Payments,
+    dispatched,
+    payment,
+    placed,
+    token,
+)
 
 EVERYTHING = (("TSHIRT", 2), ("MUG", 1))
 MIB = 1024 * 1024
@@ -29,11 +38,16 @@ CARD = {"code": "GC-1", "balance": {"amount": "25.00", "currency": "EUR"}}
 @pytest.fixture
 async def http(service: Payments) -> AsyncIterator[httpx.AsyncClient]:
     # The DSN points nowhere: a host on an injected store never connects.
-    settings = PaymentsSettings(database_dsn=SecretStr("postgresql://nobody@127.0.0.1:9/none"))
+    settings = PaymentsSettings(
+        **service_keys(),
+        database_dsn=SecretStr("postgresql://nobody@127.0.0.1:9/none"),
+        gift_card_key=SecretStr(TEST_GIFT_CARD_KEY),
+    )
     host = create_app(settings, store=service.store)
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://payments") as client:
-        client.headers["X-Actor"] = "staff:test"
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://payments", headers=auth.headers()
+    ) as client:
         yield client
 
 
@@ -90,8 +104,11 @@ async def test_a_refund_is_requested_once_per_idempotency_key(
 
 
 async def test_a_gift_card_is_issued_and_read(http: httpx.AsyncClient) -> None:
-    assert (await http.post("/v1/gift-cards", json=CARD)).status_code == 201
-    card = (await http.get("/v1/gift-cards/GC-1")).json()
+    issued = await http.post("/v1/gift-cards", json=CARD)
+    assert issued.status_code == 201
+    assert issued.json() == {"card": token("GC-1"), "balance": CARD["balance"]}
+    card = (await http.get(f"/v1/gift-cards/{token('GC-1')}")).json()
+    assert card["card"] == token("GC-1") and "code" not in card
     assert card["balance"] == {"amount": "25.00", "currency": "EUR"}
     assert [h["actor"] for h in card["history"]] == ["staff:test"]
 
@@ -124,7 +141,7 @@ async def test_the_api_description_loads(http: httpx.AsyncClient) -> None:
 async def test_unknown_things_are_404(http: httpx.AsyncClient) -> None:
     problem(await http.get("/v1/payments/nope"), 404, "not_found")
     problem(await http.get("/v1/orders/nope/payments"), 404, "not_found")
-    problem(await http.get("/v1/gift-cards/NOPE-1"), 404, "not_found")
+    problem(await http.get(f"/v1/gift-cards/{token('NOPE-1')}"), 404, "not_found")
     refund = {"amount": "1.00", "reason": "x"}
     problem(await http.post("/v1/payments/nope/refunds", json=refund), 404, "not_found")
     problem(await http.get("/v1/nothing-here"), 404, "not_found")
@@ -248,7 +265,7 @@ async def test_unicode_ids_are_simply_unknown(http: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     ("header", "value"),
-    [("X-Actor", "nobody"), ("Idempotency-Key", "with space"), ("X-Request-Id", "two words")],
+    [("Idempotency-Key", "with space"), ("X-Request-Id", "two words")],
 )
 async def test_bad_headers_are_422(http: httpx.AsyncClient, header: str, value: str) -> None:
     resp = await http.post(

@@ -28,6 +28,8 @@ from oms_events.examples import example
 from oms_events.money import Money
 from oms_platform.commands import run_command
 from oms_platform.eventstore import InMemoryEventStore
+from oms_platform.testing import auth
+from oms_platform.testing.keys import service_keys
 from oms_returns.api.context import ApiContext
 from oms_returns.app import create_app
 from oms_returns.settings import ReturnsSettings
@@ -126,7 +128,7 @@ class Service:
 @contextlib.asynccontextmanager
 async def running(**changes: Any) -> AsyncIterator[Service]:
     dsn = SecretStr("postgresql://unused@127.0.0.1:1/none")
-    settings = ReturnsSettings(database_dsn=dsn, **changes)
+    settings = ReturnsSettings(**service_keys(), database_dsn=dsn, **changes)
     store = InMemoryEventStore()
     clock = Clock(DELIVERED_AT + 2 * DAY)
     host = create_app(settings, store=store, clock=clock)
@@ -134,7 +136,9 @@ async def running(**changes: Any) -> AsyncIterator[Service]:
     assert isinstance(ctx, ApiContext)
     # Unexpected exceptions become 500 answers here, so a test sees the status it got.
     transport = httpx.ASGITransport(app=host.api, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://returns") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://returns", headers=auth.headers()
+    ) as c:
         yield Service(c, ctx, store, clock)
 
 

@@ -29,6 +29,8 @@ from oms_events.registry import envelope_for
 from oms_platform.commands import run_command
 from oms_platform.eventstore import InMemoryEventStore
 from oms_platform.refusal import Refusal
+from oms_platform.testing import auth
+from oms_platform.testing.keys import service_keys
 from oms_shipping.api.context import ApiContext
 from oms_shipping.app import create_app
 from oms_shipping.directory import MemoryDirectory
@@ -110,14 +112,18 @@ class Service:
 
 @pytest.fixture
 async def service() -> AsyncIterator[Service]:
-    settings = ShippingSettings(database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none"))
+    settings = ShippingSettings(
+        **service_keys(), database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none")
+    )
     store = InMemoryEventStore()
     host = create_app(settings, store=store)
     ctx = host.api.state.shipping
     assert isinstance(ctx, ApiContext)
     # Unexpected exceptions become 500 answers here, so a test sees the status it got.
     transport = httpx.ASGITransport(app=host.api, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shipping") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://shipping", headers=auth.headers()
+    ) as c:
         yield Service(c, ctx, store)
 
 
@@ -258,6 +264,7 @@ async def test_a_missing_signature_or_an_unset_secret_is_401(service: Service) -
     resp = await service.client.post(f"/v1/carriers/{first['carrier']}/events", content=body)
     assert resp.status_code == 401 and resp.json()["code"] == "invalid_signature"
     settings = ShippingSettings(
+        **service_keys(),
         database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none"),
         webhook_secret_dhl=SecretStr(""),
     )
@@ -265,7 +272,9 @@ async def test_a_missing_signature_or_an_unset_secret_is_401(service: Service) -
     # An empty secret verifies nothing, not even the HMAC under the empty key.
     unset = create_app(settings, store=InMemoryEventStore())
     transport = httpx.ASGITransport(app=unset.api, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shipping") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://shipping", headers=auth.headers()
+    ) as c:
         dhl = await c.post(
             "/v1/carriers/dhl/events",
             content=body,

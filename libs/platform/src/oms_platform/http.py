@@ -11,8 +11,9 @@
 * :class:`InputLimits` refuses a body over ``MAX_BODY_BYTES`` (413) and JSON that is not
   JSON or nests deeper than ``MAX_JSON_DEPTH`` (422) before any route parses it, with the
   same parser and limits as the Kafka path (``oms_events.limits``).
-* ``ActorHeader``, ``RequestIdHeader`` and ``IdempotencyKeyHeader`` are the one way to read
-  who asks, what caused the request and its idempotency key.
+* ``RequestIdHeader`` and ``IdempotencyKeyHeader`` are the one way to read what caused the
+  request and its idempotency key; who asks is the verified bearer token
+  (:mod:`oms_platform.auth`), never a header the caller fills in.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oms_events.limits import MAX_BODY_BYTES, JsonRejected, parse_json
+from oms_platform.auth import AuthError
 from oms_platform.failures import is_infrastructure
 from oms_platform.logging import get_logger
 from oms_platform.refusal import FieldError, Refusal
@@ -37,19 +39,6 @@ log = get_logger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
-ACTOR_PATTERN = r"^(staff|platform|service|customer):[^\s:\x00-\x1f\x7f][^\s\x00-\x1f\x7f]{0,150}$"
-"""``staff:<user>``, ``platform:<channel>``, ``customer:<id>`` or ``service:<name>``."""
-
-ActorHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Actor",
-        pattern=ACTOR_PATTERN,
-        max_length=158,
-        description="Who asks: staff:<user>, platform:<channel>, customer:<id> or "
-        "service:<name>; recorded as the actor of the events the request causes.",
-    ),
-]
 RequestIdHeader = Annotated[
     str | None,
     Header(
@@ -67,11 +56,6 @@ IdempotencyKeyHeader = Annotated[
         "instead of doing the work twice (1-100 printable ASCII characters).",
     ),
 ]
-
-
-def actor_or(actor: str | None, default: str) -> str:
-    """The validated ``X-Actor`` value, or ``default`` when the header was not sent."""
-    return actor if actor is not None else default
 
 
 def cause_of(request_id: str | None) -> str:
@@ -106,6 +90,19 @@ def problem(
         **extra,
     }
     return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def auth_problem(err: AuthError) -> ProblemResponse:
+    """401/403 with the reason, the scopes the route needs and an RFC 6750 challenge."""
+    extra = {"required_scopes": list(err.required)} if err.required else {}
+    return problem(
+        err.status,
+        err.code,
+        err.reason,
+        err.field_errors(),
+        headers={"WWW-Authenticate": err.challenge()},
+        **extra,
+    )
 
 
 def refusal_response(refusal: Refusal) -> ProblemResponse:
@@ -147,7 +144,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": HTTPStatus(status).phrase + " (an RFC 9457 problem)",
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"type": "object"}}},
     }
-    for status in (404, 409, 413, 422, 503)
+    for status in (401, 403, 404, 409, 413, 422, 503)
 }
 """``responses=`` for routers, so the API description lists the problem answers."""
 
@@ -162,6 +159,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_invalid(_request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, RequestValidationError)
         return invalid_response(validation_errors(exc.errors()))
+
+    async def on_auth(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuthError)
+        page = getattr(request.app.state, "auth_error_page", None)
+        if page is not None and getattr(request.state, "cookie_auth", False):
+            answer: Response = page(request, exc)
+            return answer
+        return auth_problem(exc)
 
     async def on_http(_request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -183,6 +188,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(500, "internal_error", "the service failed to handle the request")
 
     app.add_exception_handler(Refusal, on_refusal)
+    app.add_exception_handler(AuthError, on_auth)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_error)

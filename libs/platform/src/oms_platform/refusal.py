@@ -15,7 +15,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """What is wrong with one field of a request: ``lines[0].quantity``, ``header:X-Actor``."""
+    """What is wrong with one field of a request: ``lines[0].quantity``, ``query:limit``."""
 
     field: str
     reason: str

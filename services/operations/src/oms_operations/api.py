@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 
 from oms_events.contracts.common import Id
 from oms_operations.queries import DashboardQueries, Filters
+from oms_platform.auth import Scope, allow
 from oms_platform.http import PROBLEM_RESPONSES, ProblemResponse, invalid_response
 from oms_platform.refusal import FieldError
 
@@ -25,8 +26,16 @@ FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2999, 12, 31)
 """The dates a filter may name (so the day after ``to`` is always a date)."""
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
-router = APIRouter(prefix="/v1/dashboard", responses=PROBLEM_RESPONSES)
-timeline_router = APIRouter(prefix="/v1/timeline", responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/dashboard",
+    responses=PROBLEM_RESPONSES,
+    dependencies=[allow(Scope.OPERATIONS, Scope.AUDITOR)],
+)
+timeline_router = APIRouter(
+    prefix="/v1/timeline",
+    responses=PROBLEM_RESPONSES,
+    dependencies=[allow(Scope.CUSTOMER_SERVICE, Scope.OPERATIONS, Scope.AUDITOR)],
+)
 
 
 @dataclass(frozen=True)

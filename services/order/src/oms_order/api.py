@@ -23,16 +23,10 @@ from oms_order.domain.commands import CancelOrder, GiveFeedback
 from oms_order.domain.intake import EMPTY_ORDER, refused
 from oms_order.handlers import Intake, OrderHandlers, Outcome
 from oms_order.projections.read_models import ReadModels
+from oms_platform.auth import Principal, Scope, allow
 from oms_platform.commands import run_command
 from oms_platform.eventstore.base import EventStore
-from oms_platform.http import (
-    PROBLEM_RESPONSES,
-    ActorHeader,
-    IdempotencyKeyHeader,
-    RequestIdHeader,
-    actor_or,
-    cause_of,
-)
+from oms_platform.http import PROBLEM_RESPONSES, IdempotencyKeyHeader, RequestIdHeader, cause_of
 
 _CANCELLED_BY = {
     "staff": CancelledBy.STAFF,
@@ -40,7 +34,10 @@ _CANCELLED_BY = {
     "customer": CancelledBy.CUSTOMER,
     "service": CancelledBy.SYSTEM,
 }
-_MAX_ACTOR = 200  # an envelope's actor
+Submitter = Annotated[Principal, allow(Scope.PLATFORM)]
+Canceller = Annotated[Principal, allow(Scope.PLATFORM, Scope.CUSTOMER_SERVICE)]
+Reader = allow(Scope.PLATFORM, Scope.CUSTOMER_SERVICE, Scope.OPERATIONS, Scope.AUDITOR)
+Staff = allow(Scope.CUSTOMER_SERVICE, Scope.OPERATIONS, Scope.AUDITOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +71,13 @@ router = APIRouter(responses=PROBLEM_RESPONSES)
 async def submit_order(
     body: OrderSubmission,
     ctx: Ctx,
+    caller: Submitter,
     idempotency_key: IdempotencyKeyHeader = None,
-    actor: ActorHeader = None,
     request_id: RequestIdHeader = None,
 ) -> JSONResponse:
     """Submit an order: 201 when placed, 200 with the existing order for a repeat,
     422 ``order_rejected`` (recorded as ``OrderRejected``) for business reasons."""
-    default_actor = f"platform:{body.sales_channel}"[:_MAX_ACTOR]
-    intake = Intake(actor_or(actor, default_actor), cause_of(request_id), idempotency_key)
+    intake = Intake(caller.actor, cause_of(request_id), idempotency_key)
     if not body.lines:
         await run_command(
             ctx.store,
@@ -103,13 +99,13 @@ async def submit_order(
     )
 
 
-@router.get("/v1/orders")
+@router.get("/v1/orders", dependencies=[Staff])
 async def find_orders(filters: Annotated[OrderFilters, Query()], ctx: Ctx) -> JSONResponse:
     """Order summaries, newest first; ``stalled=true`` lists the orders waiting too long."""
     return JSONResponse(await ctx.read_models.find_orders(filters.query()))
 
 
-@router.get("/v1/orders/{order_id}")
+@router.get("/v1/orders/{order_id}", dependencies=[Reader])
 async def get_order(
     order_id: OrderId, ctx: Ctx, as_of: Annotated[AsOf | None, Query()] = None
 ) -> JSONResponse:
@@ -122,8 +118,8 @@ async def get_order(
 async def cancel_order(
     order_id: OrderId,
     ctx: Ctx,
+    caller: Canceller,
     body: Annotated[CancelRequest | None, Body()] = None,
-    actor: ActorHeader = None,
     request_id: RequestIdHeader = None,
 ) -> JSONResponse:
     """Cancel: 200 when cancelled at once (an order still placed); 202 when a confirmed
@@ -131,7 +127,7 @@ async def cancel_order(
     ``cancellation`` shows it pending); 409 ``cancellation_refused`` once shipped, cancelled,
     or refused by fulfilment."""
     body = body or CancelRequest()
-    who = actor_or(actor, "staff:unknown")
+    who = caller.actor
     command = CancelOrder(order_id, body.reason, _CANCELLED_BY[who.split(":", 1)[0]], body.detail)
     cause = cause_of(request_id)
     state = await run_command(ctx.store, lambda uow: ctx.handlers.cancel(uow, command, who, cause))
@@ -144,19 +140,21 @@ async def give_feedback(
     order_id: OrderId,
     body: FeedbackRequest,
     ctx: Ctx,
-    actor: ActorHeader = None,
+    caller: Canceller,
     request_id: RequestIdHeader = None,
 ) -> JSONResponse:
     """The customer's rating and comment: 201 with the order; 409 ``feedback_not_allowed``
     before delivery, ``feedback_exists`` the second time; 404 for an unknown order."""
-    who = actor_or(actor, "customer:unknown")
+    who = caller.actor
     command = GiveFeedback(order_id, body.rating, body.comment)
     cause = cause_of(request_id)
     await run_command(ctx.store, lambda uow: ctx.handlers.give_feedback(uow, command, who, cause))
     return JSONResponse(await queries.order(ctx.store, order_id), status_code=201)
 
 
-@router.get("/v1/rejections")
+@router.get(
+    "/v1/rejections", dependencies=[allow(Scope.PLATFORM, Scope.CUSTOMER_SERVICE, Scope.OPERATIONS)]
+)
 async def find_rejections(
     platform_order_ref: Annotated[Id, Query()],
     sales_channel: Annotated[Name, Query()],

@@ -4,6 +4,10 @@ Every error is the platform's RFC 9457 problem body (``oms_platform.http``): 422
 reason per field for bad input, 404 ``not_found``, 409 ``refused`` / ``amount_exceeded``,
 413 for a body over 1 MiB. Bodies use the contract types, so HTTP is held to the same
 bounds as Kafka (money scale and size, text without control characters).
+
+Gift card codes are secrets (:mod:`oms_payments.gift_card_tokens`): a code is accepted only
+in a request body (issuing a card, exchanging a code for its token), never in a URL, and no
+answer, event or log line repeats it; everything else names a card by its token.
 """
 
 from __future__ import annotations
@@ -23,27 +27,31 @@ from pydantic import (
     field_validator,
 )
 
+from oms_events.contracts.common import GiftCardToken as GiftCardTokenType
 from oms_events.contracts.common import Id, Text
 from oms_events.money import AMOUNT_PATTERN, Money
 from oms_payments import handlers, queries
 from oms_payments.domain.commands import IssueGiftCard, RequestRefund
+from oms_payments.gift_card_tokens import GiftCardTokens, normalise
+from oms_platform.auth import Principal, Scope, allow
 from oms_platform.commands import run_command
 from oms_platform.eventstore import UnitOfWork
-from oms_platform.http import (
-    PROBLEM_RESPONSES,
-    ActorHeader,
-    IdempotencyKeyHeader,
-    RequestIdHeader,
-    actor_or,
-    cause_of,
-)
+from oms_platform.http import PROBLEM_RESPONSES, IdempotencyKeyHeader, RequestIdHeader, cause_of
 
-DEFAULT_ACTOR = "staff:unknown"
-GIFT_CARD_CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$"
+Refunder = Annotated[Principal, allow(Scope.CUSTOMER_SERVICE)]
+"""Goodwill and manual refunds (returns refund through events, not this API)."""
+CardIssuer = Annotated[Principal, allow(Scope.CUSTOMER_SERVICE, Scope.OPERATIONS)]
+READ = allow(Scope.PLATFORM, Scope.CUSTOMER_SERVICE, Scope.OPERATIONS, Scope.AUDITOR)
+STAFF_READ = allow(Scope.CUSTOMER_SERVICE, Scope.OPERATIONS, Scope.AUDITOR)
+CHECKOUT = allow(Scope.PLATFORM, Scope.CUSTOMER_SERVICE)
+"""Who exchanges a gift card's code for its token: the shop at checkout, customer service."""
 
 PaymentId = Annotated[Id, Path(description="The payment's id (as in OrderPlaced.payments).")]
 OrderId = Annotated[Id, Path(description="The OMS order id.")]
-GiftCardCode = Annotated[Id, Path(description="The gift card's code.")]
+GiftCardToken = Annotated[
+    GiftCardTokenType,
+    Path(description="The gift card's token (POST /v1/gift-cards/tokens), never its code."),
+]
 
 
 def _amount_kind(value: Any) -> str:
@@ -91,10 +99,39 @@ class RefundBody(BaseModel):
         return self.amount.currency if isinstance(self.amount, Money) else None
 
 
-class GiftCardBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _gift_card_code(value: Any) -> Any:
+    # The reason never quotes the code (a 422 body and a log line would then hold it).
+    return normalise(value) if isinstance(value, str) else value
 
-    code: Annotated[str, Field(pattern=GIFT_CARD_CODE)]
+
+GiftCardCode = Annotated[
+    str,
+    Field(
+        max_length=100,
+        description=(
+            "The card's code: 3 to 64 letters, digits or underscores; spaces and hyphens "
+            "are ignored and case does not matter."
+        ),
+        examples=["GC-7Q4M-2291"],
+    ),
+    BeforeValidator(_gift_card_code),
+]
+
+
+class GiftCardCodeBody(BaseModel):
+    """A card's code, exchanged for its token."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    code: GiftCardCode
+
+
+class GiftCardBody(BaseModel):
+    """A card to issue: its code and its starting balance."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    code: GiftCardCode
     balance: Money
 
     @field_validator("balance")
@@ -114,16 +151,26 @@ def reads(request: Request) -> queries.Reads:
 
 Reads = Annotated[queries.Reads, Depends(reads)]
 
+
+def gift_card_tokens(request: Request) -> GiftCardTokens:
+    """The service's code -> token hash (set on ``app.state`` by ``create_app``)."""
+    found = request.app.state.gift_card_tokens
+    assert isinstance(found, GiftCardTokens)
+    return found
+
+
+Tokens = Annotated[GiftCardTokens, Depends(gift_card_tokens)]
+
 router = APIRouter(prefix="/v1", tags=["payments"], responses=PROBLEM_RESPONSES)
 
 
-@router.get("/payments/{payment_id}")
+@router.get("/payments/{payment_id}", dependencies=[READ])
 async def get_payment(payment_id: PaymentId, r: Reads) -> dict[str, Any]:
     """A payment: method, amounts authorized/captured/voided/refunded, status, history."""
     return await queries.payment(r, payment_id)
 
 
-@router.get("/orders/{order_id}/payments")
+@router.get("/orders/{order_id}/payments", dependencies=[READ])
 async def get_order_payments(order_id: OrderId, r: Reads) -> dict[str, Any]:
     """Every payment of an order, what each shipment billed, and the totals."""
     return await queries.order_payments(r, order_id)
@@ -135,7 +182,7 @@ async def refund(
     body: RefundBody,
     response: Response,
     r: Reads,
-    actor: ActorHeader = None,
+    caller: Refunder,
     request_id: RequestIdHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> dict[str, Any]:
@@ -153,8 +200,9 @@ async def refund(
     )
 
     async def work(uow: UnitOfWork) -> handlers.RefundAccepted:
-        who = actor_or(actor, DEFAULT_ACTOR)
-        return await handlers.request_refund(uow, cmd, actor=who, cause=cause_of(request_id))
+        return await handlers.request_refund(
+            uow, cmd, actor=caller.actor, cause=cause_of(request_id)
+        )
 
     accepted = await run_command(r.store, work)
     if not accepted.new:
@@ -173,27 +221,41 @@ async def refund(
 async def issue_gift_card(
     body: GiftCardBody,
     r: Reads,
-    actor: ActorHeader = None,
+    tokens: Tokens,
+    caller: CardIssuer,
     request_id: RequestIdHeader = None,
 ) -> dict[str, Any]:
-    """Issue a gift card with its starting balance (409 if the code is taken)."""
-    cmd = IssueGiftCard(code=body.code, balance=body.balance)
+    """Issue a gift card with its starting balance (409 if the card exists).
+
+    Answers with the card's token (``card``), by which everything else knows the card;
+    the code is not repeated.
+    """
+    cmd = IssueGiftCard(card=tokens.token(body.code), balance=body.balance)
 
     async def work(uow: UnitOfWork) -> None:
-        who = actor_or(actor, DEFAULT_ACTOR)
-        await handlers.issue_gift_card(uow, cmd, actor=who, cause=cause_of(request_id))
+        await handlers.issue_gift_card(uow, cmd, actor=caller.actor, cause=cause_of(request_id))
 
     await run_command(r.store, work)
-    return {"code": body.code, "balance": body.balance.model_dump(mode="json")}
+    return {"card": cmd.card, "balance": body.balance.model_dump(mode="json")}
 
 
-@router.get("/gift-cards/{code}")
-async def get_gift_card(code: GiftCardCode, r: Reads) -> dict[str, Any]:
-    """A gift card's balance and its debits and credits."""
-    return await queries.gift_card(r, code)
+@router.post("/gift-cards/tokens", dependencies=[CHECKOUT])
+async def gift_card_token(body: GiftCardCodeBody, tokens: Tokens) -> dict[str, str]:
+    """Exchange a card's code for its token, to pay with (``payments[].gift_card``).
+
+    Every well-formed code gets a token, issued or not, so this cannot be used to find
+    codes; an order paying with a card that does not exist is declined.
+    """
+    return {"card": tokens.token(body.code)}
 
 
-@router.get("/reconciliations")
+@router.get("/gift-cards/{card}", dependencies=[STAFF_READ])
+async def get_gift_card(card: GiftCardToken, r: Reads) -> dict[str, Any]:
+    """A gift card's balance and its debits and credits, by its token."""
+    return await queries.gift_card(r, card)
+
+
+@router.get("/reconciliations", dependencies=[allow(Scope.OPERATIONS, Scope.AUDITOR)])
 async def get_reconciliations(
     r: Reads, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> dict[str, Any]:

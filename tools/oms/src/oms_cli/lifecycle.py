@@ -21,7 +21,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from oms_cli import tokens
 from oms_cli.config import StackConfig
+from oms_platform.auth import Scope
 
 Json = dict[str, Any]
 ENDED = {"delivered", "partially_returned", "returned", "cancelled", "rejected"}
@@ -105,16 +107,21 @@ def _at(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+WAREHOUSE_STAFF = "staff:demo-returns-desk"
+
+
 class Lifecycle:
     def __init__(self, config: StackConfig, client: httpx.AsyncClient, console: Console) -> None:
         self.url = {s: config.service_url(s) for s in ("order", "fulfilment", "shipping")}
         self.returns_url = config.service_url("returns")
         self.client = client
         self.console = console
+        self.warehouse = tokens.headers(config, (Scope.WAREHOUSE,), subject=WAREHOUSE_STAFF)
+        """The returns desk's token (receipts, fulfilments); the client's is the shop's."""
 
-    async def _get(self, url: str) -> Json | None:
+    async def _get(self, url: str, headers: dict[str, str] | None = None) -> Json | None:
         try:
-            resp = await self.client.get(url)
+            resp = await self.client.get(url, headers=headers)
         except httpx.HTTPError:
             return None
         body = resp.json() if resp.status_code == 200 else None
@@ -181,7 +188,7 @@ class Lifecycle:
             first_parcel = fid not in fulfilments
             if first_parcel:
                 url = f"{self.url['fulfilment']}/v1/fulfilments/{fid}"
-                fulfilments[fid] = await self._get(url) or {}
+                fulfilments[fid] = await self._get(url, self.warehouse) or {}
             ful = fulfilments[fid]
             by_parcel = {p.get("parcel_id"): p for p in ful.get("parcels") or []}
             cost = s.get("shipping_cost") or {}
@@ -273,7 +280,9 @@ class Lifecycle:
             return
         rma = str(resp.json().get("rma"))
         received = {"lines": [{"sku": line["sku"], "quantity": quantity, "condition": condition}]}
-        got = await self.client.post(f"{self.returns_url}/v1/returns/{rma}/received", json=received)
+        got = await self.client.post(
+            f"{self.returns_url}/v1/returns/{rma}/received", json=received, headers=self.warehouse
+        )
         resolution = (got.json() if got.status_code == 200 else {}).get("resolution") or {}
         refund = (resolution.get("refund_amount") or {}).get("amount", "?")
         life.ret = f"{quantity} {condition} ({reason})"

@@ -13,12 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from oms_cli import kafka
+from oms_cli import kafka, tokens
 from oms_cli.audit_cli import audit_app
 from oms_cli.config import StackConfig
 from oms_cli.proc import StackError
 from oms_cli.replay import replay
 from oms_cli.stack import all_healthy, ensure_down, ensure_up, status
+from oms_cli.tokens import sign_in_link
+from oms_platform.auth import Scope
 
 app = typer.Typer(help="Operate the OMS locally.", no_args_is_help=True)
 console = Console(soft_wrap=True, highlight=False)
@@ -126,9 +128,40 @@ def status_cmd(
     console.print(table)
     ops = doc["services"].get("operations")
     if ops and ops.get("healthy"):
-        url = ops["url"]
-        console.print(f"[bold]dashboard:[/] {url}/   [bold]customer service:[/] {url}/console")
+        print_dashboard_links(config, str(ops["url"]))
     raise typer.Exit(0 if ok else 1)
+
+
+def print_dashboard_links(config: StackConfig, url: str) -> None:
+    """The dashboard and console URLs, and a sign-in link for a local staff member (the
+    token rides in the fragment: the browser does not send it to the server)."""
+    link = sign_in_link(config, url)
+    console.print(f"[bold]dashboard:[/] {url}/   [bold]customer service:[/] {url}/console")
+    console.print(f"[bold]sign in (12 h):[/] {link}")
+
+
+@app.command()
+def token(
+    scope: Annotated[
+        list[Scope],
+        typer.Option("--scope", "-s", help="A scope the token allows (repeat for more)."),
+    ],
+    subject: Annotated[
+        str,
+        typer.Option(
+            help="Who calls: staff:<user>, platform:<channel>, service:<name> or customer:<id>; "
+            "recorded as the actor of the events its requests cause."
+        ),
+    ],
+    ttl: Annotated[int, typer.Option(help="Seconds the token is valid.", min=1)] = 3600,
+) -> None:
+    """Mint a bearer token signed with the local stack's key (.oms/secrets), for
+    `curl -H "Authorization: Bearer $(oms token …)"`."""
+    try:
+        typer.echo(tokens.mint(StackConfig(), scope, subject=subject, ttl_s=ttl))
+    except ValueError as err:
+        err_console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(2) from None
 
 
 def progress_summary(ready: dict[str, Any]) -> str:

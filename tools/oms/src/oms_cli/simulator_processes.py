@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from oms_cli import tokens
 from oms_cli.config import StackConfig, find_repo_root
 from oms_cli.proc import (
     StackError,
@@ -23,6 +24,7 @@ from oms_cli.proc import (
     stop_pid,
     tail,
 )
+from oms_platform.auth import Scope
 
 SIMULATORS: tuple[str, ...] = ("warehouse", "carrier")
 SERVICES_NEEDED = {"warehouse": ("fulfilment", "inventory"), "carrier": ("shipping",)}
@@ -32,9 +34,28 @@ STOP_TIMEOUT_S = 10.0
 SimulatorInfo = dict[str, object]
 
 
-def simulator_env(config: StackConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
+SIMULATOR_TOKEN_TTL_S = 30 * 24 * 3600
+
+
+def simulator_token(config: StackConfig, kind: str) -> str:
+    """The simulator's bearer token: the warehouse's staff, or the carriers (30 days)."""
+    if kind == "warehouse":
+        return tokens.mint(
+            config,
+            (Scope.WAREHOUSE,),
+            subject="staff:warehouse-simulator",
+            ttl_s=SIMULATOR_TOKEN_TTL_S,
+        )
+    return tokens.mint(
+        config, (Scope.CARRIER,), subject="service:carrier-simulator", ttl_s=SIMULATOR_TOKEN_TTL_S
+    )
+
+
+def simulator_env(
+    config: StackConfig, extra: dict[str, str] | None = None, *, kind: str | None = None
+) -> dict[str, str]:
     """The environment a simulator runs with: the caller's (so ``OMS_SIM_*`` tuning passes
-    through), with the stack's service URLs and JSON logs."""
+    through), with the stack's service URLs, JSON logs and (given its ``kind``) its token."""
     env = dict(os.environ)
     env.update(
         {
@@ -44,6 +65,8 @@ def simulator_env(config: StackConfig, extra: dict[str, str] | None = None) -> d
             "OMS_SIM_LOG_JSON": "true",
         }
     )
+    if kind is not None:
+        env["OMS_SIM_TOKEN"] = simulator_token(config, kind)
     env.update(extra or {})
     return env
 
@@ -88,7 +111,7 @@ def ensure_simulators(config: StackConfig, services: list[str]) -> dict[str, Sim
         if running_pid(config, kind) is not None:
             result[kind] = {"action": "already-running", "log": str(log)}
             continue
-        pid = spawn_simulator(kind, simulator_env(config), log)
+        pid = spawn_simulator(kind, simulator_env(config, kind=kind), log)
         pid_file(config, kind).write_text(f"{pid}\n")
         started.append((kind, pid))
         result[kind] = {"action": "started", "log": str(log)}

@@ -12,11 +12,14 @@ from fastapi.responses import JSONResponse
 from oms_events.base import Event
 from oms_fulfilment.handlers import Cause, Fulfilments
 from oms_fulfilment.queries import FulfilmentQueries
+from oms_platform.auth import Principal, Scope, allow
 from oms_platform.commands import run_command
 from oms_platform.eventstore.base import EventStore, UnitOfWork
-from oms_platform.http import actor_or, cause_of
+from oms_platform.http import cause_of
 
-DEFAULT_ACTOR = "staff:warehouse"
+Warehouse = Annotated[Principal, allow(Scope.WAREHOUSE, Scope.OPERATIONS)]
+"""Reports picks and packs, cancels what cannot be fulfilled."""
+READ = allow(Scope.WAREHOUSE, Scope.OPERATIONS, Scope.CUSTOMER_SERVICE, Scope.AUDITOR)
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,10 @@ def _context(request: Request) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(_context)]
 
 
-def cause(fulfilment_id: str, actor: str | None, request_id: str | None) -> Cause:
-    """Causation id (``X-Request-Id``) and actor (``X-Actor``); the correlation id becomes
-    the fulfilment's order id once it is loaded."""
-    return Cause(fulfilment_id, cause_of(request_id), actor_or(actor, DEFAULT_ACTOR))
+def cause(fulfilment_id: str, caller: Principal, request_id: str | None) -> Cause:
+    """Causation id (``X-Request-Id``) and actor (the verified caller); the correlation id
+    becomes the fulfilment's order id once it is loaded."""
+    return Cause(fulfilment_id, cause_of(request_id), caller.actor)
 
 
 def recorded(events: list[Event], body: dict[str, Any]) -> JSONResponse:

@@ -17,11 +17,21 @@ from fastapi.responses import JSONResponse
 from oms_events.base import Event
 from oms_inventory.handlers import Cause, Inventory
 from oms_inventory.queries import InventoryQueries
+from oms_platform.auth import Principal, Scope, allow
 from oms_platform.commands import run_command
 from oms_platform.eventstore import EventStore, UnitOfWork
-from oms_platform.http import actor_or, cause_of
+from oms_platform.http import cause_of
 
-DEFAULT_ACTOR = "staff:api"
+StockKeeper = Annotated[Principal, allow(Scope.WAREHOUSE, Scope.OPERATIONS)]
+"""Books stock in, counts and moves it."""
+Planner = Annotated[Principal, allow(Scope.OPERATIONS)]
+"""Master data, thresholds and promotions."""
+READ = allow(
+    Scope.OPERATIONS, Scope.WAREHOUSE, Scope.CUSTOMER_SERVICE, Scope.PLATFORM, Scope.AUDITOR
+)
+"""Stock, master data and reservations may be read by every role but carriers."""
+STAFF_READ = allow(Scope.OPERATIONS, Scope.AUDITOR)
+"""Promotion plans: operations' business."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +54,10 @@ def _context(request: Request) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(_context)]
 
 
-def cause(correlation_id: str, actor: str | None, request_id: str | None) -> Cause:
-    """The envelopes' correlation id, causation id (``X-Request-Id``) and actor (``X-Actor``)."""
-    return Cause(correlation_id, cause_of(request_id), actor_or(actor, DEFAULT_ACTOR))
+def cause(correlation_id: str, caller: Principal, request_id: str | None) -> Cause:
+    """The envelopes' correlation id, causation id (``X-Request-Id``) and actor (the
+    verified caller)."""
+    return Cause(correlation_id, cause_of(request_id), caller.actor)
 
 
 def recorded(events: list[Event], body: dict[str, Any], *, created: int = 201) -> JSONResponse:

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from oms_operations.web import console, dashboard, track
+from oms_operations.web import console, dashboard, session, track
 from oms_operations.web.context import WebContext
 
 STATIC = Path(__file__).parent / "static"
@@ -19,6 +19,8 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI, ctx: WebContext) -> None:
     """Serve the pages and their static files on ``app``."""
     app.state.web = ctx
+    app.state.auth_error_page = session.login_page
+    app.include_router(session.router)
     app.include_router(dashboard.router)
     app.include_router(console.router)
     app.include_router(track.router)

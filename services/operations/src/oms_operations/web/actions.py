@@ -1,8 +1,9 @@
 """The console's actions, as calls to the services that own them (their public HTTP APIs).
 
 Cancel goes to the order service, a return to the returns service, a goodwill refund to
-the payments service. Each call carries the console as its actor (``X-Actor``), the form's
-idempotency key (a double submit does the work once) and a request id (the events'
+the payments service. Each call carries the signed-in agent's own bearer token (so the
+events record the agent as their actor, and the service checks the agent's scopes), the
+form's idempotency key (a double submit does the work once) and a request id (the events'
 cause). Whatever the service answers becomes an :class:`Outcome` for the page: accepted,
 refused with the service's reason, or the service unreachable or not configured; never
 an exception.
@@ -15,8 +16,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-
-ACTOR = "staff:customer-service-console"
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,17 @@ class Services:
         return bool(self.urls.get(service))
 
     async def _call(
-        self, action: str, service: str, path: str, body: dict[str, Any], key: str
+        self, action: str, service: str, path: str, body: dict[str, Any], key: str, token: str
     ) -> Outcome | Answer:
         """POST ``body``: the service's 2xx :class:`Answer`, else the refused ``Outcome``."""
         base = self.urls.get(service)
         if not base:
             return Outcome(action, False, f"the {service} service is not configured")
-        headers = {"X-Actor": ACTOR, "Idempotency-Key": key, "X-Request-Id": f"console-{key}"}
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": key,
+            "X-Request-Id": f"console-{key}",
+        }
         try:
             async with httpx.AsyncClient(
                 base_url=base.rstrip("/"), timeout=self.timeout_s, transport=self.transport
@@ -106,10 +109,10 @@ class Services:
             doc = {}
         return Answer(resp.status_code, doc if isinstance(doc, dict) else {})
 
-    async def cancel(self, order_id: str, reason: str, key: str) -> Outcome:
+    async def cancel(self, order_id: str, reason: str, key: str, token: str) -> Outcome:
         """Cancel the order (the order service; a confirmed order asks the warehouse)."""
         path = f"/v1/orders/{quote(order_id, safe='')}/cancel"
-        answer = await self._call("cancel", "order", path, {"reason": reason}, key)
+        answer = await self._call("cancel", "order", path, {"reason": reason}, key, token)
         if isinstance(answer, Outcome):
             return answer
         if answer.status == 202:
@@ -118,24 +121,26 @@ class Services:
         return Outcome("cancel", True, f"the order is {status}", answer.status)
 
     async def start_return(
-        self, order_id: str, sku: str, quantity: int, reason: str, key: str
+        self, order_id: str, sku: str, quantity: int, reason: str, key: str, token: str
     ) -> Outcome:
         """Ask the returns service to authorise a return of ``quantity`` of ``sku``."""
         path = f"/v1/orders/{quote(order_id, safe='')}/returns"
         body = {"lines": [{"sku": sku, "quantity": quantity}], "reason": reason}
-        answer = await self._call("return", "returns", path, body, key)
+        answer = await self._call("return", "returns", path, body, key, token)
         if isinstance(answer, Outcome):
             return answer
         rma = answer.body.get("return_id") or answer.body.get("rma") or "the return"
         status = answer.body.get("status", "authorized")
         return Outcome("return", True, f"{rma} is {status}", answer.status)
 
-    async def refund(self, payment_id: str, amount: str, reason: str, key: str) -> Outcome:
+    async def refund(
+        self, payment_id: str, amount: str, reason: str, key: str, token: str
+    ) -> Outcome:
         """Ask the payments service for a goodwill refund of ``amount`` (the payment's
         currency) on ``payment_id``."""
         path = f"/v1/payments/{quote(payment_id, safe='')}/refunds"
         body = {"amount": amount, "reason": reason}
-        answer = await self._call("refund", "payments", path, body, key)
+        answer = await self._call("refund", "payments", path, body, key, token)
         if isinstance(answer, Outcome):
             return answer
         money = answer.body.get("amount") or {}

@@ -24,8 +24,13 @@ from oms_operations.web import tracking
 from oms_operations.web.actions import Outcome
 from oms_operations.web.context import page, web
 from oms_operations.web.lookup import MAX_QUERY_LENGTH
+from oms_platform.auth import Principal, Scope, allow_session
 
 router = APIRouter(prefix="/console", tags=["web"])
+
+Agent = Annotated[Principal, allow_session(Scope.CUSTOMER_SERVICE)]
+"""Acts on orders; the services see the agent's own token (their events, the agent)."""
+READ = allow_session(Scope.CUSTOMER_SERVICE, Scope.AUDITOR)
 
 KEY_PATTERN = r"^[\x21-\x7e]{1,100}$"
 MAX_ID_LENGTH = 100
@@ -58,7 +63,7 @@ def _not_found(request: Request, what: str) -> HTMLResponse:
     return page(request, "not_found.html", 404, what=what)
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("", response_class=HTMLResponse, dependencies=[READ])
 async def search(
     request: Request,
     q: Annotated[str | None, Query(description="Order id, platform reference or e-mail")] = None,
@@ -78,7 +83,7 @@ def _valid_id(value: str) -> bool:
     return 0 < len(value) <= MAX_ID_LENGTH and bool(_PRINTABLE.match(value))
 
 
-@router.get("/orders/{order_id}", response_class=HTMLResponse)
+@router.get("/orders/{order_id}", response_class=HTMLResponse, dependencies=[READ])
 async def order(request: Request, order_id: str) -> HTMLResponse:
     """Status, parcels with tracking, payments, returns, feedback, the cross-service
     timeline, the public tracking link and the actions."""
@@ -107,24 +112,28 @@ def _outcome(request: Request, outcome: Outcome) -> HTMLResponse:
 
 
 @router.post("/orders/{order_id}/cancel", response_class=HTMLResponse)
-async def cancel(request: Request, order_id: Id, form: CancelForm) -> HTMLResponse:
+async def cancel(request: Request, order_id: Id, form: CancelForm, agent: Agent) -> HTMLResponse:
     """Cancel the order through the order service; the page shows its answer."""
-    outcome = await web(request).services.cancel(order_id, form.reason.value, form.key)
+    services = web(request).services
+    outcome = await services.cancel(order_id, form.reason.value, form.key, agent.token)
     return _outcome(request, outcome)
 
 
 @router.post("/orders/{order_id}/returns", response_class=HTMLResponse)
-async def start_return(request: Request, order_id: Id, form: ReturnForm) -> HTMLResponse:
+async def start_return(
+    request: Request, order_id: Id, form: ReturnForm, agent: Agent
+) -> HTMLResponse:
     """Start a return of one line through the returns service."""
     services = web(request).services
     outcome = await services.start_return(
-        order_id, form.sku, form.quantity, form.reason.value, form.key
+        order_id, form.sku, form.quantity, form.reason.value, form.key, agent.token
     )
     return _outcome(request, outcome)
 
 
 @router.post("/payments/{payment_id}/refunds", response_class=HTMLResponse)
-async def refund(request: Request, payment_id: Id, form: RefundForm) -> HTMLResponse:
+async def refund(request: Request, payment_id: Id, form: RefundForm, agent: Agent) -> HTMLResponse:
     """A goodwill refund of an amount on the payment, through the payments service."""
-    outcome = await web(request).services.refund(payment_id, form.amount, form.reason, form.key)
+    services = web(request).services
+    outcome = await services.refund(payment_id, form.amount, form.reason, form.key, agent.token)
     return _outcome(request, outcome)

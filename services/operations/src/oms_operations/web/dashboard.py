@@ -17,8 +17,9 @@ from oms_operations.queries import Filters
 from oms_operations.web import figures
 from oms_operations.web.context import page, web
 from oms_operations.web.filters import FilterForm, read_filters
+from oms_platform.auth import Scope, allow_session
 
-router = APIRouter(tags=["web"])
+router = APIRouter(tags=["web"], dependencies=[allow_session(Scope.OPERATIONS, Scope.AUDITOR)])
 
 SECTIONS = ("orders", "shipping", "returns", "satisfaction", "payments", "stock", "capacity")
 REFRESH_S = 5

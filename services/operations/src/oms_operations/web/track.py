@@ -12,11 +12,12 @@ from fastapi.responses import HTMLResponse
 
 from oms_operations.web import tracking
 from oms_operations.web.context import page, web
+from oms_platform.auth import PUBLIC
 
 router = APIRouter(tags=["web"])
 
 
-@router.get("/track/{token}", response_class=HTMLResponse)
+@router.get("/track/{token}", response_class=HTMLResponse, openapi_extra=PUBLIC)
 async def track(request: Request, token: str) -> HTMLResponse:
     """The order's status and parcels; 404 for a link that is not valid."""
     ctx = web(request)

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from oms_platform.auth import PUBLIC, Scope, allow
 from oms_platform.commands import run_command
-from oms_platform.http import ActorHeader, RequestIdHeader, actor_or, cause_of, problem
+from oms_platform.http import RequestIdHeader, cause_of, problem
 from oms_platform.refusal import Refusal
 from oms_shipping.api.context import Ctx
 from oms_shipping.domain.carriers import CARRIERS
@@ -37,16 +38,19 @@ SignatureHeader = Annotated[
 @router.post(
     "/carriers/{carrier}/events",
     responses={401: {"description": "Missing or invalid signature (an RFC 9457 problem)"}},
+    openapi_extra=PUBLIC,
 )
 async def carrier_event(
     ctx: Ctx,
     carrier: CarrierCode,
     request: Request,
     signature: SignatureHeader = None,
-    actor: ActorHeader = None,
     request_id: RequestIdHeader = None,
 ) -> JSONResponse:
-    """A carrier's status update for one parcel (see the module docstring of ``api``)."""
+    """A carrier's status update for one parcel (see the module docstring of ``api``).
+
+    No bearer token: the carrier signs the body with its webhook secret instead, and the
+    events record the carrier as their actor."""
     if carrier not in CARRIERS:
         raise Refusal.not_found("unknown_carrier", f"no carrier {carrier!r}", "carrier")
     body = await request.body()  # the raw bytes, as signed (the size is bounded upstream)
@@ -58,7 +62,7 @@ async def carrier_event(
             headers={"WWW-Authenticate": 'HMAC-SHA256 header="X-Carrier-Signature"'},
         )
     update = parse_update(carrier, body)
-    cause = Cause("", cause_of(request_id), actor_or(actor, f"service:carrier-{carrier}"))
+    cause = Cause("", cause_of(request_id), f"service:carrier-{carrier}")
     shipment_id, state, events = await run_command(
         ctx.store, lambda uow: ctx.shipping.record_update(uow, update, cause)
     )
@@ -72,7 +76,10 @@ async def carrier_event(
     )
 
 
-@router.get("/carriers/{carrier}/manifest")
+@router.get(
+    "/carriers/{carrier}/manifest",
+    dependencies=[allow(Scope.CARRIER, Scope.WAREHOUSE, Scope.OPERATIONS)],
+)
 async def manifest(
     ctx: Ctx,
     carrier: CarrierCode,

@@ -39,7 +39,8 @@ async def run(kind: str, settings: SimSettings) -> None:
     stop = stop_on_signals()
     shown = settings.model_dump(mode="json")
     log.info("simulator_started", kind=kind, settings=shown)
-    async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
+    headers = settings.auth_headers()
+    async with httpx.AsyncClient(timeout=settings.http_timeout_s, headers=headers) as client:
         sim = _simulator(settings, client, log)
         await run_loop(
             sim, stop, poll_s=settings.poll_s, max_backoff_s=settings.max_backoff_s, log=log

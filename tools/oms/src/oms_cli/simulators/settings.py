@@ -32,7 +32,7 @@ Both: ``OMS_SIM_POLL_S`` (1) between polls, ``OMS_SIM_SEED`` (0) for every rando
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Rate = float
@@ -53,6 +53,13 @@ class SimSettings(BaseSettings):
     http_timeout_s: float = Field(default=10.0, gt=0, le=600)
     log_json: bool | None = None
     log_level: str = "INFO"
+    token: SecretStr | None = None
+    """Bearer token for the services' APIs (``oms up`` mints one per simulator)."""
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.token is None:
+            return {}
+        return {"Authorization": f"Bearer {self.token.get_secret_value()}"}
 
     @field_validator("*", mode="before")
     @classmethod

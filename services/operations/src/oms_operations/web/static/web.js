@@ -51,3 +51,37 @@
     target.replaceChildren(box);
   });
 })();
+
+// Sign-in: the token comes from the form or from the link's fragment (#token=…, never
+// sent to a server); POST /login turns it into the session cookie, then on to the page.
+(function () {
+  "use strict";
+  function signIn(form, token) {
+    var error = document.getElementById("login-error");
+    fetch("/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: token.trim() }),
+      credentials: "same-origin",
+    }).then(function (resp) {
+      if (resp.ok) { window.location.replace(form.dataset.next || "/"); return; }
+      return resp.json().then(function (problem) {
+        error.textContent = problem.detail || ("sign-in refused (" + resp.status + ")");
+        error.hidden = false;
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("login");
+    if (!form) return;
+    form.addEventListener("submit", function (evt) {
+      evt.preventDefault();
+      signIn(form, form.elements.token.value);
+    });
+    var match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+    if (match) {
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+      signIn(form, decodeURIComponent(match[1]));
+    }
+  });
+})();
