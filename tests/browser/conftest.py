@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from oms_cli import tokens
 from oms_cli.config import StackConfig
+from oms_cli.tokens import SIGN_IN_SCOPES
 from tests.browser.demo import Demo, run_demo
 from tests.e2e.system import LIFECYCLE, System, running_system
 
@@ -75,11 +77,27 @@ async def browser() -> AsyncIterator[Any]:
             await chromium_browser.close()
 
 
+STAFF = "staff:browser-agent"
+"""Who the browser signs in as: the actor of what it does in the console."""
+
+
 @pytest.fixture
-async def page(browser: Any) -> AsyncIterator[Any]:
+async def anonymous_page(browser: Any) -> AsyncIterator[Any]:
+    """A tab that has not signed in."""
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     tab = await context.new_page()
     try:
         yield tab
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def page(anonymous_page: Any, browser_system: System) -> Any:
+    """A tab signed in as operations and customer service staff, the way ``oms status``'s
+    link does it: the token in the sign-in page's fragment, turned into the session cookie."""
+    token = tokens.mint(browser_system.stack, SIGN_IN_SCOPES, subject=STAFF)
+    base = browser_system.url("operations")
+    await anonymous_page.goto(f"{base}/login#token={token}")
+    await anonymous_page.wait_for_url(f"{base}/")
+    return anonymous_page

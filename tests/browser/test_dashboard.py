@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from oms_cli.config import find_repo_root
+from tests.browser.conftest import STAFF
 from tests.browser.demo import Demo
 from tests.e2e.system import System
 
@@ -178,12 +179,15 @@ async def test_the_console_finds_an_order_by_email_and_shows_its_timeline(
 
 
 async def test_the_signed_tracking_link_shows_the_parcels_and_nothing_personal(
-    demo: Demo, page: Any
+    demo: Demo, page: Any, browser: Any
 ) -> None:
     order_id, order = await open_order(demo, page)
     numbers = [n.strip() for n in await page.locator("[data-tracking-number]").all_inner_texts()]
     link = await page.get_attribute("[data-tracking-link]", "href")
     assert link and order_id not in link
+    # The customer is not signed in: the link alone opens the page.
+    customer = await browser.new_context()
+    page = await customer.new_page()
     resp = await page.goto(f"{demo.system.url('operations')}{link}")
     assert resp.status == 200
     status = await page.locator("[data-figure='track.status']").inner_text()
@@ -200,6 +204,27 @@ async def test_the_signed_tracking_link_shows_the_parcels_and_nothing_personal(
     assert "This tracking link is not valid." in await page.inner_text("main")
     refused = await page.content()
     assert not any(n in refused for n in numbers)
+    # ... and it opens nothing else: the console asks the customer to sign in.
+    resp = await page.goto(f"{demo.system.url('operations')}/console/orders/{order_id}")
+    assert resp.status == 401 and await page.locator("form#login").count() == 1
+    assert order.email not in await page.content()
+    await customer.close()
+
+
+async def test_an_anonymous_visitor_gets_the_sign_in_page(demo: Demo, browser: Any) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        resp = await page.goto(f"{demo.system.url('operations')}/")
+        assert resp.status == 401
+        assert "needs a bearer token" in await page.inner_text("main")
+        await page.fill("textarea[name=token]", "not-a-token")
+        await page.click("form#login button")
+        error = page.locator("#login-error")
+        await error.wait_for(state="visible")
+        assert "not a valid signed JWT" in await error.inner_text()
+    finally:
+        await context.close()
 
 
 async def test_a_screenshot_of_the_dashboard(demo: Demo, page: Any) -> None:
@@ -240,3 +265,12 @@ async def test_the_consoles_actions_reach_the_services(demo: Demo, page: Any) ->
         "form[hx-post*='/refunds'] + .result [data-outcome=refused]", timeout=10_000
     )
     assert "more than zero" in await answer.inner_text()  # the payments service's reason
+    # The refund was asked by the signed-in agent: the payments service recorded the
+    # agent (the token's subject) as its actor, not the console.
+    rows = await _rows(
+        demo.system,
+        "payments",
+        "SELECT DISTINCT actor FROM events"
+        " WHERE type = 'PaymentRefundRequested' AND actor LIKE 'staff:%'",
+    )
+    assert (STAFF,) in rows
