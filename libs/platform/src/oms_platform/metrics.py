@@ -255,7 +255,7 @@ def install(host: ServiceHost) -> None:
         replace(metrics.dead_letters_waiting, waiting.items())
 
     async def consumer_lag() -> None:
-        lags = await consumers.partition_lag()
+        lags = await consumers.partition_lag(ask_broker=True)
         replace(
             metrics.consumer_lag,
             (((c, topic, str(p)), lag) for (c, topic, p), lag in lags.items()),

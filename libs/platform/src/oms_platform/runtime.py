@@ -137,6 +137,9 @@ class ConsumerRuntime:
             Delivery(r.topic, r.partition, r.offset, r.key, r.value or b"", list(r.headers or ()))
             for r in records
         ]
+        # The next offset to handle is this batch's first until the batch is done (the
+        # lag then counts the batch as waiting, not as handled once it is fetched).
+        self._done[(tp.topic, tp.partition)] = records[0].offset
         try:
             if sub.exclusive:
                 async with self._exclusive:
@@ -190,17 +193,25 @@ class ConsumerRuntime:
             )
         return lags
 
-    async def partition_lag(self) -> dict[tuple[str, str, int], int]:
+    async def partition_lag(self, *, ask_broker: bool = False) -> dict[tuple[str, str, int], int]:
         """``(consumer, topic, partition) -> messages behind`` for each partition held now.
 
-        The high watermark of the last fetch minus the next offset this runtime has to
-        handle: no request to the broker, so a health check never waits on it. A
-        partition not fetched yet (no high watermark) is left out.
+        The high watermark minus the next offset this runtime has to handle. By default
+        the high watermark is the last fetch's (no request to the broker, so a health
+        check never waits on it); it stands still while a batch is stuck, so
+        ``ask_broker`` (the metrics scrape) asks the broker for the partitions' end
+        offsets, falling back on the last fetch's if the broker does not answer at once.
+        A partition never fetched and not answered for is left out.
         """
         lags: dict[tuple[str, str, int], int] = {}
         for name, consumer in list(self._consumers.items()):
-            for tp in consumer.assignment():
-                high = consumer.highwater(tp)
+            assigned = list(consumer.assignment())
+            ends: dict[Any, int] = {}
+            if ask_broker and assigned:
+                with contextlib.suppress(Exception):
+                    ends = await asyncio.wait_for(consumer.end_offsets(assigned), 1.0)
+            for tp in assigned:
+                high = ends.get(tp, consumer.highwater(tp))
                 # What was handled, not what was fetched: a consumer stuck on a batch has
                 # fetched the messages behind it too.
                 position = self._done.get((tp.topic, tp.partition))

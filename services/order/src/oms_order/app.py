@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from oms_order.api import OrderContext, install
 from oms_order.consumers import subscribe
+from oms_order.domain.state import OrderStatus
 from oms_order.handlers import OrderHandlers
 from oms_order.projections.derived import DerivedReadModels
 from oms_order.projections.read_models import ReadModels
@@ -14,6 +15,7 @@ from oms_order.settings import OrderSettings
 from oms_order.stalls import StallWatch
 from oms_order.streams import new_order_id
 from oms_platform.eventstore.base import EventStore
+from oms_platform.metrics import replace
 from oms_platform.service import ServiceHost
 
 STALL_LOOP = "stalled-orders"
@@ -60,4 +62,19 @@ def _read_models(
         host.engine, check_skus=settings.check_skus, stall_after_s=settings.stall_after_s
     )
     host.on_startup(tables.create)
+    _count_orders_by_status(host, tables)
     return tables
+
+
+def _count_orders_by_status(host: ServiceHost, tables: SqlReadModels) -> None:
+    """``oms_orders{status}`` on ``/metrics``, counted in the orders table at each scrape;
+    every status is reported, 0 when no order has it."""
+    gauge = host.metrics.gauge("oms_orders", "Orders by status (the orders table).", ["status"])
+    statuses = [s.value for s in OrderStatus if s is not OrderStatus.NEW]
+
+    async def count() -> None:
+        found = await tables.count_by_status()
+        names = statuses + sorted(set(found) - set(statuses))
+        replace(gauge, (((name,), found.get(name, 0)) for name in names))
+
+    host.metrics.on_scrape("orders", count)

@@ -160,6 +160,12 @@ class SqlReadModels:
             rows = await conn.execute(text(sql), params)
             return [summary_doc(dict(row._mapping)) for row in rows]
 
+    async def count_by_status(self) -> dict[str, int]:
+        """How many orders are in each status (the index ``orders_by_status`` answers it)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(text("SELECT status, count(*) FROM orders GROUP BY status"))
+            return {str(status): int(n) for status, n in rows}
+
     async def stalled(self, limit: int = 5) -> Stalled:
         """How many orders wait past the threshold, and the ``limit`` oldest of them."""
         sql = (

@@ -1,0 +1,280 @@
+"""``/metrics`` of service hosts on the real stack: what they handled, dead-lettered,
+relayed and still have to do, as Prometheus parses it, equal to what really happened."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from oms_events.base import Event
+from oms_events.codec import encode_envelope
+from oms_events.contracts import (
+    OrderPlaced,
+    OrderSubmitted,
+    StockReservationFailed,
+    StockReserved,
+)
+from oms_events.envelope import Envelope
+from oms_events.examples import example
+from oms_events.registry import envelope_for
+from oms_events.topics import INVENTORY_EVENTS, ORDER_EVENTS, PLATFORM_INGRESS
+from oms_order.app import create_app
+from oms_order.settings import OrderSettings
+from oms_platform.eventstore import UnitOfWork
+from oms_platform.relay import create_producer, message_headers
+from oms_platform.service import ServiceHost
+from oms_platform.settings import ServiceSettings
+from oms_platform.testing import auth
+from oms_platform.testing.kafka import eventually
+from oms_platform.testing.keys import service_keys
+
+pytestmark = pytest.mark.integration
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(host: ServiceHost) -> Samples:
+    transport = httpx.ASGITransport(app=host.api)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://host", headers=auth.headers()
+    ) as client:
+        resp = await client.get("/metrics")
+    assert resp.status_code == 200, resp.text
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(resp.text)
+        for s in family.samples
+    }
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of ``name`` over the series whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(v for (n, pairs), v in samples.items() if n == name and wanted <= pairs)
+
+
+def placed(order_id: str) -> Envelope:
+    return envelope_for(
+        example(OrderPlaced).model_copy(update={"order_id": order_id}),
+        stream_id=f"order-{order_id}",
+        stream_version=1,
+        correlation_id=order_id,
+        causation_id=None,
+        actor="platform:web",
+        producer="order",
+    )
+
+
+@pytest.fixture
+async def inventory(clean_db: str, kafka_bootstrap: str) -> AsyncIterator[tuple[ServiceHost, str]]:
+    """An inventory-like host whose consumer reserves (appends one event) per OrderPlaced,
+    and waits while ``host.gate`` is clear."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = ServiceSettings(
+        service="inventory",
+        database_dsn=SecretStr(clean_db),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        topic_partitions=2,
+        **service_keys(),
+    )
+    host = ServiceHost(settings)
+    gate = asyncio.Event()
+    gate.set()
+    host.api.state.gate = gate
+
+    async def reserve(uow: UnitOfWork, env: Envelope, event: Event) -> None:
+        assert isinstance(event, OrderPlaced)
+        await gate.wait()
+        reserved = example(StockReserved).model_copy(update={"order_id": event.order_id})
+        await uow.append(
+            [
+                envelope_for(
+                    reserved,
+                    stream_id=f"reservation-{event.order_id}",
+                    stream_version=1,
+                    correlation_id=env.correlation_id,
+                    causation_id=str(env.event_id),
+                    actor="service:inventory",
+                    producer="inventory",
+                )
+            ]
+        )
+
+    host.subscribe("reserve-stock", [ORDER_EVENTS], {"OrderPlaced": reserve})
+    await host.start()
+    try:
+        yield host, prefix
+    finally:
+        gate.set()
+        await host.stop()
+
+
+async def test_handled_dead_lettered_relayed_and_lag_match_what_happened(
+    inventory: tuple[ServiceHost, str],
+) -> None:
+    host, prefix = inventory
+    gate: asyncio.Event = host.api.state.gate
+    producer = create_producer(host.settings.kafka)
+    await producer.start()
+    topic = prefix + ORDER_EVENTS
+
+    async def send(env: Envelope) -> int:
+        sent = await producer.send_and_wait(
+            topic, encode_envelope(env), key=b"ord-1", headers=message_headers(env)
+        )
+        return int(sent.partition)
+
+    try:
+        first = placed("ord-1")
+        partition = await send(first)
+        await send(first)  # a redelivery: the inbox makes it a duplicate
+        await producer.send_and_wait(topic, b"{not an envelope", key=b"ord-1")
+
+        async def caught_up() -> bool:
+            s = await scrape(host)
+            return (
+                total(s, "oms_consumer_events_total", outcome="handled") == 1
+                and total(s, "oms_consumer_events_total", outcome="dead_lettered") == 1
+                and total(s, "oms_relay_published_total") == 1
+            )
+
+        await eventually(caught_up, what="the first order handled, the bytes dead-lettered")
+        s = await scrape(host)
+        mine = {"consumer": "reserve-stock"}
+        assert total(s, "oms_consumer_events_total", outcome="duplicate", **mine) == 1
+        assert total(s, "oms_dead_letters_total", code="malformed_message", **mine) == 1
+        assert total(s, "oms_dead_letters_waiting", code="malformed_message", **mine) == 1
+        assert total(s, "oms_relay_backlog_events") == 0
+        assert total(s, "oms_relay_lag_seconds") == 0
+        assert total(s, "oms_parked_events") == 0
+        assert total(s, "oms_consumer_lag", **mine) == 0
+        assert host.consumers is not None
+        assert (await host.consumers.lag())["reserve-stock"] == 0
+
+        # Four more orders on the same key (one partition) while the handler is held: the
+        # lag of that partition is exactly what waits, then drains to 0.
+        gate.clear()
+        for n in range(2, 6):
+            assert await send(placed(f"ord-{n}")) == partition
+        waiting = {**mine, "topic": topic, "partition": str(partition)}
+
+        async def four_waiting() -> bool:
+            found = await scrape(host)
+            return total(found, "oms_consumer_lag", **waiting) == 4
+
+        await eventually(four_waiting, what="a lag of 4 on the order's partition")
+        assert host.consumers is not None
+        asked = await host.consumers.partition_lag(ask_broker=True)
+        assert asked == {("reserve-stock", topic, partition): 4, **_others(asked, partition)}
+        gate.set()
+
+        async def drained() -> bool:
+            found = await scrape(host)
+            return (
+                total(found, "oms_consumer_lag", **mine) == 0
+                and total(found, "oms_consumer_events_total", outcome="handled") == 5
+                and total(found, "oms_relay_published_total") == 5
+            )
+
+        await eventually(drained, what="the held orders handled and relayed")
+        # The HTTP counter saw these scrapes, under the route template.
+        s = await scrape(host)
+        assert total(s, "oms_http_requests_total", route="/metrics", status="200") >= 3
+    finally:
+        await producer.stop()
+
+
+async def test_orders_by_status_come_from_the_order_service_table(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = OrderSettings(
+        database_dsn=SecretStr(clean_db),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        check_skus=False,
+        **service_keys(),
+    )
+    host = create_app(settings)
+    await host.start()
+    producer = create_producer(settings.kafka)
+    await producer.start()
+    try:
+        before = await scrape(host)
+        assert total(before, "oms_orders", status="placed") == 0
+        assert ("oms_orders", frozenset({("status", "delivered")})) in before  # 0, not absent
+
+        refs = [f"WEB-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for ref in refs:
+            sub = example(OrderSubmitted).model_copy(update={"platform_order_ref": ref})
+            env = envelope_for(
+                sub,
+                stream_id=f"submission-{ref}",
+                stream_version=1,
+                correlation_id=ref,
+                causation_id=None,
+                actor="platform:web",
+                producer="platform",
+            )
+            await producer.send_and_wait(
+                prefix + PLATFORM_INGRESS,
+                encode_envelope(env),
+                key=ref.encode(),
+                headers=message_headers(env),
+            )
+
+        async def three_placed() -> bool:
+            return total(await scrape(host), "oms_orders", status="placed") == 3
+
+        await eventually(three_placed, what="three orders placed")
+        order_id = await _any_order_id(host)
+        failed = example(StockReservationFailed).model_copy(update={"order_id": order_id})
+        env = envelope_for(
+            failed,
+            stream_id=f"reservation-{order_id}",
+            stream_version=1,
+            correlation_id=order_id,
+            causation_id=None,
+            actor="service:inventory",
+            producer="inventory",
+        )
+        await producer.send_and_wait(
+            prefix + INVENTORY_EVENTS,
+            encode_envelope(env),
+            key=order_id.encode(),
+            headers=message_headers(env),
+        )
+
+        async def one_cancelled() -> bool:
+            s = await scrape(host)
+            return (
+                total(s, "oms_orders", status="cancelled") == 1
+                and total(s, "oms_orders", status="placed") == 2
+            )
+
+        await eventually(one_cancelled, what="the order short of stock cancelled")
+    finally:
+        await producer.stop()
+        await host.stop()
+
+
+def _others(lags: dict[tuple[str, str, int], int], partition: int) -> dict[Any, int]:
+    """The idle partitions of ``lags`` (every partition but ``partition``), each at 0."""
+    others = {k: v for k, v in lags.items() if k[2] != partition}
+    assert all(v == 0 for v in others.values()), others
+    return others
+
+
+async def _any_order_id(host: ServiceHost) -> str:
+    async with host.engine.connect() as conn:
+        found = (await conn.execute(text("SELECT order_id FROM orders LIMIT 1"))).scalar_one()
+    return str(found)
