@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -642,9 +643,13 @@ async def test_audit_export_parses_back_to_the_stored_events_with_filters(
 
 
 async def test_audit_verify_passes_then_reports_an_event_altered_in_the_database(
-    history: Stores,
+    history: Stores, tmp_path: Path
 ) -> None:
-    options = db_options(history)
+    # These stores were written with the tests' chain key and no anchor publisher (the
+    # anchors are tests/integration/test_anchors.py's).
+    key_file = tmp_path / "chain.key"
+    key_file.write_text(TEST_CHAIN_KEY.hex())
+    options = [*db_options(history), "--chain-key", str(key_file), "--no-anchors"]
     services = [o for s in SOURCE_SERVICES for o in ("--service", s)]
     clean = await asyncio.to_thread(cli, "audit", "verify", *services, *options)
     assert clean.exit_code == 0, clean.output

@@ -10,19 +10,27 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from oms_cli import audit
 from oms_cli.audit import AuditError, StoredEvent
 from oms_cli.config import StackConfig
+from oms_cli.main import app
 from oms_events.base import Event
 from oms_events.examples import example
 from oms_events.registry import envelope_for, latest, payload_of
 from oms_operations.projections import runner
 from oms_operations.projections.tables import SHIPMENTS
 from oms_operations.replay import Fold, ReplayError, _document, plan, projection_names
+from oms_platform.testing.keys import (
+    TEST_ANCHOR_PRIVATE_PEM,
+    TEST_ANCHOR_PUBLIC_PEM,
+    TEST_CHAIN_KEY_HEX,
+)
 
 T0 = datetime(2026, 5, 3, 12, 0, tzinfo=UTC)
 
@@ -214,3 +222,40 @@ def test_an_orders_state_is_its_events_folded_through_the_read_models() -> None:
     assert now["shipments"][0]["status"] == "booked"
     assert "timeline" not in now  # shown as the timeline, not as state
     assert audit.state_of("ord-2", history) == {}
+
+
+# ------------------------------------------------------------------ verify's keys
+
+
+def test_the_chain_key_file_must_hold_a_hex_key(tmp_path: Path) -> None:
+    good = tmp_path / "chain.key"
+    good.write_text(TEST_CHAIN_KEY_HEX + "\n")
+    assert audit.chain_key_of(good) == bytes.fromhex(TEST_CHAIN_KEY_HEX)
+    short = tmp_path / "short.key"
+    short.write_text("abcd")
+    with pytest.raises(AuditError, match="at least 16 bytes"):
+        audit.chain_key_of(short)
+    with pytest.raises(AuditError, match="cannot read the chain key"):
+        audit.chain_key_of(tmp_path / "absent.key")
+
+
+def test_the_anchor_key_file_must_hold_an_ed25519_public_key(tmp_path: Path) -> None:
+    pub = tmp_path / "anchor.pub.pem"
+    pub.write_text(TEST_ANCHOR_PUBLIC_PEM)
+    assert audit.anchor_public_key(pub) is not None
+    private = tmp_path / "anchor.pem"
+    private.write_text(TEST_ANCHOR_PRIVATE_PEM)  # the private key is not what verify takes
+    with pytest.raises(AuditError, match="not a PEM public key"):
+        audit.anchor_public_key(private)
+    with pytest.raises(AuditError, match="cannot read the anchor public key"):
+        audit.anchor_public_key(tmp_path / "absent.pem")
+
+
+def test_verify_with_an_unreadable_key_exits_2_before_reading_anything(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["audit", "verify", "--chain-key", str(tmp_path / "absent.key"), "--no-anchors"],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 2
+    assert "cannot read the chain key" in result.output

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -219,10 +220,10 @@ async def read_anchors(
     Raises ``AnchorError`` when the topic does not exist: with no topic there is no
     evidence to check against, which an auditor must hear about rather than a pass.
     """
+    partitions = await _partitions(options, topic)
     consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, topic)
         parts = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
@@ -240,13 +241,16 @@ async def read_anchors(
     return latest_anchors(records, key)
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    for _ in range(20):  # metadata of a topic may take a moment to arrive
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return set(found)
-        await consumer.force_metadata_update()
-        await asyncio.sleep(0.1)
+async def _partitions(options: Mapping[str, Any], topic: str) -> set[int]:
+    admin = AIOKafkaAdminClient(**options, client_id="oms-audit")
+    await admin.start()
+    try:
+        described: list[Any] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for found in described:
+        if found.get("topic") == topic and found.get("error_code", 0) == 0:
+            return {p["partition"] for p in found["partitions"]}
     raise AnchorError(f"the anchor topic {topic} does not exist")
 
 

@@ -17,6 +17,8 @@ from rich.table import Table
 
 from oms_cli import audit
 from oms_cli.audit import AuditError
+from oms_cli.config import StackConfig
+from oms_events.topics import AUDIT_ANCHORS
 
 audit_app = typer.Typer(
     help="What the event stores say: an order's history and state at a moment, the tamper "
@@ -119,13 +121,52 @@ def verify(
     service: ServiceOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     db: DbOption = None,
+    chain_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--chain-key",
+            help="File with the chain key (hex); default the local stack's "
+            "<home>/secrets/chain.key when there is one. Without it hashes are not recomputed.",
+        ),
+    ] = None,
+    anchors: Annotated[
+        bool,
+        typer.Option(
+            "--anchors/--no-anchors",
+            help="Check the stores against the signed chain heads on the audit topic.",
+        ),
+    ] = True,
+    anchor_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor-key",
+            help="PEM public key of the anchors; default <home>/secrets/anchor-signing.pub.pem.",
+        ),
+    ] = None,
+    topic_prefix: Annotated[
+        str, typer.Option("--topic-prefix", help="The deployment's topic prefix, if any.")
+    ] = "",
 ) -> None:
     """The tamper check over every service's store: each stream's versions without gaps,
-    every event's hash chained to the one before, the stream head matching. Exit code 1
-    on any finding (each reported with service, stream, version and kind), 0 otherwise."""
+    every event's hash recomputed with the chain key, the stream head matching, and each
+    stream against its last signed anchor on the audit topic (rewritten, truncated or
+    deleted since, or an anchor whose signature does not verify). Exit code 1 on any
+    finding (each reported with service, stream, version and kind), 0 otherwise."""
     try:
-        dbs = audit.pick(audit.databases(db), service)
-        result = asyncio.run(audit.verify(dbs))
+        config = StackConfig()
+        secrets_dir = config.home / "secrets"
+        dbs = audit.pick(audit.databases(db, config=config), service)
+        key_file = chain_key or secrets_dir / "chain.key"
+        key = audit.chain_key_of(key_file) if chain_key or key_file.exists() else None
+        anchor_set = None
+        if anchors:
+            public_key = audit.anchor_public_key(
+                anchor_key or secrets_dir / "anchor-signing.pub.pem"
+            )
+            options = config.kafka.options()  # the stack's super user, as every tool
+            topic = f"{topic_prefix}{AUDIT_ANCHORS}"
+            anchor_set = asyncio.run(audit.load_anchors(options, topic, public_key))
+        result = asyncio.run(audit.verify(dbs, chain_key=key, anchors=anchor_set))
     except AuditError as exc:
         raise _fail(exc) from None
     breaks = result.breaks or []
@@ -135,9 +176,17 @@ def verify(
             "streams": result.streams,
             "events": result.events,
             "breaks": [b.__dict__ for b in breaks],
+            "keyed": result.keyed,
+            "anchors": result.anchors,
         }
         typer.echo(json.dumps(doc))
         raise typer.Exit(1 if breaks else 0)
+    checked = [
+        "hashes recomputed with the chain key"
+        if result.keyed
+        else "[yellow]no chain key[/]: hashes not recomputed",
+        "anchors not read" if result.anchors is None else f"{result.anchors:,} anchors checked",
+    ]
     if breaks:
         table = Table(title=f"{len(breaks)} breaks in {', '.join(dbs)}")
         for column in ("service", "stream", "version", "kind", "detail"):
@@ -146,10 +195,11 @@ def verify(
             version = "" if b.stream_version is None else str(b.stream_version)
             table.add_row(b.service, b.stream_id, version, f"[red]{b.kind}[/]", b.detail)
         console.print(table)
+        console.print("; ".join(checked))
         raise typer.Exit(1)
     console.print(
         f"[green]{result.streams:,} streams, {result.events:,} events verified[/] "
-        f"({', '.join(dbs)})"
+        f"({', '.join(dbs)}; {'; '.join(checked)})"
     )
 
 
