@@ -245,13 +245,11 @@ class Bench:
             for _ in range(KAFKA_ROUNDS):
                 run = uuid.uuid4().hex[:8]
                 relay_topic, perf_topic = f"oms.bench.{run}.relay", f"oms.bench.{run}.perf"
-                await create_topics(self.config.kafka_bootstrap, [relay_topic, perf_topic])
+                await create_topics(self.config.kafka, [relay_topic, perf_topic])
                 self.topics += [relay_topic, perf_topic]
                 self.checkpoint()
                 relays.append(
-                    await relay_rate(
-                        store, self.dataset_dsn, self.config.kafka_bootstrap, relay_topic, n, ""
-                    )
+                    await relay_rate(store, self.dataset_dsn, self.config.kafka, relay_topic, n, "")
                 )
                 perfs.append(
                     await asyncio.to_thread(
@@ -342,7 +340,7 @@ class Bench:
     async def _profiled_relay(self, work: list[list[Append]], prof: cProfile.Profile) -> Result:
         assert self.dataset_dsn is not None
         topic = f"oms.bench.{uuid.uuid4().hex[:8]}.profile"
-        await create_topics(self.config.kafka_bootstrap, [topic])
+        await create_topics(self.config.kafka, [topic])
         self.topics.append(topic)
         engine, store = await open_store(self.dataset_dsn, 2)
         try:
@@ -350,7 +348,7 @@ class Bench:
             return await relay_rate(
                 store,
                 self.dataset_dsn,
-                self.config.kafka_bootstrap,
+                self.config.kafka,
                 topic,
                 self.dataset_events,
                 "profiled relay",
@@ -613,7 +611,7 @@ def main(argv: list[str]) -> int:
             log(f"could not drop scratch databases: {', '.join(left)}")
         if bench.topics:
             try:
-                asyncio.run(delete_topics(config.kafka_bootstrap, bench.topics))
+                asyncio.run(delete_topics(config.kafka, bench.topics))
             except Exception as exc:  # a report must still come out; topics are scratch
                 log(f"could not delete bench topics {bench.topics}: {exc}")
 

@@ -110,10 +110,10 @@ async def reads(dbs: ScratchDatabases, config: StackConfig, events: int) -> None
                 for name, statement in (("as is", pg._READ_ALL), ("qualified", QUALIFIED_READ_ALL)):
                     topic = f"oms.bench.whatif.{uuid.uuid4().hex[:8]}"
                     topics.append(topic)
-                    await create_topics(config.kafka_bootstrap, [topic])
+                    await create_topics(config.kafka, [topic])
                     with patched("_READ_ALL", statement):
                         relays[name].append(
-                            await relay_rate(store, dsn, config.kafka_bootstrap, topic, events, "")
+                            await relay_rate(store, dsn, config.kafka, topic, events, "")
                         )
             for name, parts in relays.items():
                 show(f"outbox relay, ORDER BY {name}", parts)
@@ -123,7 +123,7 @@ async def reads(dbs: ScratchDatabases, config: StackConfig, events: int) -> None
     finally:
         dbs.drop(dsn)
         if topics:
-            await delete_topics(config.kafka_bootstrap, topics)
+            await delete_topics(config.kafka, topics)
 
 
 def first_page_vs_size(dbs: ScratchDatabases) -> None:

@@ -137,12 +137,12 @@ class Run:
         await asyncio.to_thread(self.system.start, self.dbs)
         await self.system.seed()
         await self.system.wait_catalogue_known()
-        bootstrap = self.stack.kafka_bootstrap
+        kafka = self.stack.kafka
         order_url = self.system.services["order"].url
         self.children["observer"] = Child(
             "observer",
             observer.main,
-            bootstrap,
+            kafka,
             self.system.topic(ORDER_EVENTS),
             PARTITIONS,
             self.run_id,
@@ -152,7 +152,7 @@ class Run:
                 f"generator-{via}",
                 loadgen.main,
                 via,
-                bootstrap,
+                kafka,
                 self.system.topic(PLATFORM_INGRESS),
                 order_url,
                 self.run_id,

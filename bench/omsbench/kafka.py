@@ -16,11 +16,13 @@ from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from oms_cli import kafka as stack_kafka
 from oms_cli.config import StackConfig
 from oms_cli.kafka import kafka_java_cmd
 from oms_events.codec import encode_envelope
 from oms_events.envelope import Envelope
 from oms_platform.eventstore import PostgresEventStore
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import OutboxRelay, create_producer, message_headers
 
 from .common import Meter, Result
@@ -43,8 +45,8 @@ def message_size(envs: Sequence[Envelope]) -> int:
     return round(total / len(envs))
 
 
-async def create_topics(bootstrap: str, names: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def create_topics(kafka: KafkaConnection, names: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
@@ -52,8 +54,8 @@ async def create_topics(bootstrap: str, names: Sequence[str]) -> None:
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def delete_topics(kafka: KafkaConnection, names: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         await admin.delete_topics(list(names))
@@ -62,12 +64,10 @@ async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
 
 
 async def relay_rate(
-    store: PostgresEventStore, dsn: str, bootstrap: str, topic: str, expect: int, name: str
+    store: PostgresEventStore, dsn: str, kafka: KafkaConnection, topic: str, expect: int, name: str
 ) -> Result:
-    relay = OutboxRelay(
-        store, bootstrap, name=f"bench-{topic}", topic_for=lambda env: topic, dsn=dsn
-    )
-    producer = create_producer(bootstrap)
+    relay = OutboxRelay(store, kafka, name=f"bench-{topic}", topic_for=lambda env: topic, dsn=dsn)
+    producer = create_producer(kafka)
     await producer.start()
     try:
         await producer.partitions_for(topic)
@@ -81,6 +81,13 @@ async def relay_rate(
     result = meter.result(name, relay.published)
     result.extra["batch_size"] = relay.batch_size
     return result
+
+
+def _login(config: StackConfig) -> list[str]:
+    """The admin's login for a Kafka Java tool, on a broker with SASL."""
+    if not stack_kafka.secured(config):
+        return []
+    return ["--producer.config", str(stack_kafka.admin_properties(config))]
 
 
 def producer_performance(
@@ -97,6 +104,7 @@ def producer_performance(
         str(record_size),
         "--throughput",
         "-1",
+        *_login(config),
         "--producer-props",
         f"bootstrap.servers={config.kafka_bootstrap}",
         # The relay's producer settings (oms_platform.relay.create_producer).

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from hdrh.histogram import HdrHistogram
 
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer
 
 from .orders import IngressMessage, http_request, ingress_message, order_body, ref_for
@@ -60,9 +61,9 @@ class Schedule:
 
 
 class KafkaSender:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, kafka: KafkaConnection, topic: str) -> None:
         self.topic = topic
-        self.producer = create_producer(bootstrap)
+        self.producer = create_producer(kafka)
         self.messages: list[IngressMessage] = []
 
     async def start(self) -> None:
@@ -160,10 +161,10 @@ class HttpSender:
 
 
 async def _generate(
-    conn: Connection, via: str, bootstrap: str, topic: str, order_url: str, run: str
+    conn: Connection, via: str, kafka: KafkaConnection, topic: str, order_url: str, run: str
 ) -> None:
     sender: KafkaSender | HttpSender = (
-        KafkaSender(bootstrap, topic) if via == "kafka" else HttpSender(order_url)
+        KafkaSender(kafka, topic) if via == "kafka" else HttpSender(order_url)
     )
     await sender.start()
     conn.send(("ready", None))
@@ -190,10 +191,12 @@ async def _generate(
         await sender.stop()
 
 
-def main(conn: Connection, via: str, bootstrap: str, topic: str, order_url: str, run: str) -> None:
+def main(
+    conn: Connection, via: str, kafka: KafkaConnection, topic: str, order_url: str, run: str
+) -> None:
     """Process entry point (``multiprocessing``); answers commands on ``conn``."""
     try:
-        asyncio.run(_generate(conn, via, bootstrap, topic, order_url, run))
+        asyncio.run(_generate(conn, via, kafka, topic, order_url, run))
     except BaseException as exc:
         with contextlib.suppress(OSError):
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

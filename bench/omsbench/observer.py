@@ -29,6 +29,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from hdrh.histogram import HdrHistogram
 
+from oms_platform.kafka_client import KafkaConnection
+
 from .orders import parse_ref
 
 HIST_MAX_US = 3_600_000_000  # an hour: beyond any drain the bench waits for
@@ -137,9 +139,11 @@ class Observer:
         raise ValueError(f"unknown command {msg!r}")
 
 
-async def _observe(conn: Connection, bootstrap: str, topic: str, partitions: int, run: str) -> None:
+async def _observe(
+    conn: Connection, kafka: KafkaConnection, topic: str, partitions: int, run: str
+) -> None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka.options(),
         enable_auto_commit=False,
         fetch_max_wait_ms=20,
         max_partition_fetch_bytes=4 << 20,
@@ -168,10 +172,10 @@ async def _observe(conn: Connection, bootstrap: str, topic: str, partitions: int
         await consumer.stop()
 
 
-def main(conn: Connection, bootstrap: str, topic: str, partitions: int, run: str) -> None:
+def main(conn: Connection, kafka: KafkaConnection, topic: str, partitions: int, run: str) -> None:
     """Process entry point (``multiprocessing``); answers commands on ``conn``."""
     try:
-        asyncio.run(_observe(conn, bootstrap, topic, partitions, run))
+        asyncio.run(_observe(conn, kafka, topic, partitions, run))
     except BaseException as exc:
         with contextlib.suppress(OSError):
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

@@ -104,13 +104,11 @@ class System:
 
     async def create_topics(self) -> None:
         """The whole catalogue under this run's prefix, as `oms up` creates it."""
-        await ensure_topics(
-            self.stack.kafka_bootstrap, catalogue(self.prefix), partitions=PARTITIONS
-        )
+        await ensure_topics(self.stack.kafka, catalogue(self.prefix), partitions=PARTITIONS)
 
     async def delete_topics(self) -> list[str]:
         """Every topic under this run's prefix (the services create DLQ topics on use)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**self.stack.kafka.options())
         await admin.start()
         try:
             mine = [t for t in await admin.list_topics() if t.startswith(self.prefix)]
@@ -126,8 +124,8 @@ class System:
         every topic it reads that has messages). A partition of such a topic without a
         committed offset counts from 0: the groups start at the earliest offset.
         """
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka_bootstrap)
-        ends = AIOKafkaConsumer(bootstrap_servers=self.stack.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**self.stack.kafka.options())
+        ends = AIOKafkaConsumer(**self.stack.kafka.options())
         await admin.start()
         await ends.start()
         try:

@@ -9,13 +9,22 @@ left over after a subscription went) fails here rather than on the broker.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from pydantic import SecretStr
 
 from oms_events.topics import Service, dlq, events_topic
 from oms_platform.access import ACCESS, AUDIT_ANCHORS, PLATFORM
 from oms_platform.service import ServiceHost
+from oms_platform.testing.kafka import ACL_PROBE_TYPE, ACL_PROBED_TOPICS
 
 SETTINGS = {
     "order": "OrderSettings",
@@ -26,13 +35,30 @@ SETTINGS = {
     "returns": "ReturnsSettings",
     "operations": "OperationsSettings",
 }
-NOWHERE = SecretStr("postgresql://nobody:nothing@127.0.0.1:1/nowhere")
+
+
+def _pem_pair() -> tuple[str, str]:
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    public = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    return private, public.decode()
+
+
+_PRIVATE, _PUBLIC = _pem_pair()
+NOWHERE: dict[str, Any] = {
+    "database_dsn": SecretStr("postgresql://nobody:nothing@127.0.0.1:1/nowhere"),
+    # Keys a service will not start without (nothing is signed or verified here).
+    "auth_public_key": _PUBLIC,
+    "chain_key": SecretStr("ab" * 32),
+    "anchor_signing_key": SecretStr(_PRIVATE),
+    "gift_card_key": SecretStr("cd" * 32),
+}
 
 
 def host_of(service: str) -> ServiceHost:
     app = importlib.import_module(f"oms_{service}.app")
     settings = getattr(importlib.import_module(f"oms_{service}.settings"), SETTINGS[service])
-    host: ServiceHost = app.create_app(settings(database_dsn=NOWHERE))
+    host: ServiceHost = app.create_app(settings(**NOWHERE))
     return host
 
 
@@ -77,3 +103,16 @@ def test_no_service_may_write_another_services_events_topic() -> None:
     for principal, access in ACCESS.items():
         foreign = {events_topic(s) for s in Service if s.value != principal}
         assert not access.writes & foreign, principal
+
+
+def test_the_acl_probe_is_a_type_no_consumer_of_the_probed_topics_handles() -> None:
+    """``tests/integration/test_kafka_acl.py`` sends probes to live topics: they must be
+    skipped from their header by every consumer there."""
+    for service in SETTINGS:
+        host = host_of(service)
+        assert host.consumers is not None
+        # Known to the consumer, else it would be parsed (and dead-lettered as unknown).
+        assert ACL_PROBE_TYPE in host.consumers.processor.registry.types()
+        for sub in host.consumers.subscriptions:
+            if set(sub.topics) & set(ACL_PROBED_TOPICS):
+                assert ACL_PROBE_TYPE not in sub.handlers, (service, sub.consumer)

@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from oms_events.codec import decode_envelope
 from oms_events.envelope import Envelope
 from oms_platform.consumer import header_value
+from oms_platform.kafka_client import KafkaConnection
 from tests.e2e.system import System
 
 
@@ -42,9 +43,9 @@ class Publisher:
     """
 
     def __init__(
-        self, bootstrap: str, *, compression: str | None = None, give_up_after_s: float = 90
+        self, kafka: KafkaConnection, *, compression: str | None = None, give_up_after_s: float = 90
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.compression = compression
         self.give_up_after_s = give_up_after_s
         self._producer: AIOKafkaProducer | None = None
@@ -53,7 +54,7 @@ class Publisher:
     async def _ensure(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
+                **self.kafka.options(),
                 acks="all",
                 enable_idempotence=True,
                 request_timeout_ms=5_000,
@@ -117,9 +118,9 @@ class Publisher:
             self._producer = None
 
 
-async def topics(bootstrap: str) -> set[str]:
+async def topics(kafka: KafkaConnection) -> set[str]:
     """Every topic the broker knows."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         found: set[str] = await consumer.topics()
@@ -128,11 +129,11 @@ async def topics(bootstrap: str) -> set[str]:
         await consumer.stop()
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+async def delete_topics(kafka: KafkaConnection, prefix: str) -> list[str]:
     """Delete the topics named ``prefix...`` (a test's own); returns their names."""
-    doomed = sorted(t for t in await topics(bootstrap) if t.startswith(prefix))
+    doomed = sorted(t for t in await topics(kafka) if t.startswith(prefix))
     if doomed:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(**kafka.options())
         await admin.start()
         try:
             await admin.delete_topics(doomed, timeout_ms=30_000)
@@ -141,11 +142,11 @@ async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
     return doomed
 
 
-async def read_to_end(bootstrap: str, topic: str, *, timeout_s: float = 60) -> list[Any]:
+async def read_to_end(kafka: KafkaConnection, topic: str, *, timeout_s: float = 60) -> list[Any]:
     """Every record of ``topic`` up to the end offsets it had when we asked (no group)."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka.options(),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

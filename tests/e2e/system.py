@@ -109,7 +109,7 @@ class System:
 
     async def publish(self, topic: str, env: Envelope | bytes, key: bytes) -> None:
         """Send to a (prefixed) topic as the platform or another service would."""
-        producer = create_producer(self.stack.kafka_bootstrap)
+        producer = create_producer(self.stack.kafka)
         await producer.start()
         try:
             value = env if isinstance(env, bytes) else encode_envelope(env)

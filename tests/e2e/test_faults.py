@@ -279,11 +279,11 @@ async def order_summary(system: System, order_id: str) -> str:
 async def dead_letters_everywhere(system: System) -> dict[str, list[Any]]:
     """Every record on this run's dead-letter topics, and every row of its dead-letter and
     parked-event tables (all of them are this test's own: fresh topics, scratch databases)."""
-    bootstrap = system.stack.kafka_bootstrap
+    kafka = system.stack.kafka
     found: dict[str, list[Any]] = {}
-    for topic in sorted(t for t in await topics(bootstrap) if t.startswith(system.prefix)):
+    for topic in sorted(t for t in await topics(kafka) if t.startswith(system.prefix)):
         if topic.endswith(".dlq"):
-            records = await read_to_end(bootstrap, topic)
+            records = await read_to_end(kafka, topic)
             if records:
                 found[f"topic {topic}"] = [dead_letter_summary(r) for r in records]
     for service, dsn in system.databases.items():
@@ -350,7 +350,7 @@ async def test_orders_survive_broker_database_and_service_crashes(
     stack = StackConfig()
     assert chaos.stack_is_healthy(stack), f"the stack of {stack.home} is not up (oms up)"
     with running_system(stack, tmp_path) as system:
-        publisher = Publisher(stack.kafka_bootstrap)
+        publisher = Publisher(stack.kafka)
         tasks: list[asyncio.Task[Any]] = []
         try:
             await _run(system, stack, publisher, tasks)
@@ -361,7 +361,7 @@ async def test_orders_survive_broker_database_and_service_crashes(
             await publisher.close()
             await asyncio.to_thread(chaos.restore_stack, stack)
     # Every topic the broker holds is recovered after a crash: leave none of ours behind.
-    await delete_topics(stack.kafka_bootstrap, system.prefix)
+    await delete_topics(stack.kafka, system.prefix)
 
 
 async def _run(
@@ -413,7 +413,7 @@ async def _run(
 
     # Confirmed exactly once: one OrderConfirmed per order on oms.order.events (a resent
     # batch repeats an event id, which consumers drop; a second decision would be a new id).
-    order_events = envelopes(await read_to_end(stack.kafka_bootstrap, system.topic(ORDER_EVENTS)))
+    order_events = envelopes(await read_to_end(stack.kafka, system.topic(ORDER_EVENTS)))
     confirmations: dict[str, set[str]] = defaultdict(set)
     allocations: dict[str, dict[str, Any]] = {}
     for env in order_events:
@@ -468,9 +468,7 @@ async def _run(
     log.note("reserved stock exact")
 
     # Authorised amounts are exact: one PaymentAuthorized per payment, for its amount.
-    payment_events = envelopes(
-        await read_to_end(stack.kafka_bootstrap, system.topic(PAYMENTS_EVENTS))
-    )
+    payment_events = envelopes(await read_to_end(stack.kafka, system.topic(PAYMENTS_EVENTS)))
     authorizations: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for env in payment_events:
         if env.type == "PaymentAuthorized":

@@ -43,7 +43,7 @@ async def ready_body(proc: ServiceProcess) -> dict[str, Any]:
 
 async def partition_counts(system: System) -> dict[str, int]:
     """Partitions of each of this run's event topics (not dead-letter), as the broker has them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=system.stack.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**system.stack.kafka.options())
     await admin.start()
     try:
         described: list[Any] = await admin.describe_topics()
@@ -104,7 +104,7 @@ def bodies_for(first: int, count: int) -> list[dict[str, Any]]:
 
 async def publish_all(system: System, bodies: list[dict[str, Any]]) -> None:
     """The platform sends ``bodies`` as OrderSubmitted on the ingress topic, in one go."""
-    producer = create_producer(system.stack.kafka_bootstrap)
+    producer = create_producer(system.stack.kafka)
     await producer.start()
     try:
         topic = system.topic(PLATFORM_INGRESS)
@@ -136,7 +136,7 @@ async def check_every_order_once(system: System, bodies: list[dict[str, Any]]) -
     assert set(refs.values()) == {1}, [r for r, n in refs.items() if n > 1]
     assert Counter(o["status"] for o in orders) == {"confirmed": len(bodies)}
 
-    records = await read_to_end(system.stack.kafka_bootstrap, system.topic(ORDER_EVENTS))
+    records = await read_to_end(system.stack.kafka, system.topic(ORDER_EVENTS))
     confirmations: dict[str, set[str]] = defaultdict(set)
     events = envelopes(records)
     repeated = len(events) - len({env.event_id for env in events})

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from oms_cli.config import StackConfig
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer
 from oms_platform.testing.databases import scratch_database
 from oms_platform.testing.kafka import TestTopics
@@ -42,13 +43,21 @@ def kafka_bootstrap(stack: StackConfig) -> str:
     return stack.kafka_bootstrap
 
 
+@pytest.fixture(scope="session")
+def kafka_admin(stack: StackConfig) -> KafkaConnection:
+    """The broker as the stack's super user: tests work on prefixed topics, which the
+    services' literal-topic ACLs do not name (``tests/integration/test_kafka_acl.py``
+    checks the services' own users)."""
+    return stack.kafka
+
+
 @pytest.fixture
-async def topics(kafka_bootstrap: str) -> AsyncIterator[TestTopics]:
+async def topics(kafka_admin: KafkaConnection) -> AsyncIterator[TestTopics]:
     """A fresh topic prefix for one test and a producer to publish on it."""
-    producer = create_producer(kafka_bootstrap)
+    producer = create_producer(kafka_admin)
     await producer.start()
     try:
-        yield TestTopics(kafka_bootstrap, f"t{uuid.uuid4().hex[:8]}.", producer)
+        yield TestTopics(kafka_admin, f"t{uuid.uuid4().hex[:8]}.", producer)
     finally:
         await producer.stop()
 

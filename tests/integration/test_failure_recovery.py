@@ -20,6 +20,7 @@ from oms_events.examples import example
 from oms_events.registry import envelope_for
 from oms_events.topics import ORDER_EVENTS
 from oms_platform.eventstore import UnitOfWork
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings, ServiceSettings
@@ -57,11 +58,11 @@ class Effects:
 
 
 @pytest.fixture
-async def host(clean_db: str, kafka_bootstrap: str) -> AsyncIterator[ServiceHost]:
+async def host(clean_db: str, kafka_admin: KafkaConnection) -> AsyncIterator[ServiceHost]:
     settings = ServiceSettings(
         service="order",
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=kafka_bootstrap,
+        **kafka_admin.settings(),
         topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
         retry=RetrySettings(max_attempts=2, initial_backoff_s=0.01),
         ready_grace_s=1.0,
@@ -80,7 +81,7 @@ def relay_to_test_topic(host: ServiceHost) -> None:
 
 
 async def send(host: ServiceHost, topic: str, env: Envelope) -> None:
-    producer = create_producer(host.settings.kafka_bootstrap)
+    producer = create_producer(host.settings.kafka)
     await producer.start()
     try:
         headers = [("event_id", str(env.event_id).encode()), ("event_type", env.type.encode())]
@@ -119,9 +120,7 @@ async def test_a_dead_lettered_message_is_replayed_to_its_effect_once(
     assert entry["failure_class"] == "bug" and entry["event_id"] == str(env.event_id)
     shown = await show_entry(databases, entry["id"])
     assert bytes(shown["value"]) == encode_envelope(env)
-    [copy] = await read_topic(
-        host.settings.kafka_bootstrap, host.topic(ORDER_EVENTS) + ".dlq", expect=1
-    )
+    [copy] = await read_topic(host.settings.kafka, host.topic(ORDER_EVENTS) + ".dlq", expect=1)
     assert dict(copy.headers)["dlq.error_code"] == b"handler_failed"
     assert await effects(host, "ord-dlq-1") == 0
 
@@ -149,7 +148,7 @@ async def test_an_unpublishable_event_is_parked_and_the_relay_goes_on(
     await host.store.append([huge])
     await host.store.append([after])
     records = await read_topic(
-        host.settings.kafka_bootstrap, host.topic("oms.test.relayed"), expect=1, timeout_s=30
+        host.settings.kafka, host.topic("oms.test.relayed"), expect=1, timeout_s=30
     )
     assert [r.key for r in records] == [b"small-1"]  # the next event went out
     [parked] = await list_entries({"order": clean_db})

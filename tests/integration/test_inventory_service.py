@@ -61,6 +61,7 @@ from oms_inventory.settings import InventorySettings
 from oms_platform.commands import run_command
 from oms_platform.db import create_engine
 from oms_platform.eventstore import PostgresEventStore
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.kafka import eventually, read_topic
@@ -117,7 +118,7 @@ def cancelled(order_id: str) -> Event:
 class Kafka:
     """Publishing to and reading from one test's prefixed topics."""
 
-    bootstrap: str
+    connection: KafkaConnection
     prefix: str
     producer: Any
 
@@ -140,7 +141,7 @@ class Kafka:
         return env
 
     async def published(self, expect: int, topic: str = INVENTORY_EVENTS) -> list[Envelope]:
-        records = await read_topic(self.bootstrap, self.prefix + topic, expect=expect)
+        records = await read_topic(self.connection, self.prefix + topic, expect=expect)
         # The relay may resend a batch after a crash; consumers drop duplicates by id.
         unique = {decode_envelope(r.value).event_id: decode_envelope(r.value) for r in records}
         return list(unique.values())
@@ -183,10 +184,10 @@ class Running:
                 assert resp.status_code == 201, resp.text
 
 
-def settings_for(dsn: str, bootstrap: str, prefix: str, **extra: Any) -> InventorySettings:
+def settings_for(dsn: str, kafka: KafkaConnection, prefix: str, **extra: Any) -> InventorySettings:
     return InventorySettings(
         database_dsn=SecretStr(dsn),
-        kafka_bootstrap=bootstrap,
+        **kafka.settings(),
         topic_prefix=prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
         **extra,
@@ -194,18 +195,18 @@ def settings_for(dsn: str, bootstrap: str, prefix: str, **extra: Any) -> Invento
 
 
 @pytest.fixture
-async def kafka(kafka_bootstrap: str) -> AsyncIterator[Kafka]:
-    producer = create_producer(kafka_bootstrap)
+async def kafka(kafka_admin: KafkaConnection) -> AsyncIterator[Kafka]:
+    producer = create_producer(kafka_admin)
     await producer.start()
     try:
-        yield Kafka(kafka_bootstrap, f"t{uuid.uuid4().hex[:8]}.", producer)
+        yield Kafka(kafka_admin, f"t{uuid.uuid4().hex[:8]}.", producer)
     finally:
         await producer.stop()
 
 
 @pytest.fixture
 async def inventory(clean_db: str, kafka: Kafka) -> AsyncIterator[Running]:
-    host = create_app(settings_for(clean_db, kafka.bootstrap, kafka.prefix))
+    host = create_app(settings_for(clean_db, kafka.connection, kafka.prefix))
     await host.start()
     transport = httpx.ASGITransport(app=host.api)
     try:
@@ -379,7 +380,7 @@ async def test_orders_are_reserved_released_and_shipped(inventory: Running) -> N
     assert failure.payload["shortages"] == [{"sku": "TEE", "requested": 50, "available": 2}]
     assert "not enough stock" in failure.payload["reason"]
     [dead] = await read_topic(
-        k.bootstrap, k.prefix + dlq(topic_for("ShipmentDispatched")), expect=1
+        k.connection, k.prefix + dlq(topic_for("ShipmentDispatched")), expect=1
     )
     assert b"no open reservation" in dict(dead.headers)["dlq.reason"]
     assert dict(dead.headers)["dlq.error_code"] == b"no_open_reservation"
@@ -462,7 +463,7 @@ async def test_short_picked_units_are_booked_lost_and_never_released_or_shipped(
 
 async def test_fifty_concurrent_orders_for_twenty_units(clean_db: str, kafka: Kafka) -> None:
     """Two service instances share the work (one consumer group), so reservations race."""
-    hosts = [create_app(settings_for(clean_db, kafka.bootstrap, kafka.prefix)) for _ in range(2)]
+    hosts = [create_app(settings_for(clean_db, kafka.connection, kafka.prefix)) for _ in range(2)]
     for host in hosts:
         await host.start()
     try:
@@ -502,7 +503,7 @@ async def test_concurrent_reservations_on_postgres_conflict_and_retry(
     clean_db: str, kafka: Kafka
 ) -> None:
     """The same race without Kafka: 50 units of work at once against one SKU stream."""
-    host = create_app(settings_for(clean_db, kafka.bootstrap, kafka.prefix))
+    host = create_app(settings_for(clean_db, kafka.connection, kafka.prefix))
     await host.start()
     try:
         transport = httpx.ASGITransport(app=host.api)

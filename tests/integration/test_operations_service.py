@@ -670,7 +670,7 @@ def check(got: dict[str, Any], want: dict[str, Any]) -> None:
 def settings(dsn: str, topics: TestTopics, generation: int) -> OperationsSettings:
     return OperationsSettings(
         database_dsn=SecretStr(dsn),
-        kafka_bootstrap=topics.bootstrap,
+        **topics.kafka.settings(),
         topic_prefix=topics.prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
         generation=generation,

@@ -52,6 +52,7 @@ from oms_events.topics import (
 from oms_order.app import create_app
 from oms_order.projections.tables import rebuild_orders
 from oms_order.settings import OrderSettings
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
@@ -68,7 +69,7 @@ class Order:
 
     host: ServiceHost
     client: httpx.AsyncClient
-    bootstrap: str
+    kafka: KafkaConnection
     prefix: str
     producer: Any
 
@@ -128,7 +129,7 @@ class Order:
         return await self.get(order_id)
 
     async def published(self, topic: str, *, expect: int) -> list[Envelope]:
-        records = await read_topic(self.bootstrap, self.topic(topic), expect=expect, timeout_s=30)
+        records = await read_topic(self.kafka, self.topic(topic), expect=expect, timeout_s=30)
         return [decode_envelope(r.value) for r in records]
 
 
@@ -142,14 +143,14 @@ def body(sub: OrderSubmitted) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def order(clean_db: str, kafka_bootstrap: str) -> AsyncIterator[Order]:
+async def order(clean_db: str, kafka_admin: KafkaConnection) -> AsyncIterator[Order]:
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    host = await start_host(clean_db, kafka_bootstrap, prefix)
-    producer = create_producer(kafka_bootstrap)
+    host = await start_host(clean_db, kafka_admin, prefix)
+    producer = create_producer(kafka_admin)
     await producer.start()
     transport = httpx.ASGITransport(app=host.api)
     async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
-        running = Order(host, client, kafka_bootstrap, prefix, producer)
+        running = Order(host, client, kafka_admin, prefix, producer)
         try:
             await register_skus(running)
             yield running
@@ -158,10 +159,12 @@ async def order(clean_db: str, kafka_bootstrap: str) -> AsyncIterator[Order]:
             await running.host.stop()
 
 
-async def start_host(dsn: str, bootstrap: str, prefix: str, **settings_: Any) -> ServiceHost:
+async def start_host(
+    dsn: str, kafka: KafkaConnection, prefix: str, **settings_: Any
+) -> ServiceHost:
     settings = OrderSettings(
         database_dsn=SecretStr(dsn),
-        kafka_bootstrap=bootstrap,
+        **kafka.settings(),
         topic_prefix=prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
         **settings_,
@@ -590,9 +593,7 @@ async def test_malformed_input_on_ingress_is_dead_lettered_or_rejected(order: Or
     # a fact about an order the service never placed is not silently dropped either
     await stock_reserved(order, "ord-nobody")
 
-    dead = await read_topic(
-        order.bootstrap, order.topic(dlq(PLATFORM_INGRESS)), expect=2, timeout_s=30
-    )
+    dead = await read_topic(order.kafka, order.topic(dlq(PLATFORM_INGRESS)), expect=2, timeout_s=30)
     reasons = {r.key: {k: v.decode() for k, v in r.headers if k.startswith("dlq.")} for r in dead}
     assert reasons[b"garbage"]["dlq.error_code"] == "malformed_message"
     assert reasons[b"WEB-BAD"]["dlq.error_code"] == "contract_violation"
@@ -605,7 +606,7 @@ async def test_malformed_input_on_ingress_is_dead_lettered_or_rejected(order: Or
     assert rejected.payload["reasons"][0]["code"] == "unknown_sku"
 
     facts = await read_topic(
-        order.bootstrap, order.topic(dlq(INVENTORY_EVENTS)), expect=1, timeout_s=30
+        order.kafka, order.topic(dlq(INVENTORY_EVENTS)), expect=1, timeout_s=30
     )
     headers = {k: v.decode() for k, v in facts[0].headers}
     assert headers["dlq.error_code"] == "order_not_found"
@@ -626,7 +627,7 @@ async def test_orders_reach_a_final_state_across_a_restart(order: Order) -> None
         await stock_reserved(order, order_id)
         await payments_authorized(order, order_id, sub)
     dsn = order.host.settings.database_dsn.get_secret_value()
-    order.host = await start_host(dsn, order.bootstrap, order.prefix)
+    order.host = await start_host(dsn, order.kafka, order.prefix)
     order.client._transport = httpx.ASGITransport(app=order.host.api)
     for order_id in ids:
         await order.wait_status(order_id, "confirmed")
@@ -666,11 +667,11 @@ async def test_the_orders_table_is_rebuilt_from_the_order_streams(order: Order) 
 
 
 async def test_orders_waiting_too_long_are_reported_as_stalled(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     host = await start_host(
         clean_db,
-        kafka_bootstrap,
+        kafka_admin,
         f"t{uuid.uuid4().hex[:8]}.",
         check_skus=False,
         stall_after_s=1.5,

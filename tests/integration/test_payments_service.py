@@ -63,6 +63,7 @@ from oms_payments.calls import (
 from oms_payments.providers import sandbox
 from oms_payments.settings import PaymentsSettings, SandboxSettings
 from oms_platform.db import create_engine
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
@@ -82,15 +83,15 @@ METHODS = [m.value for m in PaymentMethod]
 class Harness:
     """One payments service under a fresh topic prefix, and ways to talk to it."""
 
-    def __init__(self, bootstrap: str, prefix: str, client: httpx.AsyncClient) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection, prefix: str, client: httpx.AsyncClient) -> None:
+        self.kafka = kafka
         self.prefix = prefix
         self.http = client
 
     async def publish(self, topic: str, *events: Event, copies: int = 1) -> list[Any]:
         """Publish each event (``copies`` times the same envelope: a redelivery); returns
         the envelopes."""
-        producer = create_producer(self.bootstrap)
+        producer = create_producer(self.kafka)
         await producer.start()
         sent = []
         try:
@@ -118,7 +119,7 @@ class Harness:
         return sent
 
     async def output(self, expect: int) -> list[Any]:
-        records = await read_topic(self.bootstrap, self.prefix + PAYMENTS_EVENTS, expect=expect)
+        records = await read_topic(self.kafka, self.prefix + PAYMENTS_EVENTS, expect=expect)
         return [decode_envelope(r.value) for r in records]
 
     async def payment(self, payment_id: str) -> dict[str, Any]:
@@ -139,7 +140,7 @@ class Harness:
 @contextlib.asynccontextmanager
 async def running(
     dsn: str,
-    bootstrap: str,
+    kafka: KafkaConnection,
     *,
     backoff_s: float = 0.05,
     reconcile_after_s: float = 900.0,
@@ -148,7 +149,7 @@ async def running(
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = PaymentsSettings(
         database_dsn=SecretStr(dsn),
-        kafka_bootstrap=bootstrap,
+        **kafka.settings(),
         topic_prefix=prefix,
         retry=RetrySettings(max_attempts=5, initial_backoff_s=backoff_s),
         sandbox=SandboxSettings(**sandbox),
@@ -159,7 +160,7 @@ async def running(
     transport = httpx.ASGITransport(app=host.api)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://payments") as client:
-            yield Harness(bootstrap, prefix, client)
+            yield Harness(kafka, prefix, client)
     finally:
         await host.stop()
 
@@ -239,9 +240,9 @@ async def sandbox_books(dsn: str) -> dict[str, dict[str, Decimal]]:
 
 
 async def test_card_order_is_authorized_captured_on_dispatch_and_refunded_over_http(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
-    async with running(clean_db, kafka_bootstrap) as svc:
+    async with running(clean_db, kafka_admin) as svc:
         await svc.publish(ORDER_EVENTS, placed("ord-c1", pay("ord-c1-p1", "card")))
         doc = await svc.until("ord-c1-p1", "authorized")
         assert doc["provider"] == "sandbox-card" and doc["provider_reference"].startswith("CARD-")
@@ -291,8 +292,8 @@ async def test_card_order_is_authorized_captured_on_dispatch_and_refunded_over_h
         assert (await sandbox_books(clean_db))["ord-c1-p1"]["refunded"] == Decimal("20.00")
 
 
-async def test_http_errors_have_reasons(clean_db: str, kafka_bootstrap: str) -> None:
-    async with running(clean_db, kafka_bootstrap) as svc:
+async def test_http_errors_have_reasons(clean_db: str, kafka_admin: KafkaConnection) -> None:
+    async with running(clean_db, kafka_admin) as svc:
         resp = await svc.http.get("/v1/payments/nope")
         assert resp.status_code == 404 and "unknown" in resp.json()["detail"]
         assert resp.json()["code"] == "not_found"
@@ -322,11 +323,11 @@ async def test_http_errors_have_reasons(clean_db: str, kafka_bootstrap: str) -> 
 
 
 async def test_every_method_reaches_its_state_and_the_totals_reconcile(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     """Seven methods plus a gift card split; half the orders shipped in two parcels (COD
     delivered), a quarter cancelled; amounts reconcile per payment, with the provider too."""
-    async with running(clean_db, kafka_bootstrap) as svc:
+    async with running(clean_db, kafka_admin) as svc:
         resp = await svc.http.post(
             "/v1/gift-cards",
             json={"code": "GC-MIX", "balance": {"amount": "500", "currency": "EUR"}},
@@ -393,9 +394,9 @@ async def test_every_method_reaches_its_state_and_the_totals_reconcile(
 
 
 async def test_declines_cancel_nothing_themselves_but_are_published(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
-    async with running(clean_db, kafka_bootstrap, invoice_credit_limit=Decimal("50")) as svc:
+    async with running(clean_db, kafka_admin, invoice_credit_limit=Decimal("50")) as svc:
         await svc.publish(
             ORDER_EVENTS,
             placed("ord-d1", pay("ord-d1-p1", "card"), email="jan+decline@example.com"),
@@ -415,11 +416,11 @@ async def test_declines_cancel_nothing_themselves_but_are_published(
 
 
 async def test_provider_timeouts_are_waited_out_and_authorize_once(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     """The sandbox places the hold on the first call and loses its answer twice: the
     worker repeats the call with the same key and gets the first answer, one hold."""
-    async with running(clean_db, kafka_bootstrap) as svc:
+    async with running(clean_db, kafka_admin) as svc:
         await svc.publish(
             ORDER_EVENTS,
             placed("ord-t1", pay("ord-t1-p1", "paypal"), email="a+timeout2@example.com"),
@@ -440,11 +441,11 @@ async def test_provider_timeouts_are_waited_out_and_authorize_once(
 
 
 async def test_a_provider_that_never_answers_is_parked_never_declined(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     """No answer for longer than the reconciliation limit: parked (shown by the API and
     /ready), not declined; a cancellation asks again and, still no answer, stays parked."""
-    async with running(clean_db, kafka_bootstrap, reconcile_after_s=2.0) as svc:
+    async with running(clean_db, kafka_admin, reconcile_after_s=2.0) as svc:
         await svc.publish(
             ORDER_EVENTS,
             placed("ord-t2", pay("ord-t2-p1", "card"), email="a+timeout100000@example.com"),
@@ -474,12 +475,12 @@ async def test_a_provider_that_never_answers_is_parked_never_declined(
 
 
 async def test_a_cancellation_during_authorization_timeouts_voids_the_hold(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     """The provider places the hold and loses the answer twice (1 s, then 2 s of backoff);
     the cancellation lands after the first attempt. The worker asks again with the same
     key, gets the authorization and voids it at once: nothing stays charged."""
-    async with running(clean_db, kafka_bootstrap, backoff_s=1.0) as svc:
+    async with running(clean_db, kafka_admin, backoff_s=1.0) as svc:
         await svc.publish(
             ORDER_EVENTS, placed("ord-x1", pay("ord-x1-p1", "card"), email="a+timeout2@example.com")
         )
@@ -505,10 +506,10 @@ async def test_a_cancellation_during_authorization_timeouts_voids_the_hold(
 
 
 async def test_a_cancellation_before_authorization_prevents_it(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     """A cancellation handled before the placement (an OrderPlaced replayed from the DLQ)."""
-    async with running(clean_db, kafka_bootstrap) as svc:
+    async with running(clean_db, kafka_admin) as svc:
         await svc.publish(
             ORDER_EVENTS, cancelled("ord-x2"), placed("ord-x2", pay("ord-x2-p1", "card"))
         )
@@ -521,9 +522,9 @@ async def test_a_cancellation_before_authorization_prevents_it(
 
 
 async def test_concurrent_spends_of_one_gift_card_never_overdraw_it(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
-    async with running(clean_db, kafka_bootstrap) as svc:
+    async with running(clean_db, kafka_admin) as svc:
         body = {"code": "GC-HOT", "balance": {"amount": "50.00", "currency": "EUR"}}
         assert (await svc.http.post("/v1/gift-cards", json=body)).status_code == 201
         orders = [
@@ -617,7 +618,7 @@ def _free_port() -> int:
 
 
 async def test_killed_mid_stream_and_restarted_nothing_is_authorized_or_captured_twice(
-    clean_db: str, kafka_bootstrap: str, tmp_path: Path
+    clean_db: str, kafka_admin: KafkaConnection, tmp_path: Path
 ) -> None:
     """200 orders as a real process, SIGKILLed while authorizing and again while capturing."""
     stack = StackConfig()
@@ -656,7 +657,7 @@ async def test_killed_mid_stream_and_restarted_nothing_is_authorized_or_captured
     start()
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            svc = Harness(kafka_bootstrap, prefix, http)
+            svc = Harness(kafka_admin, prefix, http)
             await svc.publish(ORDER_EVENTS, *(placed(oid, p) for oid, p in orders.items()))
             await eventually(lambda: _at_least(operations, 40), what="some authorizations")
             kill()
@@ -718,11 +719,11 @@ async def settled(svc: Harness, order_id: str, check: Any, what: str) -> dict[st
 
 
 async def test_short_picks_returns_and_lost_parcels_each_pay_back_exactly_once(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     """Each input is delivered twice (the same envelope, which the inbox drops) and once
     more as a fresh event (which the deciders recognise): money moves once."""
-    async with running(clean_db, kafka_bootstrap) as svc:
+    async with running(clean_db, kafka_admin) as svc:
         # A: iDEAL 40.00 (up front) + card 17.35. The mug ships (17.45, all iDEAL); both
         # T-shirts are short (39.90): iDEAL's unbilled 22.55 refunded, the card voided.
         # B: card, everything shipped, a return refunds 19.95. C: card, two parcels, the

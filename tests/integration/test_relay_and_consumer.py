@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 from asyncio.subprocess import Process
@@ -21,6 +22,7 @@ from oms_events.topics import dlq
 from oms_platform.consumer import Subscription, header_value
 from oms_platform.db import create_engine
 from oms_platform.eventstore import START, Position, PostgresEventStore, UnitOfWork
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import OutboxRelay, create_producer, message_headers
 from oms_platform.runtime import ConsumerRuntime
 from oms_platform.settings import RetrySettings
@@ -74,7 +76,7 @@ async def applied_rows(store: PostgresEventStore) -> list[tuple[str, int, str]]:
 
 
 async def test_relay_killed_mid_stream_resumes_and_consumers_apply_each_event_once(
-    store: PostgresEventStore, clean_db: str, kafka_bootstrap: str, topic: str
+    store: PostgresEventStore, clean_db: str, kafka_admin: KafkaConnection, topic: str
 ) -> None:
     rng = random.Random(7)
     versions = dict.fromkeys((f"o{i}" for i in range(ORDERS)), 0)
@@ -97,7 +99,7 @@ async def test_relay_killed_mid_stream_resumes_and_consumers_apply_each_event_on
 
     # First relay, in a process of its own: SIGKILLed part-way, wherever it happens to be
     # (between the broker's ack and the checkpoint, possibly).
-    first = await start_relay_process(clean_db, kafka_bootstrap, topic)
+    first = await start_relay_process(clean_db, kafka_admin, topic)
     try:
         await eventually(
             lambda: passed(recorded[400].commit_position), what="first relay to pass 400"
@@ -108,8 +110,8 @@ async def test_relay_killed_mid_stream_resumes_and_consumers_apply_each_event_on
     assert await checkpoint() < last
 
     # A fresh relay process picks up from the checkpoint and finishes.
-    second = await start_relay_process(clean_db, kafka_bootstrap, topic)
-    runtime = ConsumerRuntime(service="test", bootstrap=kafka_bootstrap, store=store)
+    second = await start_relay_process(clean_db, kafka_admin, topic)
+    runtime = ConsumerRuntime(service="test", kafka=kafka_admin, store=store)
     runtime.subscribe(Subscription("apply", (topic,), {"OrderPlaced": record_applied}))
     await runtime.start()
     try:
@@ -125,7 +127,7 @@ async def test_relay_killed_mid_stream_resumes_and_consumers_apply_each_event_on
         second.terminate()
         await second.wait()
 
-    records = await read_topic(kafka_bootstrap, topic, expect=len(all_events))
+    records = await read_topic(kafka_admin, topic, expect=len(all_events))
     on_topic = [decode_envelope(r.value) for r in records]
     assert {e.event_id for e in on_topic} == {e.event_id for e in all_events}
     assert all(r.key == decode_envelope(r.value).correlation_id.encode() for r in records)
@@ -153,25 +155,40 @@ async def test_relay_killed_mid_stream_resumes_and_consumers_apply_each_event_on
 
 
 RELAY_PROCESS = """
-import asyncio, sys
+import asyncio, os, sys
+from pydantic import SecretStr
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.db import create_engine
 from oms_platform.eventstore import PostgresEventStore
 from oms_platform.relay import OutboxRelay
 from oms_platform.testing.keys import TEST_CHAIN_KEY
 
-async def main(dsn: str, bootstrap: str, topic: str) -> None:
+async def main(dsn: str, bootstrap: str, username: str, topic: str) -> None:
     store = PostgresEventStore(create_engine(dsn), chain_key=TEST_CHAIN_KEY)
-    relay = OutboxRelay(store, bootstrap, name="order", topic_for=lambda _: topic, dsn=dsn,
+    password = SecretStr(os.environ['KAFKA_PASSWORD']) if username else None
+    kafka = KafkaConnection(bootstrap, username or None, password)
+    relay = OutboxRelay(store, kafka, name="order", topic_for=lambda _: topic, dsn=dsn,
                         batch_size=50)
     await relay.run(asyncio.Event())
 
-asyncio.run(main(*sys.argv[1:4]))
+asyncio.run(main(*sys.argv[1:5]))
 """
 
 
-async def start_relay_process(dsn: str, bootstrap: str, topic: str) -> Process:
+def _password(kafka: KafkaConnection) -> str:
+    return kafka.password.get_secret_value() if kafka.password else ""
+
+
+async def start_relay_process(dsn: str, kafka: KafkaConnection, topic: str) -> Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-c", RELAY_PROCESS, dsn, bootstrap, topic
+        sys.executable,
+        "-c",
+        RELAY_PROCESS,
+        dsn,
+        kafka.bootstrap,
+        kafka.username or "",
+        topic,
+        env={**os.environ, "KAFKA_PASSWORD": _password(kafka)},
     )
 
 
@@ -180,11 +197,11 @@ async def _at_least(relay: OutboxRelay, n: int) -> bool:
 
 
 async def test_only_one_relay_holds_the_lease(
-    store: PostgresEventStore, clean_db: str, kafka_bootstrap: str, topic: str
+    store: PostgresEventStore, clean_db: str, kafka_admin: KafkaConnection, topic: str
 ) -> None:
     await store.append([order_event("solo", 1)])
     relays = [
-        OutboxRelay(store, kafka_bootstrap, name="order", topic_for=lambda _: topic, dsn=clean_db)
+        OutboxRelay(store, kafka_admin, name="order", topic_for=lambda _: topic, dsn=clean_db)
         for _ in range(2)
     ]
     stops = [asyncio.Event(), asyncio.Event()]
@@ -201,7 +218,7 @@ async def test_only_one_relay_holds_the_lease(
     await eventually(lambda: _at_least(standby, 1), what="standby to take over")
     stops[1 - active[0]].set()
     await tasks[1 - active[0]]
-    records = await read_topic(kafka_bootstrap, topic, expect=2)
+    records = await read_topic(kafka_admin, topic, expect=2)
     assert [decode_envelope(r.value).stream_version for r in records] == [1, 2]
 
 
@@ -210,7 +227,7 @@ async def _total(relays: list[OutboxRelay], n: int) -> bool:
 
 
 async def test_consumer_dead_letters_poison_and_keeps_going(
-    store: PostgresEventStore, kafka_bootstrap: str, topic: str
+    store: PostgresEventStore, kafka_admin: KafkaConnection, topic: str
 ) -> None:
     calls = {"failing": 0}
 
@@ -224,7 +241,7 @@ async def test_consumer_dead_letters_poison_and_keeps_going(
     unknown = good1.model_copy(
         update={"type": "NoSuchEvent", "event_id": order_event("x", 1).event_id}
     )
-    producer = create_producer(kafka_bootstrap)
+    producer = create_producer(kafka_admin)
     await producer.start()
     try:
         # All on one key, so one partition: order matters and the bad ones sit in between.
@@ -244,7 +261,7 @@ async def test_consumer_dead_letters_poison_and_keeps_going(
 
     runtime = ConsumerRuntime(
         service="test",
-        bootstrap=kafka_bootstrap,
+        kafka=kafka_admin,
         store=store,
         retry=RetrySettings(max_attempts=3, initial_backoff_s=0.05),
     )
@@ -267,7 +284,7 @@ async def test_consumer_dead_letters_poison_and_keeps_going(
     assert [r[2] for r in rows] == [str(good1.event_id), str(good2.event_id)]
     # Once in the batch it came in (which then ran one by one), then its three attempts.
     assert calls["failing"] == 1 + 3
-    dead = await read_topic(kafka_bootstrap, dlq(topic), expect=3)
+    dead = await read_topic(kafka_admin, dlq(topic), expect=3)
     got = [
         (header_value(r.headers, "dlq.error_code"), header_value(r.headers, "dlq.attempts"))
         for r in dead

@@ -15,6 +15,7 @@ import pytest
 from oms_events.codec import decode_envelope
 from oms_platform.db import create_engine
 from oms_platform.eventstore import START, PostgresEventStore
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.notify import Wakeup, install
 from oms_platform.relay import LeaseLost, OutboxRelay
 from oms_platform.testing.builders import envelope
@@ -54,9 +55,9 @@ async def running(*loops: Loop) -> AsyncIterator[list[asyncio.Task[None]]]:
 
 
 def relay(
-    store: PostgresEventStore, dsn: str, bootstrap: str, topic: str, **kw: Any
+    store: PostgresEventStore, dsn: str, kafka: KafkaConnection, topic: str, **kw: Any
 ) -> OutboxRelay:
-    return OutboxRelay(store, bootstrap, name="order", topic_for=lambda _: topic, dsn=dsn, **kw)
+    return OutboxRelay(store, kafka, name="order", topic_for=lambda _: topic, dsn=dsn, **kw)
 
 
 async def test_no_trigger_notifies_inside_the_writers_transactions(
@@ -82,10 +83,10 @@ async def test_no_trigger_notifies_inside_the_writers_transactions(
 
 
 async def test_an_idle_relay_publishes_on_the_commit_notification_not_on_its_poll(
-    store: PostgresEventStore, clean_db: str, kafka_bootstrap: str, topic: str
+    store: PostgresEventStore, clean_db: str, kafka_admin: KafkaConnection, topic: str
 ) -> None:
     wakeup = Wakeup(clean_db)
-    r = relay(store, clean_db, kafka_bootstrap, topic, idle_poll_s=30.0, wakeup=wakeup)
+    r = relay(store, clean_db, kafka_admin, topic, idle_poll_s=30.0, wakeup=wakeup)
     async with running(wakeup, r):
 
         async def idle() -> bool:
@@ -104,15 +105,15 @@ async def test_an_idle_relay_publishes_on_the_commit_notification_not_on_its_pol
         took = time.monotonic() - started
     assert took < 2.0, f"published after {took:.2f}s: that was the poll, not the notification"
     assert r.reads - reads <= 40  # one read on the wakeup (and a few short retries at most)
-    [record] = await read_topic(kafka_bootstrap, topic, expect=1)
+    [record] = await read_topic(kafka_admin, topic, expect=1)
     assert record.key == b"order-1"
 
 
 async def test_an_idle_relay_reads_about_once_per_fallback_poll(
-    store: PostgresEventStore, clean_db: str, kafka_bootstrap: str, topic: str
+    store: PostgresEventStore, clean_db: str, kafka_admin: KafkaConnection, topic: str
 ) -> None:
     wakeup = Wakeup(clean_db)
-    r = relay(store, clean_db, kafka_bootstrap, topic, idle_poll_s=1.0, wakeup=wakeup)
+    r = relay(store, clean_db, kafka_admin, topic, idle_poll_s=1.0, wakeup=wakeup)
     async with running(wakeup, r):
 
         async def idle() -> bool:
@@ -127,7 +128,7 @@ async def test_an_idle_relay_reads_about_once_per_fallback_poll(
 
 
 async def test_pipelined_batches_go_out_in_order_with_an_unpublishable_one_parked(
-    store: PostgresEventStore, clean_db: str, kafka_bootstrap: str, topic: str
+    store: PostgresEventStore, clean_db: str, kafka_admin: KafkaConnection, topic: str
 ) -> None:
     # Three batches of ten on one key (one partition, so the topic's order is ours), with
     # an event the broker will never take in the middle batch.
@@ -140,7 +141,7 @@ async def test_pipelined_batches_go_out_in_order_with_an_unpublishable_one_parke
         await store.append([env])
     recorded = await store.read_all(START, limit=100)
     assert len(recorded) == 31
-    r = relay(store, clean_db, kafka_bootstrap, topic, batch_size=10, idle_poll_s=0.2)
+    r = relay(store, clean_db, kafka_admin, topic, batch_size=10, idle_poll_s=0.2)
     async with running(r):
 
         async def done() -> bool:
@@ -148,7 +149,7 @@ async def test_pipelined_batches_go_out_in_order_with_an_unpublishable_one_parke
 
         await eventually(done, timeout_s=60, what="the checkpoint at the last event")
     assert r.parked == 1 and r.published == 31
-    records = await read_topic(kafka_bootstrap, topic, expect=30)
+    records = await read_topic(kafka_admin, topic, expect=30)
     got = [decode_envelope(rec.value) for rec in records]
     assert [e.stream_version for e in got] == list(range(1, 31))
     async with store.connection() as conn:
@@ -158,12 +159,11 @@ async def test_pipelined_batches_go_out_in_order_with_an_unpublishable_one_parke
 
 
 async def test_the_standby_takes_over_when_the_active_lease_connection_is_killed(
-    store: PostgresEventStore, clean_db: str, kafka_bootstrap: str, topic: str
+    store: PostgresEventStore, clean_db: str, kafka_admin: KafkaConnection, topic: str
 ) -> None:
     wakeup = Wakeup(clean_db)
     relays = [
-        relay(store, clean_db, kafka_bootstrap, topic, idle_poll_s=1.0, wakeup=wakeup)
-        for _ in range(2)
+        relay(store, clean_db, kafka_admin, topic, idle_poll_s=1.0, wakeup=wakeup) for _ in range(2)
     ]
     await store.append([envelope("order-s", 1)])
     async with running(wakeup, *relays) as tasks:
@@ -201,7 +201,7 @@ async def test_the_standby_takes_over_when_the_active_lease_connection_is_killed
         await eventually(stopped, timeout_s=10, what="the relay without a lease to stop")
         assert isinstance(lost.exception(), LeaseLost | psycopg.Error)
     assert relays[active].published == 1
-    records = await read_topic(kafka_bootstrap, topic, expect=2)
+    records = await read_topic(kafka_admin, topic, expect=2)
     assert [decode_envelope(rec.value).stream_version for rec in records] == [1, 2]
 
 

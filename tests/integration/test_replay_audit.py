@@ -505,7 +505,7 @@ async def test_a_rebuild_with_the_operations_service_running_on_kafka_loses_noth
         host = create_app(
             OperationsSettings(
                 database_dsn=SecretStr(ops.dsn),
-                kafka_bootstrap=topics.bootstrap,
+                **topics.kafka.settings(),
                 topic_prefix=topics.prefix,
                 retry=RetrySettings(initial_backoff_s=0.05),
             )
@@ -515,7 +515,7 @@ async def test_a_rebuild_with_the_operations_service_running_on_kafka_loses_noth
         relays = [
             OutboxRelay(
                 store,
-                topics.bootstrap,
+                topics.kafka,
                 name=f"replay-test-{service}",
                 topic_for=lambda env: topics.prefix + topic_for(env.type),
                 dsn=stores.dsns[service],

@@ -53,7 +53,7 @@ class Running:
 async def returns(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     settings = ReturnsSettings(
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=topics.bootstrap,
+        **topics.kafka.settings(),
         topic_prefix=topics.prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
     )

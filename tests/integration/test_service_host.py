@@ -15,6 +15,7 @@ from oms_events.examples import example
 from oms_events.registry import envelope_for
 from oms_events.topics import INVENTORY_EVENTS, ORDER_EVENTS
 from oms_platform.eventstore import UnitOfWork
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer
 from oms_platform.service import ServiceHost
 from oms_platform.settings import ServiceSettings
@@ -22,13 +23,13 @@ from oms_platform.testing.kafka import eventually, read_topic
 
 
 async def test_host_consumes_appends_and_relays_under_its_topic_prefix(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = ServiceSettings(
         service="inventory",
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=kafka_bootstrap,
+        **kafka_admin.settings(),
         topic_prefix=prefix,
     )
     host = ServiceHost(settings)
@@ -62,11 +63,11 @@ async def test_host_consumes_appends_and_relays_under_its_topic_prefix(
             actor="test",
             producer="order",
         )
-        producer = create_producer(kafka_bootstrap)
+        producer = create_producer(kafka_admin)
         await producer.start()
         await producer.send_and_wait(prefix + ORDER_EVENTS, encode_envelope(placed), key=b"ord-1")
         await producer.stop()
-        [out] = await read_topic(kafka_bootstrap, prefix + INVENTORY_EVENTS, expect=1)
+        [out] = await read_topic(kafka_admin, prefix + INVENTORY_EVENTS, expect=1)
         got = decode_envelope(out.value)
         assert got.type == "StockReservationFailed"
         assert got.causation_id == str(placed.event_id) and out.key == b"ord-1"

@@ -74,7 +74,7 @@ class Running:
 async def shipping(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     settings = ShippingSettings(
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=topics.bootstrap,
+        **topics.kafka.settings(),
         topic_prefix=topics.prefix,
         retry=RetrySettings(initial_backoff_s=0.05),
         **{f"webhook_secret_{c}": SecretStr(s) for c, s in SECRETS.items()},

@@ -119,11 +119,11 @@ def test_second_up_starts_nothing(status_doc: dict[str, Any], config: StackConfi
 
 async def test_kafka_round_trip(status_doc: dict[str, Any], config: StackConfig) -> None:
     topic = f"oms-stack-test-{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=config.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**config.kafka.options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        producer = AIOKafkaProducer(bootstrap_servers=config.kafka_bootstrap, acks="all")
+        producer = AIOKafkaProducer(**config.kafka.options(), acks="all")
         await producer.start()
         try:
             meta = await producer.send_and_wait(topic, b"hello-oms", key=b"k1")
@@ -133,7 +133,7 @@ async def test_kafka_round_trip(status_doc: dict[str, Any], config: StackConfig)
 
         consumer = AIOKafkaConsumer(
             topic,
-            bootstrap_servers=config.kafka_bootstrap,
+            **config.kafka.options(),
             group_id=f"{topic}-group",
             auto_offset_reset="earliest",
             enable_auto_commit=False,

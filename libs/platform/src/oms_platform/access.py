@@ -21,6 +21,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from oms_events.topics import (
+    AUDIT_ANCHORS,
     FULFILMENT_EVENTS,
     INVENTORY_EVENTS,
     ORDER_EVENTS,
@@ -30,9 +31,6 @@ from oms_events.topics import (
     SHIPPING_EVENTS,
     dlq,
 )
-
-AUDIT_ANCHORS = "oms.audit.anchors"
-"""Signed chain heads, published by every service that stores events (read by ``oms audit``)."""
 
 ADMIN_USER = "admin"
 """The super user: creates topics and users, applies these rules, runs the ``oms`` tools."""

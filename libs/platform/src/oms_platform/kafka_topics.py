@@ -16,11 +16,13 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from oms_events.topics import ALL_TOPICS, AUDIT_ANCHORS, dlq
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.logging import get_logger
 
 log = get_logger(__name__)
 
 _OK, _EXISTS = 0, 36  # Kafka error codes: none, TOPIC_ALREADY_EXISTS
+_NOT_AUTHORIZED = 29  # TOPIC_AUTHORIZATION_FAILED
 
 
 def catalogue(prefix: str = "") -> list[str]:
@@ -45,10 +47,10 @@ def _shape(topic: str, partitions: int) -> tuple[int, dict[str, str]]:
 
 
 async def ensure_topics(
-    bootstrap: str, topics: list[str], *, partitions: int, replication: int = 1
+    kafka: KafkaConnection, topics: list[str], *, partitions: int, replication: int = 1
 ) -> dict[str, int]:
     """Create the missing ``topics``; the partition count of each topic afterwards."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="oms-topics")
+    admin = AIOKafkaAdminClient(**kafka.options(), client_id="oms-topics")
     await admin.start()
     try:
         counts = await _partition_counts(admin)
@@ -58,11 +60,20 @@ async def ensure_topics(
             response = await admin.create_topics(
                 [NewTopic(t, n, replication, topic_configs=c) for t, (n, c) in shapes.items()]
             )
+            not_ours = []
             for item in response.topic_errors:
                 name, code = item[0], item[1]
-                if code not in (_OK, _EXISTS):
+                if code == _NOT_AUTHORIZED:
+                    # A service's user sees and creates only what its ACLs allow; the
+                    # other topics are its owners' (``oms up`` creates them all as admin).
+                    not_ours.append(name)
+                elif code not in (_OK, _EXISTS):
                     raise RuntimeError(f"cannot create topic {name}: error {code} {item[2:]}")
-            log.info("kafka.topics_created", count=len(missing), partitions=partitions)
+            if not_ours:
+                log.info("kafka.topics_not_authorized", count=len(not_ours))
+            log.info(
+                "kafka.topics_created", count=len(missing) - len(not_ours), partitions=partitions
+            )
             counts = await _partition_counts(admin)
         for topic in topics:
             wanted = _shape(topic, partitions)[0]

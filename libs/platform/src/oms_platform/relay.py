@@ -38,6 +38,7 @@ from oms_platform import deadletters
 from oms_platform.eventstore.model import Position, RecordedEvent
 from oms_platform.eventstore.postgres import PostgresEventStore, save_checkpoint
 from oms_platform.health import LoopStatus, sleep_or_stop
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.logging import get_logger
 from oms_platform.metrics import ServiceMetrics
 from oms_platform.notify import IdleWait, Wakeup
@@ -56,10 +57,10 @@ def message_headers(env: Envelope) -> list[tuple[str, bytes]]:
     ]
 
 
-def create_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
+def create_producer(kafka: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
     """The idempotent, acks=all producer used for the outbox and the dead-letter topics."""
     options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap,
+        **kafka.options(),
         "enable_idempotence": True,
         "acks": "all",
         "linger_ms": 5,
@@ -110,7 +111,7 @@ class OutboxRelay:
     def __init__(
         self,
         store: PostgresEventStore,
-        bootstrap: str,
+        kafka: KafkaConnection,
         *,
         name: str,
         topic_for: Callable[[Envelope], str],
@@ -124,7 +125,7 @@ class OutboxRelay:
         metrics: ServiceMetrics | None = None,
     ) -> None:
         self.store = store
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.name = name
         self.topic_for = topic_for
         self.dsn = dsn
@@ -158,7 +159,7 @@ class OutboxRelay:
                 return
             log.info("relay.lease_acquired", relay=self.name)
             self._position = None  # another relay may have moved it while we waited
-            producer = create_producer(self.bootstrap)
+            producer = create_producer(self.kafka)
             await producer.start()
             try:
                 await self._relay(lease, producer, stop)

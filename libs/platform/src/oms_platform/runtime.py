@@ -32,6 +32,7 @@ from oms_platform import deadletters
 from oms_platform.consumer import Delivery, MessageProcessor, Outcome, Subscription, producer_sink
 from oms_platform.eventstore.postgres import PostgresEventStore
 from oms_platform.health import Health, keep_running
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.logging import get_logger
 from oms_platform.metrics import ServiceMetrics
 from oms_platform.notify import Wakeup, wait_or_sleep
@@ -55,7 +56,7 @@ class ConsumerRuntime:
         self,
         *,
         service: str,
-        bootstrap: str,
+        kafka: KafkaConnection,
         store: PostgresEventStore,
         retry: RetrySettings | None = None,
         health: Health | None = None,
@@ -65,7 +66,7 @@ class ConsumerRuntime:
     ) -> None:
         self.service = service
         self.wakeup = wakeup
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.store = store
         self.batch_size = batch_size
         # aiokafka clients need a running event loop: the producer is made in start().
@@ -95,7 +96,7 @@ class ConsumerRuntime:
         """Consume ``sub``'s topics until ``stop`` (the service host restarts it on error)."""
         consumer = AIOKafkaConsumer(
             *sub.topics,
-            bootstrap_servers=self.bootstrap,
+            **self.kafka.options(),
             group_id=self.group(sub),
             client_id=f"oms-{self.group(sub)}",
             enable_auto_commit=False,
@@ -288,7 +289,7 @@ class ConsumerRuntime:
         """Start the dead-letter producer, then one :meth:`consume` loop per subscription
         (restarted after a failure, reported in readiness as ``kafka:<consumer>``)."""
         self._stop = asyncio.Event()
-        self._dlq_producer = create_producer(self.bootstrap)
+        self._dlq_producer = create_producer(self.kafka)
         await self._dlq_producer.start()
         for sub in self.subscriptions:
             status = self.health.loop(f"kafka:{sub.consumer}")

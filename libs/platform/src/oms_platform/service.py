@@ -80,7 +80,7 @@ class ServiceHost:
             self.wakeup = Wakeup(self.pg.dsn, status=self.health.loop("wakeup"))
             self.consumers = ConsumerRuntime(
                 service=f"{settings.topic_prefix}{settings.service}",
-                bootstrap=settings.kafka_bootstrap,
+                kafka=settings.kafka,
                 store=self.pg,
                 retry=settings.retry,
                 health=self.health,
@@ -90,7 +90,7 @@ class ServiceHost:
             )
             self.relay = OutboxRelay(
                 self.pg,
-                settings.kafka_bootstrap,
+                settings.kafka,
                 name=settings.service,
                 topic_for=lambda env: self.topic(topic_for(env.type)),
                 dsn=self.pg.dsn,
@@ -105,7 +105,7 @@ class ServiceHost:
                 settings,
                 self.pg,
                 topic=self.topic(AUDIT_ANCHORS),
-                producer=lambda: create_producer(settings.kafka_bootstrap),
+                producer=lambda: create_producer(settings.kafka),
                 status=self.health.loop("anchors"),
             )
             self.health.add_probe("anchors", self.anchors.probe)
@@ -236,7 +236,7 @@ class ServiceHost:
         for hook in self.startup_hooks:
             await hook()
         await ensure_topics(
-            self.settings.kafka_bootstrap,
+            self.settings.kafka,
             [*catalogue(self.settings.topic_prefix), *audit_topics(self.settings.topic_prefix)],
             partitions=self.settings.topic_partitions,
             replication=self.settings.topic_replication,

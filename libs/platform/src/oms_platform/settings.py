@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms_platform.kafka_client import KafkaConnection
+
 
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMS_KAFKA_", extra="ignore")
@@ -66,3 +68,11 @@ class ServiceSettings(BaseSettings):
     """PEM of the Ed25519 private key that signs the chain heads published for audit."""
     anchor_interval_s: float = Field(default=5.0, gt=0, le=3600)
     """How often the heads that moved are published as signed anchors (and at shutdown)."""
+    kafka_username: str | None = None
+    """This service's SASL/SCRAM user on the broker (None: the broker has no SASL)."""
+    kafka_password: SecretStr | None = None
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """The broker and this service's login on it, for every Kafka client it makes."""
+        return KafkaConnection(self.kafka_bootstrap, self.kafka_username, self.kafka_password)

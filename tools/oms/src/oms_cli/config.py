@@ -23,6 +23,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms_cli.proc import StackError
+from oms_platform.kafka_client import KafkaConnection
 
 SERVICES: tuple[str, ...] = (
     "order",
@@ -124,6 +125,14 @@ class StackConfig(BaseSettings):
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """The stack's broker as its super user (``oms`` tools, tests, benchmarks); the
+        services log in as their own users (``oms_cli.services.kafka_env``)."""
+        from oms_cli.kafka import connection  # oms_cli.kafka imports this module
+
+        return connection(self)
 
     # -- PostgreSQL ------------------------------------------------------------------
     @property

@@ -24,12 +24,14 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from oms_cli import kafka
 from oms_cli.config import StackConfig
 from oms_cli.lifecycle import Lifecycle
 from oms_events.codec import encode_envelope
 from oms_events.contracts import OrderSubmitted
 from oms_events.registry import envelope_for
 from oms_events.topics import PLATFORM_INGRESS
+from oms_platform.access import PLATFORM, kafka_user
 from oms_platform.relay import create_producer, message_headers
 
 WAREHOUSES = [
@@ -292,7 +294,8 @@ async def run_demo(
         await asyncio.sleep(2)  # let the order service learn the SKUs
     rng = random.Random()
     run = uuid.uuid4().hex[:4].upper()
-    producer = create_producer(config.kafka_bootstrap)
+    # As a sales platform would: its user may write the ingress topic and nothing else.
+    producer = create_producer(kafka.connection(config, kafka_user(PLATFORM)))
     await producer.start()
     pending: list[DemoOrder] = []
     placed: list[DemoOrder] = []

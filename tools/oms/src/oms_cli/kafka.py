@@ -4,24 +4,36 @@ The jars come from Maven Central via ``deploy/local/kafka/pom.xml`` and are cach
 machine in ``<cache_dir>/kafka-<version>/libs`` (a ``.complete`` marker next to it says the
 copy finished). Per-checkout state lives in ``<home>/kafka``::
 
-    server.properties   rewritten on every start from StackConfig
+    server.properties   rewritten on every start from StackConfig (mode 0600: it holds
+                        the admin's password, which the broker itself logs in with)
     cluster.id          the KRaft cluster id used by the one-time storage format
+    scram-users         the SCRAM users the cluster has (made at format, or added later)
     data/               log.dirs (formatted with ``StorageTool format --standalone``)
     logs/server.log     log4j2 (deploy/local/kafka/log4j2.yaml), INFO
     logs/kafka.out      the JVM's stdout/stderr (WARN+ and crashes), truncated per start
     kafka.pid           pid of the detached broker JVM
+
+Clients authenticate with SASL/SCRAM-SHA-512 on the one client listener: a user per
+service and one for the sales platforms, each allowed only what ``oms_platform.access``
+grants (ACLs applied by :func:`ensure_acls`); ``admin`` is the super user. The controller
+listener takes SASL PLAIN with the admin only: on a PLAINTEXT controller listener the
+broker's principal would be ANONYMOUS and the controller would refuse its registration.
+Passwords are made once under ``<home>/secrets`` (``oms_cli.secrets.kafka_password``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import struct
 import subprocess
 import time
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from oms_cli.config import StackConfig, deploy_dir
 from oms_cli.proc import (
@@ -36,9 +48,24 @@ from oms_cli.proc import (
     stop_pid,
     tail,
 )
+from oms_cli.secrets import kafka_password
+from oms_platform.access import (
+    ADMIN_USER,
+    AclRule,
+    Operation,
+    PatternType,
+    ResourceType,
+    acl_rules,
+    users,
+)
+from oms_platform.kafka_client import SASL_MECHANISM, KafkaConnection
 
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
+ACL_TOOL = "org.apache.kafka.tools.AclCommand"
+CONFIG_TOOL = "kafka.admin.ConfigCommand"
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+CLIENT_LISTENER = "SASL_PLAINTEXT"
 STARTED_MARKER = "Kafka Server started"
 # A broker that was killed recovers every partition log before it serves: with a few
 # hundred test topics that takes well over a minute on two cores.
@@ -132,18 +159,51 @@ def kafka_java_cmd(config: StackConfig, main_class: str, *args: str) -> list[str
 # --------------------------------------------------------------------------- config
 
 
-def server_properties(config: StackConfig) -> str:
+def _jaas(module: str, user: str, password: str, *extra: str) -> str:
+    return (
+        " ".join([f"{module} required", f'username="{user}"', f'password="{password}"', *extra])
+        + ";"
+    )
+
+
+def server_properties(config: StackConfig, *, admin_plain: bool = False) -> str:
+    """The broker's configuration; ``admin_plain`` also lets the admin log in with PLAIN on
+    the client listener (only while SCRAM users are added to a cluster formatted without)."""
     h = config.host
+    admin = kafka_password(config, ADMIN_USER)
+    plain_jaas = _jaas(
+        "org.apache.kafka.common.security.plain.PlainLoginModule",
+        ADMIN_USER,
+        admin,
+        f'user_{ADMIN_USER}="{admin}"',
+    )
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.bootstrap.servers": f"{h}:{config.kafka_controller_port}",
-        "listeners": f"PLAINTEXT://{h}:{config.kafka_port},"
+        "listeners": f"{CLIENT_LISTENER}://{h}:{config.kafka_port},"
         f"CONTROLLER://{h}:{config.kafka_controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{h}:{config.kafka_port}",
+        "advertised.listeners": f"{CLIENT_LISTENER}://{h}:{config.kafka_port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": CLIENT_LISTENER,
+        "listener.security.protocol.map": f"{CLIENT_LISTENER}:SASL_PLAINTEXT,"
+        "CONTROLLER:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": f"{SASL_MECHANISM},PLAIN" if admin_plain else SASL_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SASL_MECHANISM,
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": _jaas(
+            "org.apache.kafka.common.security.scram.ScramLoginModule", ADMIN_USER, admin
+        ),
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": plain_jaas,
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": f"User:{ADMIN_USER}",
+        "allow.everyone.if.no.acl.found": "false",
+        **(
+            {"listener.name.sasl_plaintext.plain.sasl.jaas.config": plain_jaas}
+            if admin_plain
+            else {}
+        ),
         "log.dirs": str(config.kafka_data),
         "num.partitions": "3",
         "default.replication.factor": "1",
@@ -166,15 +226,30 @@ def is_formatted(config: StackConfig) -> bool:
     return (config.kafka_data / "meta.properties").is_file()
 
 
-def _run_tool(config: StackConfig, *args: str) -> str:
-    cmd = [_java(), *TOOL_JVM_OPTS, "-cp", f"{config.kafka_libs}/*", STORAGE_TOOL, *args]
+def _run_tool(config: StackConfig, *args: str, tool: str = STORAGE_TOOL) -> str:
+    cmd = kafka_java_cmd(config, tool, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
-        raise StackError(
-            f"{STORAGE_TOOL} {' '.join(args)} failed (exit {proc.returncode}):\n"
-            f"{(proc.stdout + proc.stderr).strip()[-3000:]}"
-        )
+        shown = " ".join(a if "password=" not in a else "<secret>" for a in args)
+        output = (proc.stdout + proc.stderr).strip()[-3000:]
+        for user in users():  # the tools echo their arguments
+            output = output.replace(kafka_password(config, user), "<secret>")
+        raise StackError(f"{tool} {shown} failed (exit {proc.returncode}):\n{output}")
     return proc.stdout
+
+
+def _scram(config: StackConfig, user: str, *, named: bool) -> str:
+    name = f"name={user}," if named else ""
+    return f"{SASL_MECHANISM}=[{name}password={kafka_password(config, user)}]"
+
+
+def _scram_users_file(config: StackConfig) -> Path:
+    return config.kafka_dir / "scram-users"
+
+
+def _known_scram_users(config: StackConfig) -> set[str]:
+    path = _scram_users_file(config)
+    return set(path.read_text().split()) if path.is_file() else set()
 
 
 def _format_storage(config: StackConfig) -> None:
@@ -183,9 +258,18 @@ def _format_storage(config: StackConfig) -> None:
     if not cluster_id:
         cluster_id = _run_tool(config, "random-uuid").strip().splitlines()[-1]
         id_file.write_text(cluster_id + "\n")
+    scram = [arg for user in users() for arg in ("--add-scram", _scram(config, user, named=True))]
     _run_tool(
-        config, "format", "--standalone", "-t", cluster_id, "-c", str(config.kafka_properties)
+        config,
+        "format",
+        "--standalone",
+        "-t",
+        cluster_id,
+        "-c",
+        str(config.kafka_properties),
+        *scram,
     )
+    _scram_users_file(config).write_text("\n".join(users()) + "\n")
     (config.kafka_dir / "format.json").write_text(
         json.dumps(
             {
@@ -211,17 +295,16 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def metadata_ok(host: str, port: int, timeout: float = 3.0) -> bool:
-    """TCP connect + a real Metadata request (v4, no topics); True if a broker answers.
+def api_versions_ok(host: str, port: int, timeout: float = 3.0) -> bool:
+    """TCP connect + a real ApiVersions request (v0); True if a broker answers.
 
-    Hand-rolled so that `oms status` needs neither Java nor a Kafka client library. v4 is
-    the oldest Metadata version Kafka 4.x still accepts (KIP-896) and is non-flexible.
+    Hand-rolled so that `oms status` needs neither Java nor a Kafka client library.
+    ApiVersions is the one request a SASL listener answers before a client authenticates
+    (KIP-43), and Kafka 4.x still takes its v0, which is non-flexible.
     """
     correlation_id = 0x0A5
     client_id = b"oms-status"
-    header = struct.pack(">hhih", 3, 4, correlation_id, len(client_id)) + client_id
-    body = struct.pack(">i?", 0, False)  # topics: empty array; allow_auto_topic_creation
-    request = header + body
+    request = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.settimeout(timeout)
@@ -230,14 +313,164 @@ def metadata_ok(host: str, port: int, timeout: float = 3.0) -> bool:
             response = _recv_exact(sock, size)
     except (OSError, ConnectionError, struct.error):
         return False
-    if len(response) < 12:
+    if len(response) < 10:
         return False
-    got_id, _throttle_ms, n_brokers = struct.unpack_from(">iii", response, 0)
-    return bool(got_id == correlation_id and n_brokers >= 1)
+    got_id, error_code, n_apis = struct.unpack_from(">ihi", response, 0)
+    return bool(got_id == correlation_id and error_code == 0 and n_apis >= 1)
 
 
 def healthy(config: StackConfig) -> bool:
-    return metadata_ok(config.host, config.kafka_port)
+    return api_versions_ok(config.host, config.kafka_port)
+
+
+# --------------------------------------------------------------------------- access
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (it holds a password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file made before by a plain write_text keeps its mode
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def secured(config: StackConfig) -> bool:
+    """Whether the stack's broker was started with SASL (every start since SCRAM came in;
+    a broker still running from before takes unauthenticated clients until restarted)."""
+    try:
+        return f"listeners={CLIENT_LISTENER}://" in config.kafka_properties.read_text()
+    except OSError:
+        return True  # not started yet: it will be
+
+
+def connection(config: StackConfig, user: str = ADMIN_USER) -> KafkaConnection:
+    """The stack's broker as Kafka user ``user`` (default: the super user, for tools)."""
+    if not secured(config):
+        return KafkaConnection(config.kafka_bootstrap)
+    return KafkaConnection(config.kafka_bootstrap, user, SecretStr(kafka_password(config, user)))
+
+
+def admin_properties(config: StackConfig, *, plain: bool = False) -> Path:
+    """A client properties file logging in as the admin, for Kafka's Java tools (SCRAM; or
+    PLAIN, which only a broker started to add SCRAM users takes)."""
+    password = kafka_password(config, ADMIN_USER)
+    if plain:
+        mechanism, module = "PLAIN", "org.apache.kafka.common.security.plain.PlainLoginModule"
+    else:
+        mechanism, module = (
+            SASL_MECHANISM,
+            "org.apache.kafka.common.security.scram.ScramLoginModule",
+        )
+    path = config.kafka_dir / ("admin-plain.properties" if plain else "admin.properties")
+    _write_private(
+        path,
+        "security.protocol=SASL_PLAINTEXT\n"
+        f"sasl.mechanism={mechanism}\n"
+        f"sasl.jaas.config={_jaas(module, ADMIN_USER, password)}\n",
+    )
+    return path
+
+
+def _add_scram_users(config: StackConfig, missing: list[str]) -> None:
+    """Give a cluster formatted without them (before SCRAM came in, or before a new
+    service) its SCRAM users, keeping its data: the broker runs once with PLAIN for the
+    admin too (the admin has no SCRAM credential yet, and the controller listener does
+    not take this admin request), the users are added, and it stops again."""
+    _write_private(config.kafka_properties, server_properties(config, admin_plain=True))
+    props = admin_properties(config, plain=True)
+    _spawn(config)
+    try:
+        for user in missing:
+            _run_tool(
+                config,
+                "--bootstrap-server",
+                config.kafka_bootstrap,
+                "--command-config",
+                str(props),
+                "--alter",
+                "--entity-type",
+                "users",
+                "--entity-name",
+                user,
+                "--add-config",
+                _scram(config, user, named=False),
+                tool=CONFIG_TOOL,
+            )
+    finally:
+        stop(config)
+        props.unlink(missing_ok=True)
+    known = sorted({*_known_scram_users(config), *missing})
+    _scram_users_file(config).write_text("\n".join(known) + "\n")
+
+
+_ACL_RESOURCE = re.compile(r"ResourcePattern\(resourceType=(\w+), name=(.+?), patternType=(\w+)\)")
+_ACL_ENTRY = re.compile(
+    r"\(principal=User:([^,]+), host=\*, operation=(\w+), permissionType=ALLOW\)"
+)
+
+
+def _parse_acls(listing: str) -> set[AclRule]:
+    """The allow rules of OMS users (``oms-*``) in an ``AclCommand --list`` listing."""
+    found: set[AclRule] = set()
+    resource: tuple[str, str, str] | None = None
+    for line in listing.splitlines():
+        if (m := _ACL_RESOURCE.search(line)) is not None:
+            resource = (m[1].lower(), m[2], m[3].lower())
+        elif (m := _ACL_ENTRY.search(line)) is not None and resource is not None:
+            user, operation = m[1], m[2].capitalize()
+            if user.startswith("oms-") and operation in {"Read", "Write"}:
+                kind, name, pattern = resource
+                found.add(
+                    AclRule(
+                        user, ResourceType(kind), name, PatternType(pattern), Operation(operation)
+                    )
+                )
+    return found
+
+
+def _acl_args(action: str, rules: list[AclRule]) -> list[list[str]]:
+    """``AclCommand`` argument lists doing ``action`` for ``rules``: one run per user,
+    operation, resource type and pattern, naming all of its resources."""
+    runs: dict[tuple[str, Operation, ResourceType, PatternType], list[str]] = {}
+    for r in sorted(rules):
+        runs.setdefault((r.user, r.operation, r.resource, r.pattern), []).append(r.name)
+    return [
+        [
+            action,
+            *(["--force"] if action == "--remove" else []),
+            "--allow-principal",
+            f"User:{user}",
+            "--operation",
+            operation.value,
+            "--resource-pattern-type",
+            pattern.value,
+            *(arg for name in names for arg in (f"--{kind.value}", name)),
+        ]
+        for (user, operation, kind, pattern), names in runs.items()
+    ]
+
+
+def _acl_base(config: StackConfig) -> list[str]:
+    props = admin_properties(config)
+    return ["--bootstrap-server", config.kafka_bootstrap, "--command-config", str(props)]
+
+
+def acls(config: StackConfig) -> set[AclRule]:
+    """The allow rules the broker holds for the OMS users (``oms-*``)."""
+    return _parse_acls(_run_tool(config, *_acl_base(config), "--list", tool=ACL_TOOL))
+
+
+def ensure_acls(config: StackConfig) -> dict[str, int]:
+    """Make the broker's ACLs of the OMS users equal ``oms_platform.access.acl_rules()``:
+    add what is missing, remove what the map no longer grants. Idempotent (a run with
+    nothing to do lists the ACLs once)."""
+    base = _acl_base(config)
+    present = acls(config)
+    wanted = set(acl_rules())
+    missing, stale = sorted(wanted - present), sorted(present - wanted)
+    for args in _acl_args("--add", missing) + _acl_args("--remove", stale):
+        _run_tool(config, *base, *args, tool=ACL_TOOL)
+    return {"added": len(missing), "removed": len(stale)}
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -290,10 +523,18 @@ def start(config: StackConfig) -> bool:
     ensure_libs(config)
     for d in (config.kafka_dir, config.kafka_data, config.kafka_logs):
         d.mkdir(parents=True, exist_ok=True)
-    config.kafka_properties.write_text(server_properties(config))
+    _write_private(config.kafka_properties, server_properties(config))
     if not is_formatted(config):
         _format_storage(config)
+    elif missing := [u for u in users() if u not in _known_scram_users(config)]:
+        _add_scram_users(config, missing)
+        _write_private(config.kafka_properties, server_properties(config))
+    _spawn(config)
+    return True
 
+
+def _spawn(config: StackConfig) -> None:
+    """Start the broker JVM on the properties written and wait until it serves."""
     stdout_log = _stdout_log(config)
     if stdout_log.exists():
         stdout_log.replace(stdout_log.with_suffix(".out.prev"))
@@ -313,7 +554,6 @@ def start(config: StackConfig) -> bool:
     pid = spawn_detached(cmd, config.kafka_dir, stdout_log)
     config.kafka_pid_file.write_text(f"{pid}\n")
     _wait_ready(config, pid, offset)
-    return True
 
 
 def _log_says_started(path: Path, offset: int) -> bool:

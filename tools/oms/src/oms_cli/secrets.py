@@ -10,6 +10,8 @@ see deploy/k8s). What each one is for:
   heads the services publish to the audit topic; ``oms audit verify`` checks with the
   public key.
 * ``gift-card.key``: the key of the gift card codes' keyed hash (payments only).
+* ``kafka-<user>.password``: the broker's SCRAM password of each Kafka user (``admin``,
+  ``oms-<service>``, ``oms-platform``; see ``oms_platform.access``).
 """
 
 from __future__ import annotations
@@ -109,3 +111,11 @@ def secret_env(config: StackConfig, service: str) -> dict[str, str]:
     if service == "payments":
         env[f"{prefix}GIFT_CARD_KEY"] = keys.gift_card_key
     return env
+
+
+def kafka_password(config: StackConfig, user: str) -> str:
+    """The SCRAM password of Kafka user ``user``, made the first time it is asked for."""
+    folder = ensure_secrets(config).folder
+    name = f"kafka-{user}.password"
+    _random_key(folder, name)
+    return (folder / name).read_text().strip()

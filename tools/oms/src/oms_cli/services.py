@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from oms_cli.config import SERVICES, StackConfig, find_repo_root
+from oms_cli.kafka import connection
 from oms_cli.proc import (
     StackError,
     pid_alive,
@@ -28,6 +29,7 @@ from oms_cli.proc import (
     tail,
 )
 from oms_cli.secrets import secret_env
+from oms_platform.access import ADMIN_USER, kafka_user
 
 ServiceInfo = dict[str, object]
 READY_TIMEOUT_S = 60.0
@@ -67,10 +69,24 @@ def service_env(
             f"{prefix}TOPIC_PARTITIONS": str(config.kafka_partitions),
         }
     )
+    env.update(kafka_env(config, service, topic_prefix))
     env.update(calls_env(config, service))
     env.update(secret_env(config, service))
     env.update(extra or {})
     return env
+
+
+def kafka_env(config: StackConfig, service: str, topic_prefix: str = "") -> dict[str, str]:
+    """``OMS_<SERVICE>_KAFKA_USERNAME``/``_PASSWORD``: the service's own Kafka user, whose
+    ACLs name the real topics; a test's service on prefixed topics runs as the admin."""
+    kafka = connection(config, kafka_user(service) if not topic_prefix else ADMIN_USER)
+    if kafka.username is None or kafka.password is None:
+        return {}
+    prefix = f"OMS_{service.upper()}_"
+    return {
+        f"{prefix}KAFKA_USERNAME": kafka.username,
+        f"{prefix}KAFKA_PASSWORD": kafka.password.get_secret_value(),
+    }
 
 
 CALLS: dict[str, tuple[str, ...]] = {"operations": ("order", "returns", "payments")}

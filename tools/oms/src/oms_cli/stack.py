@@ -60,10 +60,13 @@ def ensure_up(
                 f"the OMS Kafka broker is running but not answering on {config.kafka_bootstrap};"
                 f" see {config.kafka_logs} (or run `oms down` and `oms up` again)"
             )
+        # Before any service starts: each logs in as its own user, allowed only its ACLs.
+        # (A broker still running from before SASL came in has neither: restart it.)
+        acls = kafka.ensure_acls(config) if kafka.secured(config) else "broker without SASL"
         # Explicitly, with the partitions asked for: a topic the broker made on first
         # use would get its default count instead.
         topics = asyncio.run(
-            ensure_topics(config.kafka_bootstrap, catalogue(), partitions=config.kafka_partitions)
+            ensure_topics(kafka.connection(config), catalogue(), partitions=config.kafka_partitions)
         )
         svc = service_processes.ensure_services(config) if services else {}
         sims = (
@@ -82,6 +85,7 @@ def ensure_up(
             "bootstrap": config.kafka_bootstrap,
             "downloaded_jars": downloaded,
             "topics": len(topics),
+            "acls": acls,
             "partitions": config.kafka_partitions,
         },
         "services": svc,

@@ -16,17 +16,24 @@ from oms_events.base import Event
 from oms_events.codec import decode_envelope, encode_envelope
 from oms_events.envelope import Envelope
 from oms_events.registry import envelope_for
-from oms_events.topics import topic_for
+from oms_events.topics import INVENTORY_EVENTS, PLATFORM_INGRESS, topic_for
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import message_headers
+
+ACL_PROBE_TYPE = "WarehouseRegistered"
+"""A known event type no consumer of the ingress or the inventory topic handles: a probe
+message with it in its ``event_type`` header is skipped unread by every consumer there, so
+a test may send one to the live topics (``tests/contract/test_kafka_access.py`` checks)."""
+ACL_PROBED_TOPICS = (PLATFORM_INGRESS, INVENTORY_EVENTS)
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, expect: int, timeout_s: float = 60
+    kafka: KafkaConnection, topic: str, *, expect: int, timeout_s: float = 60
 ) -> list[Any]:
     """Every record of ``topic`` from the beginning, once at least ``expect`` have arrived."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka.options(),
         group_id=f"oms-test-reader-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -65,7 +72,7 @@ class TestTopics:
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
-    bootstrap: str
+    kafka: KafkaConnection
     prefix: str
     producer: Any
 
@@ -96,6 +103,6 @@ class TestTopics:
         """The distinct envelopes on ``topic`` (prefixed here) once ``expect`` records are
         there, and the raw records: a relay may resend a batch after a crash, consumers
         drop the duplicates by event id."""
-        records = await read_topic(self.bootstrap, self.prefix + topic, expect=expect)
+        records = await read_topic(self.kafka, self.prefix + topic, expect=expect)
         unique = {decode_envelope(r.value).event_id: decode_envelope(r.value) for r in records}
         return list(unique.values()), records
