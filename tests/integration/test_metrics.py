@@ -33,6 +33,7 @@ from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
 from oms_platform.settings import ServiceSettings
 from oms_platform.testing import auth
+from oms_platform.testing.builders import envelope
 from oms_platform.testing.kafka import eventually
 from oms_platform.testing.keys import service_keys
 
@@ -278,3 +279,21 @@ async def _any_order_id(host: ServiceHost) -> str:
     async with host.engine.connect() as conn:
         found = (await conn.execute(text("SELECT order_id FROM orders LIMIT 1"))).scalar_one()
     return str(found)
+
+
+async def test_a_parked_event_shows_on_metrics_and_the_relay_goes_on(
+    inventory: tuple[ServiceHost, str],
+) -> None:
+    host, _ = inventory
+    huge = envelope("reservation-big", 1, type="StockReserved", payload={"blob": "x" * 1_200_000})
+    await host.store.append([huge])
+    await host.store.append([envelope("reservation-small", 1, type="StockReserved")])
+
+    async def parked() -> bool:
+        s = await scrape(host)
+        return total(s, "oms_relay_parked_total") == 1 and total(s, "oms_parked_events") == 1
+
+    await eventually(parked, what="the huge event parked")
+    s = await scrape(host)
+    assert total(s, "oms_relay_published_total") == 1  # the next one went out
+    assert total(s, "oms_relay_backlog_events") == 0

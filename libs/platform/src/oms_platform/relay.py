@@ -242,8 +242,9 @@ class OutboxRelay:
                 await self._park(rec, err)
         return _InFlight(batch, pending)
 
-    async def _acknowledged(self, in_flight: _InFlight) -> None:
-        """Wait for the acks of ``in_flight``; park what the broker refused for good."""
+    async def _acknowledged(self, in_flight: _InFlight) -> int:
+        """Wait for the acks of ``in_flight``; park what the broker refused for good.
+        Returns how many the broker took."""
         results = await asyncio.gather(*(f for _, f in in_flight.pending), return_exceptions=True)
         failure: BaseException | None = None
         for (rec, _), result in zip(in_flight.pending, results, strict=True):
@@ -253,6 +254,7 @@ class OutboxRelay:
                 failure = failure or result
         if failure is not None:
             raise failure
+        return sum(not isinstance(r, BaseException) for r in results)
 
     async def _settle(
         self, in_flight: _InFlight, lease: psycopg.AsyncConnection[Any] | None = None
@@ -260,7 +262,7 @@ class OutboxRelay:
         """Checkpoint ``in_flight`` once every message of it is acknowledged (or parked):
         on the lease's connection when there is one (one statement, autocommit), so that
         a relay whose lease died cannot move the checkpoint either."""
-        await self._acknowledged(in_flight)
+        acknowledged = await self._acknowledged(in_flight)
         if lease is not None:
             try:
                 await save_checkpoint(lease, self.checkpoint_name, in_flight.last)
@@ -271,7 +273,7 @@ class OutboxRelay:
                 await uow.save_checkpoint(self.checkpoint_name, in_flight.last)
         self._position = in_flight.last
         self.published += len(in_flight.batch)
-        self.metrics.relay_published.inc(len(in_flight.batch))
+        self.metrics.relay_published.inc(acknowledged)
 
     async def _send_one(self, producer: AIOKafkaProducer, rec: RecordedEvent) -> Any:
         env = rec.envelope
