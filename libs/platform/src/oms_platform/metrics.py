@@ -97,7 +97,7 @@ class ServiceMetrics:
         )
         self.relay_published = Counter(
             "oms_relay_published",
-            "Events the outbox relay published and checkpointed since start.",
+            "Events the broker acknowledged from the relay since start (parked ones not included).",
             registry=r,
         )
         self.relay_parked = Counter(
