@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from oms_cli import audit
@@ -35,12 +36,15 @@ from oms_platform.eventstore.hashing import GENESIS, chain, content_digest
 from oms_platform.kafka_client import KafkaConnection
 from oms_platform.kafka_topics import audit_topics, ensure_topics
 from oms_platform.relay import create_producer
+from oms_platform.service import ServiceHost
+from oms_platform.settings import ServiceSettings
 from oms_platform.testing.builders import stream_events
 from oms_platform.testing.kafka import eventually
 from oms_platform.testing.keys import (
     TEST_ANCHOR_PRIVATE_PEM,
     TEST_ANCHOR_PUBLIC_PEM,
     TEST_CHAIN_KEY,
+    service_keys,
 )
 
 pytestmark = pytest.mark.integration
@@ -310,3 +314,41 @@ async def test_verify_without_the_anchor_topic_is_an_error_not_a_pass(
     missing = await asyncio.to_thread(cli, "audit", "verify", *options)
     assert missing.exit_code == 2
     assert f"nothing{audited.prefix}{AUDIT_ANCHORS} does not exist" in missing.output
+
+
+# ------------------------------------------------------------------------ the service
+
+
+async def test_a_service_host_anchors_its_streams_and_reports_the_loop(
+    clean_db: str, kafka_admin: KafkaConnection
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = ServiceSettings(
+        **service_keys(),
+        service="order",
+        database_dsn=SecretStr(clean_db),
+        **kafka_admin.settings(),
+        topic_prefix=prefix,
+        anchor_interval_s=0.2,
+        topic_partitions=1,
+    )
+    host = ServiceHost(settings)
+    await host.start()
+    try:
+        await host.store.append(stream_events("order-h", 1, 2))
+        topic = f"{prefix}{AUDIT_ANCHORS}"
+
+        async def anchored() -> bool:
+            # The round is done once the sends are acknowledged and the checkpoint saved.
+            assert host.anchors is not None
+            if host.anchors.published < 1 or host.anchors.last_round is None:
+                return False
+            found = await read_anchors(kafka_admin.options(), topic, PUBLIC)
+            return "order-h" in found.of("order")
+
+        await eventually(anchored, what="the host's anchor of order-h")
+        _, body = await host.health.readiness()
+        assert "anchors" in body["loops"] and body["anchors"]["last_round_s"] is not None
+        assert not any("anchor" in reason for reason in body["reasons"]), body["reasons"]
+    finally:
+        await host.stop()
