@@ -29,6 +29,7 @@ from oms_events.topics import INVENTORY_EVENTS, ORDER_EVENTS, PLATFORM_INGRESS
 from oms_order.app import create_app
 from oms_order.settings import OrderSettings
 from oms_platform.eventstore import UnitOfWork
+from oms_platform.projection import DocumentProjection
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
 from oms_platform.settings import ServiceSettings
@@ -297,3 +298,52 @@ async def test_a_parked_event_shows_on_metrics_and_the_relay_goes_on(
     s = await scrape(host)
     assert total(s, "oms_relay_published_total") == 1  # the next one went out
     assert total(s, "oms_relay_backlog_events") == 0
+
+
+async def test_relay_and_projection_backlogs_before_and_after_start(
+    clean_db: str, kafka_bootstrap: str
+) -> None:
+    settings = ServiceSettings(
+        service="inventory",
+        database_dsn=SecretStr(clean_db),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        **service_keys(),
+    )
+    host = ServiceHost(settings)
+    counted = DocumentProjection(
+        "reservations", key=lambda env: env.stream_id, project=lambda doc, env: {"seen": 1}
+    )
+    host.add_projection(counted)
+    assert host.pg is not None
+    await host.pg.create_schema()
+    for n in range(3):
+        await host.store.append([envelope(f"reservation-{n}", 1, type="StockReserved")])
+    await asyncio.sleep(0.05)
+
+    # Not started: everything committed waits, for the relay and for the projection.
+    s = await scrape(host)
+    assert total(s, "oms_relay_backlog_events") == 3
+    assert total(s, "oms_relay_lag_seconds") > 0
+    assert total(s, "oms_projection_backlog_events", projection="reservations") == 3
+    assert total(s, "oms_projection_lag_seconds", projection="reservations") > 0
+    assert total(s, "oms_projection_applied_total", projection="reservations") == 0
+
+    await host.start()
+    try:
+
+        async def caught_up() -> bool:
+            s = await scrape(host)
+            return (
+                total(s, "oms_relay_backlog_events") == 0
+                and total(s, "oms_projection_backlog_events", projection="reservations") == 0
+            )
+
+        await eventually(caught_up, what="relay and projection to catch up")
+        s = await scrape(host)
+        assert total(s, "oms_projection_applied_total", projection="reservations") == 3
+        assert total(s, "oms_projection_lag_seconds", projection="reservations") == 0
+        assert total(s, "oms_relay_published_total") == 3
+        assert total(s, "oms_relay_lag_seconds") == 0
+    finally:
+        await host.stop()

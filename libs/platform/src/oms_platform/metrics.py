@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Mount
@@ -129,6 +131,18 @@ class ServiceMetrics:
             "Time from a request's arrival to the end of its response, by route template.",
             ["method", "route"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.projection_backlog = Gauge(
+            "oms_projection_backlog_events",
+            "Events in the service's store that a projection has not applied yet.",
+            ["projection"],
+            registry=r,
+        )
+        self.projection_lag = Gauge(
+            "oms_projection_lag_seconds",
+            "Age of the oldest event a projection has not applied yet (0 when caught up).",
+            ["projection"],
             registry=r,
         )
         self.refresh_failures = Counter(
@@ -244,8 +258,7 @@ def install(host: ServiceHost) -> None:
     async def relay_backlog() -> None:
         behind, oldest = await pg.backlog(relay.checkpoint_name)
         metrics.relay_backlog.set(behind)
-        age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
-        metrics.relay_lag.set(max(0.0, age))
+        metrics.relay_lag.set(_age(oldest))
 
     async def dead_letters() -> None:
         async with pg.connection() as conn:
@@ -261,6 +274,41 @@ def install(host: ServiceHost) -> None:
             (((c, topic, str(p)), lag) for (c, topic, p), lag in lags.items()),
         )
 
+    async def projections() -> None:
+        # Read at each scrape: projections are added after the host is built.
+        backlog, lag = [], []
+        for runner in host.projections:
+            behind, oldest = await pg.backlog(runner.checkpoint_name)
+            backlog.append(((runner.projection.name,), float(behind)))
+            lag.append(((runner.projection.name,), _age(oldest)))
+        replace(metrics.projection_backlog, backlog)
+        replace(metrics.projection_lag, lag)
+
+    metrics.registry.register(_ProjectionsApplied(host))
     metrics.on_scrape("relay", relay_backlog)
+    metrics.on_scrape("projections", projections)
     metrics.on_scrape("dead_letters", dead_letters)
     metrics.on_scrape("consumers", consumer_lag)
+
+
+def _age(oldest: datetime | None) -> float:
+    """Seconds since ``oldest`` (0 for nothing waiting)."""
+    return 0.0 if oldest is None else max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+
+
+class _ProjectionsApplied(Collector):
+    """``oms_projection_applied_total``: the events each projection runner applied, read
+    off the runners when scraped (the runner keeps the count; no second counter)."""
+
+    def __init__(self, host: ServiceHost) -> None:
+        self.host = host
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "oms_projection_applied",
+            "Events a projection applied in this process since start.",
+            labels=["projection"],
+        )
+        for runner in self.host.projections:
+            family.add_metric([runner.projection.name], runner.applied)
+        yield family
