@@ -16,11 +16,13 @@ from oms_events.contracts import OrderPlaced
 from oms_events.envelope import Envelope
 from oms_events.examples import example
 from oms_events.registry import envelope_for
+from oms_platform.auth import Scope, allow
 from oms_platform.consumer import Delivery, Headers, MessageProcessor, Subscription
 from oms_platform.eventstore import ConcurrencyConflict, InMemoryEventStore, UnitOfWork
 from oms_platform.metrics import ServiceMetrics, replace, route_template
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings, ServiceSettings
+from oms_platform.testing import auth
 from oms_platform.testing.keys import service_keys
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -294,3 +296,32 @@ def test_each_host_counts_only_itself() -> None:
         )
         == 1
     )
+
+
+def test_refused_tokens_are_counted_under_the_route_template() -> None:
+    api = FastAPI()
+
+    @api.get("/v1/stock/{sku}", dependencies=[allow(Scope.OPERATIONS)])
+    async def stock(sku: str) -> dict[str, str]:
+        return {"sku": sku}
+
+    settings = ServiceSettings(
+        service="inventory", database_dsn=SecretStr("postgresql://x@h/x"), **service_keys()
+    )
+    client = TestClient(ServiceHost(settings, api, store=InMemoryEventStore()).api)
+    assert client.get("/v1/stock/SKU-1").status_code == 401
+    assert client.get("/v1/stock/SKU-2", headers=auth.headers(Scope.CARRIER)).status_code == 403
+    assert client.get("/v1/stock/SKU-3", headers=auth.headers(Scope.OPERATIONS)).status_code == 200
+    assert client.get("/metrics").status_code == 200  # no token needed
+    after = scrape(client)
+    for status in ("401", "403", "200"):
+        assert (
+            value(
+                after,
+                "oms_http_requests_total",
+                method="GET",
+                route="/v1/stock/{sku}",
+                status=status,
+            )
+            == 1
+        )
