@@ -10,7 +10,7 @@ from oms_cli import kafka, postgres, simulator_processes
 from oms_cli import services as service_processes
 from oms_cli.config import StackConfig
 from oms_cli.proc import StackError, file_lock
-from oms_platform.kafka_topics import catalogue, ensure_topics
+from oms_platform.kafka_topics import audit_topics, catalogue, ensure_topics
 
 STARTED = "started"
 ALREADY_RUNNING = "already-running"
@@ -66,7 +66,12 @@ def ensure_up(
         # Explicitly, with the partitions asked for: a topic the broker made on first
         # use would get its default count instead.
         topics = asyncio.run(
-            ensure_topics(kafka.connection(config), catalogue(), partitions=config.kafka_partitions)
+            ensure_topics(
+                kafka.connection(config),
+                # The services' users may not create topics: every one is made here.
+                [*catalogue(), *audit_topics()],
+                partitions=config.kafka_partitions,
+            )
         )
         svc = service_processes.ensure_services(config) if services else {}
         sims = (
