@@ -16,6 +16,7 @@ import asyncio
 import random
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -81,6 +82,9 @@ CUSTOMERS = [
 ]
 METHODS = ["card", "ideal", "paypal", "bank_transfer", "gift_card", "invoice", "cash_on_delivery"]
 GIFT_CARDS = [f"GIFT-DEMO-{i:04d}" for i in range(1, 9)]
+"""The demo's gift card codes. Like a shopper typing one at checkout, the demo shop gives
+a code only to the payments service, in exchange for the card's token, and pays with the
+token: no code is ever in an order."""
 FINAL = {"confirmed", "cancelled", "rejected", "shipped", "delivered"}
 
 
@@ -100,9 +104,10 @@ def _money(amount: Decimal) -> dict[str, str]:
     return {"amount": f"{amount:.2f}", "currency": "EUR"}
 
 
-def make_order(rng: random.Random, n: int, run: str) -> DemoOrder:
+def make_order(rng: random.Random, n: int, run: str, gift_cards: Sequence[str]) -> DemoOrder:
     """One realistic order; some declined, every 11th asks for the scarce print, every 9th
-    is split over two warehouses (Madrid's lamp, Amsterdam's coffee)."""
+    is split over two warehouses (Madrid's lamp, Amsterdam's coffee). ``gift_cards`` are
+    the tokens of the cards that gift card payments use (:func:`gift_card_tokens`)."""
     country, city, postal, name = rng.choice(CUSTOMERS)
     skus = rng.sample([c[0] for c in CATALOGUE if c[0] != "LIMITED-PRINT"], rng.randint(1, 3))
     expect = "confirmed"
@@ -133,7 +138,7 @@ def make_order(rng: random.Random, n: int, run: str) -> DemoOrder:
                 "payment_id": f"{ref}-p1",
                 "method": "gift_card",
                 "amount": _money(gift),
-                "gift_card_code": GIFT_CARDS[n % len(GIFT_CARDS)],
+                "gift_card": gift_cards[n % len(gift_cards)],
             }
         )
         if total > gift:
@@ -168,6 +173,19 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> ht
     if resp.status_code >= 500:
         resp.raise_for_status()
     return resp
+
+
+async def gift_card_tokens(
+    config: StackConfig, client: httpx.AsyncClient, codes: Sequence[str] = GIFT_CARDS
+) -> list[str]:
+    """Each code's token, as the shop asks for it at checkout (``client`` is the shop's)."""
+    url = f"{config.service_url('payments')}/v1/gift-cards/tokens"
+    found = []
+    for code in codes:
+        resp = await client.post(url, json={"code": code})
+        resp.raise_for_status()
+        found.append(str(resp.json()["card"]))
+    return found
 
 
 async def seed(config: StackConfig, console: Console) -> None:
@@ -302,8 +320,9 @@ async def run_demo(
     outcomes: Counter[str] = Counter()
     try:
         async with httpx.AsyncClient(timeout=30) as client:
+            cards = await gift_card_tokens(config, client)
             for n in range(orders):
-                order = make_order(rng, n, run)
+                order = make_order(rng, n, run, cards)
                 await place(config, order, client, producer)
                 pending.append(order)
                 placed.append(order)
