@@ -60,6 +60,7 @@ from oms_payments.calls import (
     PostgresProviderCalls,
     ProviderCalls,
 )
+from oms_payments.gift_card_tokens import GiftCardTokens
 from oms_payments.providers import sandbox
 from oms_payments.settings import PaymentsSettings, SandboxSettings
 from oms_platform.db import create_engine
@@ -154,6 +155,7 @@ async def running(
         retry=RetrySettings(max_attempts=5, initial_backoff_s=backoff_s),
         sandbox=SandboxSettings(**sandbox),
         reconcile_after_s=reconcile_after_s,
+        gift_card_key=SecretStr(GIFT_CARD_KEY),
     )
     host: ServiceHost = create_app(settings)
     await host.start()
@@ -179,9 +181,20 @@ def placed(order_id: str, *payments: Payment, email: str = "noor@example.com") -
     )
 
 
+GIFT_CARD_KEY = uuid.uuid4().hex
+"""This module's gift card key (the service refuses to start without one)."""
+
+
+def token(code: str) -> str:
+    """The card's token under this module's key (what the API answers for ``code``)."""
+    return GiftCardTokens(GIFT_CARD_KEY).token(code)
+
+
 def pay(pid: str, method: str, amount: Decimal | str = TOTAL, code: str | None = None) -> Payment:
+    """A payment; with ``code``, by that gift card (paid with its token, as a shop does)."""
+    card = token(code) if code is not None else None
     return Payment(
-        payment_id=pid, method=PaymentMethod(method), amount=eur(str(amount)), gift_card_code=code
+        payment_id=pid, method=PaymentMethod(method), amount=eur(str(amount)), gift_card=card
     )
 
 
@@ -298,7 +311,7 @@ async def test_http_errors_have_reasons(clean_db: str, kafka_admin: KafkaConnect
         assert resp.status_code == 404 and "unknown" in resp.json()["detail"]
         assert resp.json()["code"] == "not_found"
         assert (await svc.http.get("/v1/orders/nope/payments")).status_code == 404
-        assert (await svc.http.get("/v1/gift-cards/NOPE-1")).status_code == 404
+        assert (await svc.http.get(f"/v1/gift-cards/{token('NOPE-1')}")).status_code == 404
         resp = await svc.http.post(
             "/v1/payments/nope/refunds", json={"amount": 10.5, "reason": "float amount"}
         )
@@ -315,10 +328,12 @@ async def test_http_errors_have_reasons(clean_db: str, kafka_admin: KafkaConnect
         )
         assert resp.status_code == 422
         body = {"code": "GC-1", "balance": {"amount": "25.00", "currency": "EUR"}}
-        assert (await svc.http.post("/v1/gift-cards", json=body)).status_code == 201
+        issued = await svc.http.post("/v1/gift-cards", json=body)
+        assert issued.status_code == 201 and issued.json()["card"] == token("GC-1")
         resp = await svc.http.post("/v1/gift-cards", json=body)
         assert resp.status_code == 409 and resp.json()["code"] == "refused"
-        card = (await svc.http.get("/v1/gift-cards/GC-1")).json()
+        assert "GC-1" not in resp.text
+        card = (await svc.http.get(f"/v1/gift-cards/{token('GC-1')}")).json()
         assert card["balance"] == {"amount": "25.00", "currency": "EUR"}
 
 
@@ -387,7 +402,7 @@ async def test_every_method_reaches_its_state_and_the_totals_reconcile(
             if oid in to_ship:
                 assert [s["shipment_id"] for s in view["shipments"]] == [f"{oid}-s1", f"{oid}-s2"]
                 assert amount(view, "billed") == TOTAL
-        card = (await svc.http.get("/v1/gift-cards/GC-MIX")).json()
+        card = (await svc.http.get(f"/v1/gift-cards/{token('GC-MIX')}")).json()
         gift_orders = [oid for oid, ps in orders.items() if len(ps) == 2]
         spent = sum(Decimal(20) for oid in gift_orders if oid not in to_cancel)
         assert Decimal(card["balance"]["amount"]) == Decimal(500) - spent
@@ -540,7 +555,7 @@ async def test_concurrent_spends_of_one_gift_card_never_overdraw_it(
             (await svc.until(f"ord-g{n}-p1", "authorized", "declined"))["status"] for n in range(6)
         ]
         assert sorted(outcomes) == ["authorized"] * 2 + ["declined"] * 4
-        card = (await svc.http.get("/v1/gift-cards/GC-HOT")).json()
+        card = (await svc.http.get(f"/v1/gift-cards/{token('GC-HOT')}")).json()
         assert card["balance"]["amount"] == "10.00"
 
 
