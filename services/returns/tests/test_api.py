@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from oms_events.contracts import OrderPlaced
 from oms_events.contracts.common import OrderLine, Payment, PaymentMethod, SkuQuantity
 from oms_events.contracts.shipping import ShipmentDelivered, ShipmentDispatched
-from oms_events.examples import example
+from oms_events.examples import GIFT_CARD_TOKEN, example
 from oms_events.money import Money
 from oms_platform.commands import run_command
 from oms_platform.eventstore import InMemoryEventStore
@@ -54,7 +54,7 @@ def placed(order_id: str) -> OrderPlaced:
                     payment_id=f"{order_id}-gift",
                     method=PaymentMethod.GIFT_CARD,
                     amount=eur("20.00"),
-                    gift_card_code="GC-1",
+                    gift_card=GIFT_CARD_TOKEN,
                 ),
                 Payment(
                     payment_id=f"{order_id}-card", method=PaymentMethod.CARD, amount=eur("37.35")
