@@ -4,8 +4,8 @@ A gift card is its own ledger, so it needs no outside provider: authorizing a gi
 payment debits the balance in the same atomic append as the authorization, and optimistic
 concurrency on the card's stream keeps two concurrent spends from overdrawing it. A card
 whose balance does not cover the whole payment declines it (no partial approval): the
-platform should ask for what the card holds (``GET /v1/gift-cards/{token}``) and put the
-rest on another method.
+rest goes on another method (what a card holds is read by token,
+``GET /v1/gift-cards/{token}``).
 
 A card is known here by its token only (``giftcard-<token>``; see
 :mod:`oms_payments.gift_card_tokens`): the domain never sees a code. Refusals and declines
