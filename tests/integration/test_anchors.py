@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from oms_platform.anchors import (
 from oms_platform.db import create_engine
 from oms_platform.eventstore import PostgresEventStore
 from oms_platform.eventstore.hashing import GENESIS, chain, content_digest
+from oms_platform.health import LoopStatus, keep_running
 from oms_platform.kafka_client import KafkaConnection
 from oms_platform.kafka_topics import audit_topics, ensure_topics
 from oms_platform.relay import create_producer
@@ -83,7 +84,13 @@ class Audited:
         return found.of("order")
 
 
-def publisher(store: PostgresEventStore, topic: str, kafka: KafkaConnection) -> AnchorPublisher:
+def publisher(
+    store: PostgresEventStore,
+    topic: str,
+    kafka: KafkaConnection,
+    producer: Callable[[], Any] | None = None,
+    status: LoopStatus | None = None,
+) -> AnchorPublisher:
     """The order service's publisher, as ``ServiceHost`` builds it."""
     return AnchorPublisher(
         store,
@@ -91,8 +98,9 @@ def publisher(store: PostgresEventStore, topic: str, kafka: KafkaConnection) -> 
         topic=topic,
         chain_key=TEST_CHAIN_KEY,
         signing_key=signing_key_from_pem(TEST_ANCHOR_PRIVATE_PEM),
-        producer=lambda: create_producer(kafka),
+        producer=producer or (lambda: create_producer(kafka)),
         interval_s=0.2,
+        status=status,
     )
 
 
@@ -224,6 +232,34 @@ async def test_a_head_moved_by_a_writer_without_the_key_is_refused(audited: Audi
     probe = await audited.publisher.probe()
     assert not probe.ready and "refused" in (probe.reason or "")
     assert (await audited.anchors())["order-f"] == (3, events[-1].hash)  # the genuine head
+
+
+async def test_a_broker_outage_is_waited_out_and_no_anchor_is_lost(audited: Audited) -> None:
+    await audited.store.append(stream_events("order-o", 1, 2))
+    attempts = 0
+
+    def producer() -> Any:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:  # the broker is away: nothing listens on port 1
+            return create_producer(KafkaConnection("127.0.0.1:1"), request_timeout_ms=1000)
+        return create_producer(audited.kafka)
+
+    status = LoopStatus("anchors")  # shared with keep_running, as in ServiceHost
+    outage = publisher(audited.store, audited.topic, audited.kafka, producer, status)
+    stop = asyncio.Event()
+    task = asyncio.create_task(keep_running(outage.run, stop, status))
+    try:
+
+        async def failed_then_published() -> bool:
+            # Two rounds failed, then anchored; the loop is reported ok again.
+            return status.failures >= 2 and outage.published >= 1 and not status.failing_since
+
+        await eventually(failed_then_published, what="anchors after the outage")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert "order-o" in await audited.anchors()
 
 
 # ------------------------------------------------------------------------------ verify

@@ -12,7 +12,7 @@ from oms_platform.db import create_engine
 from oms_platform.eventstore import PostgresEventStore
 from oms_platform.eventstore.hashing import GENESIS, chain
 from oms_platform.eventstore.model import ReadOnlyStore
-from oms_platform.testing.builders import stream_events
+from oms_platform.testing.builders import envelope, stream_events
 from oms_platform.testing.eventstore_contract import EventStoreContract
 from oms_platform.testing.keys import TEST_CHAIN_KEY
 
@@ -113,6 +113,27 @@ async def test_two_processes_chain_one_stream_in_turn(store: PostgresEventStore)
     assert [r.envelope.stream_version for r in await store.read_stream("turns")] == list(
         range(1, 8)
     )
+    assert await store.verify() == []
+
+
+async def test_a_head_cached_from_a_rolled_back_append_is_rechained(
+    store: PostgresEventStore,
+) -> None:
+    """The cache may hold a head that never committed (same version, another hash): the
+    append is rechained onto the real head instead of failing or chaining wrongly."""
+    other = PostgresEventStore(store.engine, chain_key=TEST_CHAIN_KEY, pool_size=2)
+    try:
+        await store.append(stream_events("rb", 1, 2))
+        with pytest.raises(RuntimeError):
+            async with store.unit_of_work() as uow:
+                await uow.append([envelope("rb", 3, payload={"n": "rolled back"})])
+                raise RuntimeError("the handler failed after appending")
+        await other.append([envelope("rb", 3, payload={"n": "committed"})])
+        await store.append(stream_events("rb", 4, 1))  # store's cache: the rolled-back v3
+    finally:
+        await other.close()
+    got = await store.read_stream("rb")
+    assert [r.envelope.payload["n"] for r in got] == [1, 2, "committed", 4]
     assert await store.verify() == []
 
 

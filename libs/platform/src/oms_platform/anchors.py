@@ -297,8 +297,8 @@ class AnchorPublisher:
     async def run(self, stop: asyncio.Event) -> None:
         """Anchor every ``interval_s`` until ``stop``, then once more (shutdown)."""
         producer = self._producer_factory()
-        await producer.start()
         try:
+            await producer.start()
             while not stop.is_set():
                 await self.publish_moved(producer)
                 self.last_round = time.monotonic()
