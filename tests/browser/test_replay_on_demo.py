@@ -106,6 +106,8 @@ async def test_audit_verify_passes_on_the_demo_then_reports_an_altered_event(dem
     system = demo.system
     options = db_options(system)
     services = [o for s in system.databases for o in ("--service", s)]
+    # The demo's services publish their signed chain heads on the system's own topics.
+    services += ["--topic-prefix", system.prefix]
     clean = await asyncio.to_thread(cli, "audit", "verify", *services, *options)
     assert clean.exit_code == 0, clean.output
     assert " events verified" in clean.stdout
