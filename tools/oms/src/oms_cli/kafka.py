@@ -31,6 +31,7 @@ import socket
 import struct
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -468,8 +469,10 @@ def ensure_acls(config: StackConfig) -> dict[str, int]:
     present = acls(config)
     wanted = set(acl_rules())
     missing, stale = sorted(wanted - present), sorted(present - wanted)
-    for args in _acl_args("--add", missing) + _acl_args("--remove", stale):
-        _run_tool(config, *base, *args, tool=ACL_TOOL)
+    runs = _acl_args("--add", missing) + _acl_args("--remove", stale)
+    # A fresh broker needs a score of runs, each a JVM start: two at a time (two cores).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda args: _run_tool(config, *base, *args, tool=ACL_TOOL), runs))
     return {"added": len(missing), "removed": len(stale)}
 
 
