@@ -22,9 +22,14 @@ the stream's last anchor (``anchor_heads``, one row per stream, also in the data
 head that does not chain is not anchored: it is logged (``anchor.refused``) and makes the
 service not ready, since the stream was changed behind the store's back.
 
-What anchors cannot show: a change made before the first anchor covering it (up to one
-interval after the write) by someone holding the chain key; a stream created entirely
-by a writer holding the chain key; a change by someone holding the anchor signing key.
+What this cannot show: a change made by someone holding the chain key before the first
+anchor covering it (up to one interval after the write), or a stream such a writer made
+up entirely; a rewrite by someone holding the chain key who also edits ``anchor_heads``
+(the publisher then anchors the rewritten head, and the genuine anchor survives on the
+topic only until compaction); anything done by someone holding the anchor signing key;
+events that were never written (a handler that did not append). Deleting the topic or
+its records is not silent: ``oms audit verify`` fails without the topic, and a stream
+whose anchor is gone is checked by its keyed chain alone.
 """
 
 from __future__ import annotations

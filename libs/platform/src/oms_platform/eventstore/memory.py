@@ -221,10 +221,6 @@ class InMemoryEventStore:
             )
         return findings
 
-    async def heads(self) -> dict[str, tuple[int, bytes]]:
-        """Every stream's head: (version, hash) of its last event."""
-        return dict(self._state.heads)
-
     # Test hooks for the tamper-evidence contract tests: an attacker with write access.
     def tamper_payload(self, stream_id: str, version: int, payload: dict[str, object]) -> None:
         events = self._state.streams[stream_id]
