@@ -38,10 +38,10 @@ async def read_topic(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
-    await consumer.start()
     records: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
+        await consumer.start()  # inside: a broker that refuses the login still gets it closed
         while len(records) < expect and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for batch in batches.values():
