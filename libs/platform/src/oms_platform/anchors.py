@@ -39,7 +39,7 @@ import base64
 import hmac
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +51,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from oms_platform.eventstore.hashing import GENESIS, chain, chain_key_from_hex
-from oms_platform.eventstore.postgres import PostgresEventStore, _read_stream
+from oms_platform.eventstore.model import RecordedEvent
+from oms_platform.eventstore.postgres import PostgresEventStore, read_since
 from oms_platform.health import LoopStatus, ProbeResult, sleep_or_stop
 from oms_platform.logging import get_logger
 from oms_platform.settings import ServiceSettings
@@ -350,10 +351,15 @@ class AnchorPublisher:
                 if not rows:
                     return sent
                 now = datetime.now(UTC)
+                bases = {
+                    r[0]: (r[4] or 0, bytes(r[5]) if r[5] is not None else GENESIS) for r in rows
+                }
+                segments = await read_since(conn, {sid: b[0] for sid, b in bases.items()})
                 anchors = []
-                for stream_id, version, head, _tx, base_version, base_hash in rows:
-                    base = (base_version or 0, bytes(base_hash) if base_hash else GENESIS)
-                    problem = await self._unchained(conn, stream_id, base, version, bytes(head))
+                for stream_id, version, head, *_ in rows:
+                    problem = self._unchained(
+                        bases[stream_id], version, bytes(head), segments[stream_id]
+                    )
                     if problem is not None:
                         if stream_id not in self.refused:
                             log.error("anchor.refused", stream_id=stream_id, reason=problem)
@@ -395,20 +401,18 @@ class AnchorPublisher:
                 if anchors:
                     log.info("anchor.published", count=len(anchors), topic=self.topic)
 
-    async def _unchained(
+    def _unchained(
         self,
-        conn: Any,
-        stream_id: str,
         base: tuple[int, bytes],
         version: int,
         head: bytes,
+        events: Sequence[RecordedEvent],
     ) -> str | None:
         """Why ``head`` does not follow, under the chain key, from the last anchored
-        ``base`` through the events written since; None when it does."""
+        ``base`` through ``events``, those written since; None when it does."""
         base_version, previous = base
         if version < base_version:
             return f"the head went back from anchored version {base_version} to {version}"
-        events = await _read_stream(conn, stream_id, base_version + 1)
         expected = base_version + 1
         # Chained from the anchored hash, not from the stored one before the segment: an
         # anchored event changed since would not let the segment chain.

@@ -498,6 +498,22 @@ async def _read_stream(
     return await _fetch_records(cur)
 
 
+async def read_since(
+    raw: psycopg.AsyncConnection[Any], since: Mapping[str, int]
+) -> dict[str, list[RecordedEvent]]:
+    """The events of each stream of ``since`` after the version given for it, in one query
+    (the anchor publisher's segments since each stream's last anchor)."""
+    cur = await raw.execute(
+        f"SELECT {_COLUMNS} FROM events JOIN unnest(%s::text[], %s::int[]) AS m(sid, since) "
+        "ON stream_id = m.sid AND stream_version > m.since ORDER BY stream_id, stream_version",
+        (list(since), list(since.values())),
+    )
+    found: dict[str, list[RecordedEvent]] = {sid: [] for sid in since}
+    for rec in await _fetch_records(cur):
+        found[rec.envelope.stream_id].append(rec)
+    return found
+
+
 async def save_checkpoint(raw: psycopg.AsyncConnection[Any], name: str, position: Position) -> None:
     """Store checkpoint ``name`` on ``raw`` (in its transaction, or on its own in autocommit)."""
     await raw.execute(
