@@ -98,12 +98,20 @@ def test_the_latest_anchor_per_key_wins_and_an_older_resend_does_not_roll_back()
     assert found.of("payments") == {}
 
 
-def test_a_forged_record_is_reported_under_its_key() -> None:
+def test_a_forged_record_is_reported_under_its_key_before_or_after_genuine_ones() -> None:
     forged = record(anchor(version=7), Ed25519PrivateKey.generate())
-    found = latest_anchors([record(anchor()), forged], VERIFIER)
-    assert found.anchors == {"order/order-1": anchor()}  # the genuine one still counts
-    assert list(found.bad) == ["order/order-1"]
-    assert "signature" in found.bad["order/order-1"]
+    for records in ([record(anchor()), forged], [forged, record(anchor())]):
+        found = latest_anchors(records, VERIFIER)
+        assert found.anchors == {"order/order-1": anchor()}  # the genuine one still counts
+        assert list(found.bad) == ["order/order-1"]
+        assert "signature" in found.bad["order/order-1"]
+
+
+def test_two_signed_anchors_of_one_version_that_differ_are_a_conflict() -> None:
+    genuine, again = anchor(version=3), anchor(version=3, digest=b"\x09" * 32)
+    found = latest_anchors([record(genuine), record(again)], VERIFIER)
+    assert found.conflicts == {"order/order-1": "two signed anchors at version 3 differ"}
+    assert latest_anchors([record(genuine), record(genuine)], VERIFIER).conflicts == {}
 
 
 def _settings(**keys: object) -> ServiceSettings:

@@ -40,7 +40,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,11 +182,14 @@ def decode_anchor(record_key: bytes | None, value: bytes | None, key: Ed25519Pub
 
 @dataclass(frozen=True, slots=True)
 class AnchorSet:
-    """What an auditor read from the anchor topic: the latest verified anchor per key,
-    and the keys whose latest record did not verify (with the reason)."""
+    """What an auditor read from the anchor topic: the latest verified anchor per key;
+    the keys with a record that did not verify (``bad``) and those with two verified
+    anchors at one version but different hashes (``conflicts``: the stream was anchored
+    again after a rewrite), each with the reason."""
 
     anchors: dict[str, Anchor]
     bad: dict[str, str]
+    conflicts: dict[str, str] = field(default_factory=dict)
 
     def of(self, service: str) -> dict[str, tuple[int, bytes]]:
         """``service``'s anchored heads: stream id -> (version, hash), for ``verify``."""
@@ -200,9 +203,11 @@ def latest_anchors(
 ) -> AnchorSet:
     """Fold the topic's records (key, value), oldest first: a record that verifies
     replaces its key's anchor when it is at a later version (a resent older anchor does
-    not roll a stream back); one that does not verify is reported under its key."""
+    not roll a stream back); one that does not verify is reported under its key, whatever
+    comes after it (someone wrote the topic without the signing key)."""
     anchors: dict[str, Anchor] = {}
     bad: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
     for record_key, value in records:
         name = (record_key or b"").decode(errors="replace")
         try:
@@ -211,10 +216,11 @@ def latest_anchors(
             bad[name] = str(err)
             continue
         known = anchors.get(anchor.key)
+        if known is not None and known.version == anchor.version and known.hash != anchor.hash:
+            conflicts[anchor.key] = f"two signed anchors at version {anchor.version} differ"
         if known is None or anchor.version >= known.version:
             anchors[anchor.key] = anchor
-        bad.pop(anchor.key, None)
-    return AnchorSet(anchors, bad)
+    return AnchorSet(anchors, bad, conflicts)
 
 
 async def read_anchors(

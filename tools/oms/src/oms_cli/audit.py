@@ -274,7 +274,8 @@ async def verify(
     """The tamper check (``PostgresEventStore.verify``) over every store of ``dbs``: with
     ``chain_key`` every hash recomputed, with ``anchors`` every anchored head of the
     service checked (``rewritten``, ``truncated``, ``deleted``) and every anchor that did
-    not verify reported (``bad_anchor_signature``)."""
+    not verify reported (``bad_anchor_signature``), and two anchors of one stream version
+    that differ (``conflicting_anchors``)."""
     from oms_platform.db import create_engine
     from oms_platform.eventstore import PostgresEventStore
 
@@ -285,6 +286,9 @@ async def verify(
         for name, reason in sorted(anchors.bad.items()):
             service, _, stream_id = name.partition("/")
             result.breaks.append(Break(service, stream_id, None, "bad_anchor_signature", reason))
+        for name, reason in sorted(anchors.conflicts.items()):
+            service, _, stream_id = name.partition("/")
+            result.breaks.append(Break(service, stream_id, None, "conflicting_anchors", reason))
     for service, dsn in dbs.items():
         engine = create_engine(dsn, pool_size=1, application_name="oms-audit")
         store = PostgresEventStore(engine, chain_key=chain_key, pool_size=1)
