@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from oms_cli import audit
 from oms_cli.main import app
 from oms_events.topics import AUDIT_ANCHORS
 from oms_platform.anchors import (
+    Anchor,
     AnchorPublisher,
     public_key_from_pem,
     read_anchors,
+    save_progress,
     signing_key_from_pem,
 )
 from oms_platform.db import create_engine
@@ -388,3 +391,22 @@ async def test_a_service_host_anchors_its_streams_and_reports_the_loop(
         assert not any("anchor" in reason for reason in body["reasons"]), body["reasons"]
     finally:
         await host.stop()
+
+
+async def test_two_replicas_on_one_database_only_move_the_checkpoint_forward(
+    audited: Audited,
+) -> None:
+    await audited.store.append(stream_events("order-r1", 1, 2))
+    assert await audited.anchor(1) == 1
+    async with audited.store.connection() as conn:
+        cur = await conn.execute("SELECT head_tx::text::bigint, stream_id FROM anchor_progress")
+        saved = await cur.fetchone()
+        assert saved is not None
+        # A slower replica saves what it anchored from an older read: nothing goes back.
+        older = Anchor("order", "order-r1", 1, b"\x01" * 32, datetime.now(UTC))
+        await save_progress(conn, "order", [older], (saved[0] - 1, "order-r1"))
+        cur = await conn.execute("SELECT head_tx::text::bigint, stream_id FROM anchor_progress")
+        assert await cur.fetchone() == saved
+        cur = await conn.execute("SELECT version FROM anchor_heads WHERE stream_id = 'order-r1'")
+        assert await cur.fetchone() == (2,)
+    assert await audited.new_publisher().publish_moved(audited.producer) == 0

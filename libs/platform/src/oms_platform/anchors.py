@@ -17,6 +17,10 @@ passed over. A page of heads is sent, every send acknowledged (``acks=all``), th
 checkpoint saved: a crash or a broker outage resends (an anchor is idempotent), never
 skips; the loop keeps failing, and ``/ready`` says so, until the broker is back.
 
+Replicas of a service on one database each publish: the same anchors twice, harmless
+(the checkpoint and ``anchor_heads`` only move forward, and a reader keeps the highest
+version per stream).
+
 Before anchoring, the publisher recomputes with the chain key the hashes written since
 the stream's last anchor (``anchor_heads``, one row per stream, also in the database). A
 head that does not chain is not anchored: it is logged (``anchor.refused``) and makes the
@@ -383,25 +387,7 @@ class AnchorPublisher:
                 ]
                 await asyncio.gather(*deliveries)  # every one acknowledged, or raise
                 after = (rows[-1][3], rows[-1][0])
-                async with conn.transaction():
-                    await conn.execute(
-                        "INSERT INTO anchor_heads (stream_id, version, hash) "
-                        "SELECT * FROM unnest(%s::text[], %s::int[], %s::bytea[]) "
-                        "ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, "
-                        "hash = EXCLUDED.hash",
-                        (
-                            [a.stream_id for a in anchors],
-                            [a.version for a in anchors],
-                            [a.hash for a in anchors],
-                        ),
-                    )
-                    await conn.execute(
-                        "INSERT INTO anchor_progress (name, head_tx, stream_id) "
-                        "VALUES (%s, %s::text::xid8, %s) ON CONFLICT (name) DO UPDATE "
-                        "SET head_tx = EXCLUDED.head_tx, stream_id = EXCLUDED.stream_id, "
-                        "updated_at = now()",
-                        (self.service, str(after[0]), after[1]),
-                    )
+                await save_progress(conn, self.service, anchors, after)
                 sent += len(anchors)
                 self.published += len(anchors)
                 if anchors:
@@ -432,6 +418,33 @@ class AnchorPublisher:
         if expected - 1 != version or not hmac.compare_digest(previous, head):
             return f"the head (version {version}) is not the last event's hash"
         return None
+
+
+async def save_progress(
+    conn: Any, service: str, anchors: Sequence[Anchor], after: tuple[int, str]
+) -> None:
+    """Record ``anchors`` as the streams' last anchored heads and ``after`` as the
+    checkpoint, in one transaction; both only ever move forward (replicas race)."""
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO anchor_heads (stream_id, version, hash) "
+            "SELECT * FROM unnest(%s::text[], %s::int[], %s::bytea[]) "
+            "ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, "
+            "hash = EXCLUDED.hash WHERE anchor_heads.version <= EXCLUDED.version",
+            (
+                [a.stream_id for a in anchors],
+                [a.version for a in anchors],
+                [a.hash for a in anchors],
+            ),
+        )
+        await conn.execute(
+            "INSERT INTO anchor_progress (name, head_tx, stream_id) "
+            "VALUES (%s, %s::text::xid8, %s) ON CONFLICT (name) DO UPDATE "
+            "SET head_tx = EXCLUDED.head_tx, stream_id = EXCLUDED.stream_id, "
+            "updated_at = now() WHERE (anchor_progress.head_tx, "
+            "anchor_progress.stream_id) < (EXCLUDED.head_tx, EXCLUDED.stream_id)",
+            (service, str(after[0]), after[1]),
+        )
 
 
 def _secret(value: Any) -> str | None:
