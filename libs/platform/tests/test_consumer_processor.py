@@ -25,6 +25,7 @@ from oms_platform.eventstore import ConcurrencyConflict, InMemoryEventStore, Uni
 from oms_platform.refusal import Refusal
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.builders import envelope
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 TOPIC = "oms.order.events"
 
@@ -61,7 +62,7 @@ def delivery(env_or_bytes: Envelope | bytes, offset: int = 0) -> Delivery:
 def make(
     handler: Any, *, max_attempts: int = 3
 ) -> tuple[MessageProcessor, Subscription, RecordingSink, InMemoryEventStore]:
-    store = InMemoryEventStore()
+    store = InMemoryEventStore(TEST_CHAIN_KEY)
     sink = RecordingSink()
     retry = RetrySettings(max_attempts=max_attempts, initial_backoff_s=0.01)
     proc = MessageProcessor(store, sink, retry=retry, sleep=no_sleep)
@@ -272,7 +273,7 @@ async def test_a_dead_letter_topic_that_is_down_is_waited_for() -> None:
         if attempts < 5:
             raise ConnectionError("broker unreachable")
 
-    store = InMemoryEventStore()
+    store = InMemoryEventStore(TEST_CHAIN_KEY)
     proc = MessageProcessor(store, flaky_sink, sleep=no_sleep)
     sub = Subscription("reserve-stock", (TOPIC,), {"OrderPlaced": append_effect})
     assert await proc.process(sub, delivery(b"not json")) is Outcome.DEAD_LETTERED

@@ -23,7 +23,7 @@ from oms_platform.metrics import ServiceMetrics, replace, route_template
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings, ServiceSettings
 from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -61,7 +61,7 @@ def host_with_routes() -> ServiceHost:
     settings = ServiceSettings(
         service="order", database_dsn=SecretStr("postgresql://x@h/x"), **service_keys()
     )
-    return ServiceHost(settings, api, store=InMemoryEventStore())
+    return ServiceHost(settings, api, store=InMemoryEventStore(TEST_CHAIN_KEY))
 
 
 def test_requests_are_counted_by_route_template_never_by_raw_path() -> None:
@@ -244,7 +244,7 @@ async def test_outcomes_retries_and_dead_letters_are_counted_per_consumer() -> N
             raise RuntimeError("a bug, always")
 
     proc = MessageProcessor(
-        InMemoryEventStore(),
+        InMemoryEventStore(TEST_CHAIN_KEY),
         Sink(),
         retry=RetrySettings(max_attempts=2, initial_backoff_s=0.01),
         sleep=no_sleep,
@@ -308,7 +308,7 @@ def test_refused_tokens_are_counted_under_the_route_template() -> None:
     settings = ServiceSettings(
         service="inventory", database_dsn=SecretStr("postgresql://x@h/x"), **service_keys()
     )
-    client = TestClient(ServiceHost(settings, api, store=InMemoryEventStore()).api)
+    client = TestClient(ServiceHost(settings, api, store=InMemoryEventStore(TEST_CHAIN_KEY)).api)
     assert client.get("/v1/stock/SKU-1").status_code == 401
     assert client.get("/v1/stock/SKU-2", headers=auth.headers(Scope.CARRIER)).status_code == 403
     assert client.get("/v1/stock/SKU-3", headers=auth.headers(Scope.OPERATIONS)).status_code == 200

@@ -19,6 +19,7 @@ from oms_platform.eventstore import (
     UnitOfWork,
 )
 from oms_platform.session import StateCache, StreamNotLoaded, StreamSession, read_state
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 STOCK = "stock-TEE"
 WAREHOUSES = "warehouses"
@@ -91,7 +92,7 @@ class Spy:
 
 @pytest.fixture
 def store() -> InMemoryEventStore:
-    return InMemoryEventStore()
+    return InMemoryEventStore(TEST_CHAIN_KEY)
 
 
 async def test_load_folds_the_stream_and_remembers_its_version(store: InMemoryEventStore) -> None:

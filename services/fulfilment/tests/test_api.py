@@ -41,7 +41,7 @@ from oms_fulfilment.settings import FulfilmentSettings
 from oms_fulfilment.sizes import InMemoryItemSizes
 from oms_platform.eventstore import InMemoryEventStore
 from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 PROBLEM = "application/problem+json"
 ADDRESS = Address(
@@ -122,7 +122,7 @@ async def world() -> AsyncIterator[World]:
     settings = FulfilmentSettings(
         **service_keys(), database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none")
     )
-    store = InMemoryEventStore()
+    store = InMemoryEventStore(TEST_CHAIN_KEY)
     sizes = InMemoryItemSizes()
     clock = Clock()
     host = create_app(settings, store=store, sizes=sizes, clock=clock)

@@ -19,6 +19,7 @@ from oms_fulfilment.domain.packaging import ItemSize
 from oms_fulfilment.projections.picklists import key, project
 from oms_fulfilment.sizes import InMemoryItemSizes
 from oms_platform.eventstore import InMemoryEventStore
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 IDS = {"fulfilment_id": "ful-ord-1-AMS", "order_id": "ord-1", "warehouse_id": "AMS"}
 ADDRESS = Address(recipient="N", line1="L", postal_code="1000", city="C", country="NL")
@@ -69,7 +70,7 @@ def test_other_events_are_not_the_read_models_business() -> None:
 
 async def test_a_late_older_registration_does_not_replace_a_newer_size() -> None:
     sizes = InMemoryItemSizes()
-    async with InMemoryEventStore().unit_of_work() as uow:
+    async with InMemoryEventStore(TEST_CHAIN_KEY).unit_of_work() as uow:
         new, old = ItemSize(10, 10, 10, 10), ItemSize(20, 20, 20, 20)
         await sizes.remember(uow, "TEE", new, T0)
         await sizes.remember(uow, "TEE", old, T0 - timedelta(days=1))

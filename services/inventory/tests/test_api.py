@@ -26,7 +26,7 @@ from oms_inventory.app import create_app
 from oms_inventory.settings import InventorySettings
 from oms_platform.eventstore import InMemoryEventStore
 from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 PROBLEM = "application/problem+json"
 AMS = {"code": "AMS", "name": "Amsterdam DC", "country": "NL", "priority": 1}
@@ -74,7 +74,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = InventorySettings(
         **service_keys(), database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none")
     )
-    host = create_app(settings, store=InMemoryEventStore())
+    host = create_app(settings, store=InMemoryEventStore(TEST_CHAIN_KEY))
     # Unexpected exceptions become 500 answers here, so a test sees the status it got.
     transport = httpx.ASGITransport(app=host.api, raise_app_exceptions=False)
     async with httpx.AsyncClient(

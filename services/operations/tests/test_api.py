@@ -16,7 +16,7 @@ from oms_operations.queries import Figures, Filters
 from oms_operations.settings import OperationsSettings
 from oms_platform.eventstore import InMemoryEventStore
 from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 
 class FixedFigures:
@@ -60,7 +60,7 @@ async def api() -> Any:
     settings = OperationsSettings(
         **service_keys(), database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none")
     )
-    host = create_app(settings, store=InMemoryEventStore(), queries=figures)
+    host = create_app(settings, store=InMemoryEventStore(TEST_CHAIN_KEY), queries=figures)
     transport = httpx.ASGITransport(app=host.api)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://operations", headers=auth.headers()

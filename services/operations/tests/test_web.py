@@ -24,7 +24,7 @@ from oms_operations.web.vendor import Vendor, find_vendor
 from oms_platform.auth import Scope
 from oms_platform.eventstore import InMemoryEventStore
 from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 KEY = "route-test-tracking-key"
 EMAIL = "sanne.4@example.com"
@@ -218,7 +218,7 @@ def _host(calls: Calls | None, vendor: Vendor, configured: bool = True) -> Any:
     services = Services(url, url, url, transport=transport)
     return create_app(
         settings,
-        store=InMemoryEventStore(),
+        store=InMemoryEventStore(TEST_CHAIN_KEY),
         queries=FixedFigures(),
         lookup=FixedOrders(),
         services=services,

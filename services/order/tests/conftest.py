@@ -29,7 +29,7 @@ from oms_platform.eventstore.memory import InMemoryEventStore
 from oms_platform.service import ServiceHost
 from oms_platform.testing import auth
 from oms_platform.testing.decider_spec import DeciderSpec
-from oms_platform.testing.keys import service_keys
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 ORDER_ID = "ord-000000000001"
 
@@ -81,7 +81,7 @@ def confirmed() -> OrderConfirmed:
 
 @pytest.fixture
 def store() -> InMemoryEventStore:
-    return InMemoryEventStore()
+    return InMemoryEventStore(TEST_CHAIN_KEY)
 
 
 @pytest.fixture

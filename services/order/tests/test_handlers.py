@@ -37,6 +37,7 @@ from oms_order.queries import order, order_records
 from oms_order.streams import order_stream, platform_order_stream
 from oms_platform.eventstore.memory import InMemoryEventStore
 from oms_platform.refusal import Refusal
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 from .conftest import authorized, submission
 
@@ -55,7 +56,7 @@ class Ids:
 
 @pytest.fixture
 def store() -> InMemoryEventStore:
-    return InMemoryEventStore()
+    return InMemoryEventStore(TEST_CHAIN_KEY)
 
 
 @pytest.fixture
@@ -215,7 +216,7 @@ def test_the_routing_table_gives_each_consumer_its_topics_and_types() -> None:
             self.subscriptions[consumer] = (topics, set(handlers))
 
     host = Host()
-    subscribe(host, OrderHandlers(DerivedReadModels(InMemoryEventStore()), Ids()))  # type: ignore[arg-type]
+    subscribe(host, OrderHandlers(DerivedReadModels(InMemoryEventStore(TEST_CHAIN_KEY)), Ids()))  # type: ignore[arg-type]
     subs = host.subscriptions
     assert subs["intake"] == ([PLATFORM_INGRESS], {OrderSubmitted.event_type})
     assert subs["catalogue"] == ([INVENTORY_EVENTS], {"SkuRegistered"})

@@ -47,6 +47,7 @@ from oms_payments.routing import routes
 from oms_payments.worker import ProviderWorker
 from oms_platform.eventstore import START, InMemoryEventStore, Position
 from oms_platform.failures import Unavailable
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 ORDER_ID = "ord-000000000001"
 LINES = (
@@ -242,7 +243,7 @@ class Payments:
     provider, the in-memory call log and a fake clock."""
 
     def __init__(self) -> None:
-        self.store = InMemoryEventStore()
+        self.store = InMemoryEventStore(TEST_CHAIN_KEY)
         self.provider = FakeProvider()
         self.calls = MemoryProviderCalls()
         self.clock = FakeClock()

@@ -29,7 +29,7 @@ from oms_events.money import Money
 from oms_platform.commands import run_command
 from oms_platform.eventstore import InMemoryEventStore
 from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 from oms_returns.api.context import ApiContext
 from oms_returns.app import create_app
 from oms_returns.settings import ReturnsSettings
@@ -129,7 +129,7 @@ class Service:
 async def running(**changes: Any) -> AsyncIterator[Service]:
     dsn = SecretStr("postgresql://unused@127.0.0.1:1/none")
     settings = ReturnsSettings(**service_keys(), database_dsn=dsn, **changes)
-    store = InMemoryEventStore()
+    store = InMemoryEventStore(TEST_CHAIN_KEY)
     clock = Clock(DELIVERED_AT + 2 * DAY)
     host = create_app(settings, store=store, clock=clock)
     ctx = host.api.state.returns

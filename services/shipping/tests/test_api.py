@@ -30,7 +30,7 @@ from oms_platform.commands import run_command
 from oms_platform.eventstore import InMemoryEventStore
 from oms_platform.refusal import Refusal
 from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 from oms_shipping.api.context import ApiContext
 from oms_shipping.app import create_app
 from oms_shipping.directory import MemoryDirectory
@@ -115,7 +115,7 @@ async def service() -> AsyncIterator[Service]:
     settings = ShippingSettings(
         **service_keys(), database_dsn=SecretStr("postgresql://unused@127.0.0.1:1/none")
     )
-    store = InMemoryEventStore()
+    store = InMemoryEventStore(TEST_CHAIN_KEY)
     host = create_app(settings, store=store)
     ctx = host.api.state.shipping
     assert isinstance(ctx, ApiContext)
@@ -270,7 +270,7 @@ async def test_a_missing_signature_or_an_unset_secret_is_401(service: Service) -
     )
     assert settings.webhook_secrets()["dhl"] == b""
     # An empty secret verifies nothing, not even the HMAC under the empty key.
-    unset = create_app(settings, store=InMemoryEventStore())
+    unset = create_app(settings, store=InMemoryEventStore(TEST_CHAIN_KEY))
     transport = httpx.ASGITransport(app=unset.api, raise_app_exceptions=False)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://shipping", headers=auth.headers()

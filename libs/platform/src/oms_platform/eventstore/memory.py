@@ -162,15 +162,11 @@ class InMemoryUnitOfWork:
 class InMemoryEventStore:
     """Same behaviour as ``PostgresEventStore``, kept in one process's memory.
 
-    ``chain_key`` keys the hash chain as on PostgreSQL; the fake lives only in tests, so it
-    defaults to ``oms_platform.testing.keys.TEST_CHAIN_KEY`` (a service never builds one).
+    ``chain_key`` keys the hash chain as on PostgreSQL (tests pass
+    ``oms_platform.testing.keys.TEST_CHAIN_KEY``).
     """
 
-    def __init__(self, chain_key: bytes | None = None) -> None:
-        if chain_key is None:
-            from oms_platform.testing.keys import TEST_CHAIN_KEY
-
-            chain_key = TEST_CHAIN_KEY
+    def __init__(self, chain_key: bytes) -> None:
         self._state = _State(chain_key=chain_key)
 
     @asynccontextmanager
