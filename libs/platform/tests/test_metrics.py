@@ -3,10 +3,12 @@ outcomes, and gauges read at scrape time (on the in-memory store, no stack neede
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -325,3 +327,16 @@ def test_refused_tokens_are_counted_under_the_route_template() -> None:
             )
             == 1
         )
+
+
+def test_files_under_a_mount_share_one_label(tmp_path: Path) -> None:
+    (tmp_path / "app.js").write_text("console.log(1)")
+    host = host_with_routes()
+    host.api.mount("/static/web", StaticFiles(directory=tmp_path), name="web")
+    client = TestClient(host.api)
+    assert client.get("/static/web/app.js").status_code == 200
+    assert client.get("/static/web/missing.js").status_code == 404
+    after = scrape(client)
+    route = "/static/web/{path}"
+    assert value(after, "oms_http_requests_total", method="GET", route=route, status="200") == 1
+    assert value(after, "oms_http_requests_total", method="GET", route=route, status="404") == 1

@@ -34,7 +34,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Mount
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oms_platform import deadletters
@@ -204,6 +204,8 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        # A mount rewrites the scope's root path on the way in: keep the request's own.
+        where = {"path": scope.get("path", ""), "root_path": scope.get("root_path", "")}
         status = 500
 
         async def send_and_note(message: Message) -> None:
@@ -223,7 +225,7 @@ class RequestMetrics:
         finally:
             method = scope.get("method", "GET")
             method = method if method in HTTP_METHODS else "OTHER"
-            route = route_template(scope)
+            route = route_template({**scope, **where} if "route" not in scope else scope)
             self.metrics.http_requests.labels(method, route, str(status)).inc()
             self.metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)
 
@@ -240,10 +242,8 @@ def route_template(scope: Scope) -> str:
                 break
     if route is None:
         return UNMATCHED_ROUTE
-    template = str(getattr(route, "path_format", None) or getattr(route, "path", UNMATCHED_ROUTE))
-    if isinstance(route, Mount):
-        template = template.rstrip("/") + "/{path}"
-    return template
+    # A mount's format ends in its remainder already: ``/static/web/{path}``.
+    return str(getattr(route, "path_format", None) or getattr(route, "path", UNMATCHED_ROUTE))
 
 
 def install(host: ServiceHost) -> None:
