@@ -37,8 +37,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oms_cli import tokens
 from oms_cli.config import StackConfig
 from oms_events.topics import ORDER_EVENTS, PLATFORM_INGRESS
+from oms_platform.auth import Scope
 
 from . import loadgen, observer
 from .append import raw_append
@@ -155,6 +157,7 @@ class Run:
                 kafka,
                 self.system.topic(PLATFORM_INGRESS),
                 order_url,
+                tokens.mint(self.stack, (Scope.PLATFORM,), subject="platform:bench"),
                 self.run_id,
             )
         for child in self.children.values():

@@ -101,12 +101,16 @@ class KafkaSender:
 
 
 class HttpSender:
-    def __init__(self, order_url: str) -> None:
+    def __init__(self, order_url: str, token: str) -> None:
         limits = httpx.Limits(
             max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS
         )
         self.client = httpx.AsyncClient(
-            base_url=order_url, limits=limits, timeout=SEND_TIMEOUT_S, trust_env=False
+            base_url=order_url,
+            limits=limits,
+            timeout=SEND_TIMEOUT_S,
+            trust_env=False,
+            headers={"Authorization": f"Bearer {token}"},
         )
         self.requests: list[tuple[bytes, dict[str, str]]] = []
 
@@ -161,10 +165,16 @@ class HttpSender:
 
 
 async def _generate(
-    conn: Connection, via: str, kafka: KafkaConnection, topic: str, order_url: str, run: str
+    conn: Connection,
+    via: str,
+    kafka: KafkaConnection,
+    topic: str,
+    order_url: str,
+    token: str,
+    run: str,
 ) -> None:
     sender: KafkaSender | HttpSender = (
-        KafkaSender(kafka, topic) if via == "kafka" else HttpSender(order_url)
+        KafkaSender(kafka, topic) if via == "kafka" else HttpSender(order_url, token)
     )
     await sender.start()
     conn.send(("ready", None))
@@ -192,11 +202,18 @@ async def _generate(
 
 
 def main(
-    conn: Connection, via: str, kafka: KafkaConnection, topic: str, order_url: str, run: str
+    conn: Connection,
+    via: str,
+    kafka: KafkaConnection,
+    topic: str,
+    order_url: str,
+    token: str,
+    run: str,
 ) -> None:
-    """Process entry point (``multiprocessing``); answers commands on ``conn``."""
+    """Process entry point (``multiprocessing``); answers commands on ``conn``. ``token``
+    is the shop's bearer token for the order API."""
     try:
-        asyncio.run(_generate(conn, via, kafka, topic, order_url, run))
+        asyncio.run(_generate(conn, via, kafka, topic, order_url, token, run))
     except BaseException as exc:
         with contextlib.suppress(OSError):
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

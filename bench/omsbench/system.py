@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from oms_cli import kafka as stack_kafka
 from oms_cli import postgres as stack_postgres
+from oms_cli import tokens
 from oms_cli.config import StackConfig
 from oms_cli.proc import pid_alive, stop_pid
 from oms_cli.services import service_env, spawn_service, wait_healthy
@@ -198,7 +199,10 @@ class System:
     async def seed(self) -> None:
         """Warehouses, the catalogue, stock enough for the whole run in every warehouse."""
         inv = self.services["inventory"].url
-        async with httpx.AsyncClient(base_url=inv, timeout=30, trust_env=False) as client:
+        staff = tokens.headers(self.stack, subject="staff:bench")
+        async with httpx.AsyncClient(
+            base_url=inv, timeout=30, trust_env=False, headers=staff
+        ) as client:
             for warehouse in WAREHOUSES:
                 _created(await client.post("/v1/warehouses", json=warehouse))
             for sku in CATALOGUE:
@@ -234,7 +238,10 @@ class System:
         probe["payments"][0]["amount"] = _eur("-1")
         deadline = time.monotonic() + timeout_s
         url = self.services["order"].url
-        async with httpx.AsyncClient(base_url=url, timeout=10, trust_env=False) as client:
+        shop = tokens.headers(self.stack, subject="platform:bench")
+        async with httpx.AsyncClient(
+            base_url=url, timeout=10, trust_env=False, headers=shop
+        ) as client:
             while time.monotonic() < deadline:
                 resp = await client.post("/v1/orders", json=probe)
                 if resp.status_code < 500 and "unknown_sku" not in resp.text:

@@ -22,11 +22,14 @@ from typing import Any
 
 import httpx
 
+from oms_cli import tokens
 from oms_cli.config import StackConfig, find_repo_root
 from oms_cli.proc import pid_alive, spawn_detached, stop_pid
 from oms_cli.services import CALLS, service_env, spawn_service, wait_healthy
+from oms_cli.simulator_processes import simulator_token
 from oms_events.codec import encode_envelope
 from oms_events.envelope import Envelope
+from oms_platform.auth import ALL_SCOPES, Scope
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.testing.databases import scratch_database
 
@@ -101,8 +104,12 @@ class System:
     def url(self, service: str) -> str:
         return self.processes[service].url
 
-    def client(self, service: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url(service), timeout=30)
+    def client(
+        self, service: str, *scopes: Scope, subject: str = "staff:e2e", timeout_s: float = 30
+    ) -> httpx.AsyncClient:
+        """A client of ``service`` with a token for ``scopes`` (default: every scope)."""
+        headers = tokens.headers(self.stack, scopes or ALL_SCOPES, subject=subject)
+        return httpx.AsyncClient(base_url=self.url(service), timeout=timeout_s, headers=headers)
 
     def topic(self, name: str) -> str:
         return self.prefix + name
@@ -136,6 +143,7 @@ class System:
                 "OMS_SIM_SHIPPING_URL": self.url("shipping"),
                 "OMS_SIM_POLL_S": "0.5",
                 "OMS_SIM_SEED": "8",
+                "OMS_SIM_TOKEN": simulator_token(self.stack, kind),
             }
         )
         env.update({f"OMS_SIM_{k.upper()}": v for k, v in settings.items()})

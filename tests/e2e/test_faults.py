@@ -107,7 +107,7 @@ def order_bodies(orders: int) -> list[dict[str, Any]]:
 async def orders_in_channel(system: System) -> list[dict[str, Any]] | None:
     """The channel's orders, or None while the order service cannot answer."""
     try:
-        async with httpx.AsyncClient(base_url=system.url("order"), timeout=5) as client:
+        async with system.client("order", timeout_s=5) as client:
             resp = await client.get(
                 "/v1/orders", params={"sales_channel": CHANNEL, "limit": "1000"}
             )

@@ -24,8 +24,10 @@ from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings, ServiceSettings
+from oms_platform.testing import auth
 from oms_platform.testing.builders import envelope
 from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.keys import service_keys
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +62,7 @@ class Effects:
 @pytest.fixture
 async def host(clean_db: str, kafka_admin: KafkaConnection) -> AsyncIterator[ServiceHost]:
     settings = ServiceSettings(
+        **service_keys(),
         service="order",
         database_dsn=SecretStr(clean_db),
         **kafka_admin.settings(),
@@ -154,7 +157,9 @@ async def test_an_unpublishable_event_is_parked_and_the_relay_goes_on(
     [parked] = await list_entries({"order": clean_db})
     assert parked["kind"] == "parked" and "MessageSizeTooLarge" in parked["reason"]
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://host", headers=auth.headers()
+    ) as client:
         resp = await client.get("/ready")
         assert resp.status_code == 503
         body = resp.json()
@@ -169,7 +174,9 @@ async def test_ready_is_red_while_the_relay_is_blocked_and_green_after(
     await host.start()
     assert host.relay is not None
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://host", headers=auth.headers()
+    ) as client:
 
         async def ready_is(status: int) -> bool:
             return (await client.get("/ready")).status_code == status
@@ -186,7 +193,9 @@ async def test_ready_is_red_while_the_relay_is_blocked_and_green_after(
             try:
                 await blocked.store.append([envelope("o-1", 1, correlation_id="o-1")])
                 transport = httpx.ASGITransport(app=blocked.api)
-                async with httpx.AsyncClient(transport=transport, base_url="http://b") as bc:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://b", headers=auth.headers()
+                ) as bc:
 
                     async def lagging() -> bool:
                         resp = await bc.get("/ready")

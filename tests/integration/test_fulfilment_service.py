@@ -54,8 +54,9 @@ from oms_platform.eventstore.base import EventStore, UnitOfWork
 from oms_platform.refusal import Refusal
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
+from oms_platform.testing import auth
 from oms_platform.testing.kafka import TestTopics, eventually
-from oms_platform.testing.keys import TEST_CHAIN_KEY
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +105,7 @@ class Running:
 @pytest.fixture
 async def fulfilment(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     settings = FulfilmentSettings(
+        **service_keys(),
         database_dsn=SecretStr(clean_db),
         **topics.kafka.settings(),
         topic_prefix=topics.prefix,
@@ -113,7 +115,9 @@ async def fulfilment(clean_db: str, topics: TestTopics) -> AsyncIterator[Running
     await host.start()
     transport = httpx.ASGITransport(app=host.api)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://fulfilment") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://fulfilment", headers=auth.headers()
+        ) as client:
             yield Running(host.engine, client, topics, host)
     finally:
         await host.stop()

@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oms_cli import tokens
 from oms_cli.config import StackConfig
 from oms_cli.proc import pid_alive, stop_pid
 from oms_cli.services import service_env, spawn_service, wait_healthy
@@ -64,8 +65,9 @@ from oms_platform.eventstore import PostgresEventStore
 from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.settings import RetrySettings
+from oms_platform.testing import auth
 from oms_platform.testing.kafka import eventually, read_topic
-from oms_platform.testing.keys import TEST_CHAIN_KEY
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 pytestmark = pytest.mark.integration
 
@@ -186,6 +188,7 @@ class Running:
 
 def settings_for(dsn: str, kafka: KafkaConnection, prefix: str, **extra: Any) -> InventorySettings:
     return InventorySettings(
+        **service_keys(),
         database_dsn=SecretStr(dsn),
         **kafka.settings(),
         topic_prefix=prefix,
@@ -210,7 +213,9 @@ async def inventory(clean_db: str, kafka: Kafka) -> AsyncIterator[Running]:
     await host.start()
     transport = httpx.ASGITransport(app=host.api)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://inventory", headers=auth.headers()
+        ) as client:
             yield Running(host.engine, client, kafka)
     finally:
         await host.stop()
@@ -468,7 +473,9 @@ async def test_fifty_concurrent_orders_for_twenty_units(clean_db: str, kafka: Ka
         await host.start()
     try:
         transport = httpx.ASGITransport(app=hosts[0].api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://inventory", headers=auth.headers()
+        ) as client:
             running = Running(hosts[0].engine, client, kafka)
             await running.seed(HOT={"AMS": 8, "BER": 7, "MAD": 5})
             await asyncio.gather(
@@ -507,7 +514,9 @@ async def test_concurrent_reservations_on_postgres_conflict_and_retry(
     await host.start()
     try:
         transport = httpx.ASGITransport(app=host.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://inventory", headers=auth.headers()
+        ) as client:
             await Running(host.engine, client, kafka).seed(HOT={"AMS": 12, "BER": 8})
         store = PostgresEventStore(host.engine, chain_key=TEST_CHAIN_KEY)
         conflicts = 0
@@ -687,7 +696,9 @@ async def test_killed_mid_run_and_restarted_reserves_each_order_once(
     engine = create_engine(clean_db, pool_size=2)
     try:
         wait_healthy(url, pid, log, timeout_s=90)
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=url, timeout=30, headers=tokens.headers(stack)
+        ) as client:
             assert (await client.get("/openapi.json")).status_code == 200
             running = Running(engine, client, kafka)
             await running.seed(HOT={"AMS": 30, "BER": 30})

@@ -87,7 +87,9 @@ from oms_operations.settings import OperationsSettings
 from oms_platform.db import create_engine
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
+from oms_platform.testing import auth
 from oms_platform.testing.kafka import TestTopics, eventually
+from oms_platform.testing.keys import service_keys
 
 pytestmark = pytest.mark.integration
 
@@ -669,6 +671,7 @@ def check(got: dict[str, Any], want: dict[str, Any]) -> None:
 
 def settings(dsn: str, topics: TestTopics, generation: int) -> OperationsSettings:
     return OperationsSettings(
+        **service_keys(),
         database_dsn=SecretStr(dsn),
         **topics.kafka.settings(),
         topic_prefix=topics.prefix,
@@ -785,7 +788,9 @@ async def test_dashboards_count_the_events_and_a_rebuild_from_zero_gives_the_sam
         host = app(clean_db, topics, 1, engine)
         started.append(host)
         await host.start()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=host.api), base_url="http://o")
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=host.api), base_url="http://o", headers=auth.headers()
+        )
         async with client:
             await until(client, ok, order_ids)
             first = await dashboards(client, order_ids)
@@ -818,7 +823,9 @@ async def test_dashboards_count_the_events_and_a_rebuild_from_zero_gives_the_sam
         started.append(rebuilt)
         await rebuilt.start()
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=rebuilt.api), base_url="http://o"
+            transport=httpx.ASGITransport(app=rebuilt.api),
+            base_url="http://o",
+            headers=auth.headers(),
         )
         async with client:
             await until(client, ok, order_ids)

@@ -56,7 +56,9 @@ from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
+from oms_platform.testing import auth
 from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.keys import service_keys
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +151,9 @@ async def order(clean_db: str, kafka_admin: KafkaConnection) -> AsyncIterator[Or
     producer = create_producer(kafka_admin)
     await producer.start()
     transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://order", headers=auth.headers()
+    ) as client:
         running = Order(host, client, kafka_admin, prefix, producer)
         try:
             await register_skus(running)
@@ -163,6 +167,7 @@ async def start_host(
     dsn: str, kafka: KafkaConnection, prefix: str, **settings_: Any
 ) -> ServiceHost:
     settings = OrderSettings(
+        **service_keys(),
         database_dsn=SecretStr(dsn),
         **kafka.settings(),
         topic_prefix=prefix,
@@ -250,7 +255,7 @@ async def test_the_same_order_twice_on_ingress_and_once_over_http_is_one_order(
 
 async def test_http_first_answers_201_then_200_with_the_same_order(order: Order) -> None:
     sub = submission()
-    headers = {"Idempotency-Key": str(uuid.uuid4()), "X-Actor": "platform:webshop-nl"}
+    headers = {"Idempotency-Key": str(uuid.uuid4()), **auth.headers(subject="platform:webshop-nl")}
     first = await order.client.post("/v1/orders", json=body(sub), headers=headers)
     assert first.status_code == 201, first.text
     assert first.headers["location"] == f"/v1/orders/{first.json()['order_id']}"
@@ -342,7 +347,7 @@ async def test_customer_service_cancels_but_not_twice_and_not_after_shipping(
     order_id = placed.json()["order_id"]  # still placed: cancelled at once
     cancel = {"reason": "customer_request", "detail": "changed their mind"}
     resp = await order.client.post(
-        f"/v1/orders/{order_id}/cancel", json=cancel, headers={"X-Actor": "staff:alice"}
+        f"/v1/orders/{order_id}/cancel", json=cancel, headers=auth.headers(subject="staff:alice")
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "cancelled"
@@ -356,7 +361,7 @@ async def test_customer_service_cancels_but_not_twice_and_not_after_shipping(
     await order.publish(dispatched, key=shipped_id, actor="service:shipping")
     await order.wait_status(shipped_id, "shipped")
     refused = await order.client.post(
-        f"/v1/orders/{shipped_id}/cancel", json=cancel, headers={"X-Actor": "staff:bob"}
+        f"/v1/orders/{shipped_id}/cancel", json=cancel, headers=auth.headers(subject="staff:bob")
     )
     assert refused.status_code == 409
     assert refused.json()["code"] == "cancellation_refused"
@@ -377,7 +382,7 @@ async def test_customer_service_cancels_but_not_twice_and_not_after_shipping(
 async def request_cancellation(order: Order, order_id: str) -> dict[str, Any]:
     cancel = {"reason": "customer_request", "detail": "ordered twice"}
     resp = await order.client.post(
-        f"/v1/orders/{order_id}/cancel", json=cancel, headers={"X-Actor": "staff:carol"}
+        f"/v1/orders/{order_id}/cancel", json=cancel, headers=auth.headers(subject="staff:carol")
     )
     assert resp.status_code == 202, resp.text
     doc: dict[str, Any] = resp.json()
@@ -486,7 +491,7 @@ async def test_feedback_only_after_delivery_and_once(order: Order) -> None:
     given = await order.client.post(
         f"/v1/orders/{order_id}/feedback",
         json={"rating": 5, "comment": "arrived a day early"},
-        headers={"X-Actor": "customer:cus-778"},
+        headers=auth.headers(subject="customer:cus-778"),
     )
     assert given.status_code == 201, given.text
     assert given.json()["feedback"]["rating"] == 5
@@ -679,7 +684,9 @@ async def test_orders_waiting_too_long_are_reported_as_stalled(
     )
     transport = httpx.ASGITransport(app=host.api)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://order", headers=auth.headers()
+        ) as client:
             with structlog.testing.capture_logs() as logs:
                 waiting = (await client.post("/v1/orders", json=body(submission()))).json()
                 done = (await client.post("/v1/orders", json=body(submission()))).json()

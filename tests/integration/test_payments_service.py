@@ -24,6 +24,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from oms_cli import tokens
 from oms_cli.config import StackConfig
 from oms_cli.proc import pid_alive, stop_pid
 from oms_cli.services import service_env, spawn_service, wait_healthy
@@ -68,7 +69,9 @@ from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
 from oms_platform.settings import RetrySettings
+from oms_platform.testing import auth
 from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.keys import service_keys
 
 pytestmark = pytest.mark.integration
 
@@ -149,6 +152,7 @@ async def running(
 ) -> AsyncIterator[Harness]:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = PaymentsSettings(
+        **service_keys(),
         database_dsn=SecretStr(dsn),
         **kafka.settings(),
         topic_prefix=prefix,
@@ -161,7 +165,9 @@ async def running(
     await host.start()
     transport = httpx.ASGITransport(app=host.api)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://payments") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://payments", headers=auth.headers()
+        ) as client:
             yield Harness(kafka, prefix, client)
     finally:
         await host.stop()
@@ -274,14 +280,14 @@ async def test_card_order_is_authorized_captured_on_dispatch_and_refunded_over_h
         resp = await svc.http.post(
             "/v1/payments/ord-c1-p1/refunds",
             json={"amount": "20.00", "reason": "damaged mug"},
-            headers={"X-Actor": "staff:alice", "Idempotency-Key": "cs-ticket-1"},
+            headers={**auth.headers(subject="staff:alice"), "Idempotency-Key": "cs-ticket-1"},
         )
         assert resp.status_code == 202, resp.text
         refund_id = resp.json()["refund_id"]
         again = await svc.http.post(
             "/v1/payments/ord-c1-p1/refunds",
             json={"amount": "20.00", "reason": "damaged mug"},
-            headers={"X-Actor": "staff:alice", "Idempotency-Key": "cs-ticket-1"},
+            headers={**auth.headers(subject="staff:alice"), "Idempotency-Key": "cs-ticket-1"},
         )
         assert again.status_code == 200 and again.json()["refund_id"] == refund_id
         doc = await svc.until("ord-c1-p1", "partially_refunded")
@@ -671,7 +677,9 @@ async def test_killed_mid_stream_and_restarted_nothing_is_authorized_or_captured
     up_front = (PaymentMethod.IDEAL, PaymentMethod.BANK_TRANSFER)
     start()
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with httpx.AsyncClient(
+            base_url=url, timeout=30, headers=tokens.headers(stack)
+        ) as http:
             svc = Harness(kafka_admin, prefix, http)
             await svc.publish(ORDER_EVENTS, *(placed(oid, p) for oid, p in orders.items()))
             await eventually(lambda: _at_least(operations, 40), what="some authorizations")

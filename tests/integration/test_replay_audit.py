@@ -58,7 +58,7 @@ from oms_platform.relay import OutboxRelay
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.databases import scratch_database
 from oms_platform.testing.kafka import TestTopics, eventually
-from oms_platform.testing.keys import TEST_CHAIN_KEY
+from oms_platform.testing.keys import TEST_CHAIN_KEY, service_keys
 
 pytestmark = pytest.mark.integration
 
@@ -504,6 +504,7 @@ async def test_a_rebuild_with_the_operations_service_running_on_kafka_loses_noth
     ):
         host = create_app(
             OperationsSettings(
+                **service_keys(),
                 database_dsn=SecretStr(ops.dsn),
                 **topics.kafka.settings(),
                 topic_prefix=topics.prefix,

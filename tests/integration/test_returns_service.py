@@ -29,7 +29,9 @@ from oms_events.examples import eur, example
 from oms_events.money import Money
 from oms_events.topics import RETURNS_EVENTS
 from oms_platform.settings import RetrySettings
+from oms_platform.testing import auth
 from oms_platform.testing.kafka import TestTopics, eventually
+from oms_platform.testing.keys import service_keys
 from oms_returns.app import create_app
 from oms_returns.settings import ReturnsSettings
 
@@ -52,6 +54,7 @@ class Running:
 @pytest.fixture
 async def returns(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     settings = ReturnsSettings(
+        **service_keys(),
         database_dsn=SecretStr(clean_db),
         **topics.kafka.settings(),
         topic_prefix=topics.prefix,
@@ -61,7 +64,9 @@ async def returns(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     await host.start()
     transport = httpx.ASGITransport(app=host.api)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://returns") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://returns", headers=auth.headers()
+        ) as client:
             yield Running(client, topics)
     finally:
         await host.stop()

@@ -19,7 +19,9 @@ from oms_platform.kafka_client import KafkaConnection
 from oms_platform.relay import create_producer
 from oms_platform.service import ServiceHost
 from oms_platform.settings import ServiceSettings
+from oms_platform.testing import auth
 from oms_platform.testing.kafka import eventually, read_topic
+from oms_platform.testing.keys import service_keys
 
 
 async def test_host_consumes_appends_and_relays_under_its_topic_prefix(
@@ -27,6 +29,7 @@ async def test_host_consumes_appends_and_relays_under_its_topic_prefix(
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = ServiceSettings(
+        **service_keys(),
         service="inventory",
         database_dsn=SecretStr(clean_db),
         **kafka_admin.settings(),
@@ -73,7 +76,9 @@ async def test_host_consumes_appends_and_relays_under_its_topic_prefix(
         assert got.causation_id == str(placed.event_id) and out.key == b"ord-1"
 
         transport = httpx.ASGITransport(app=host.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://host", headers=auth.headers()
+        ) as client:
 
             async def ready() -> bool:
                 resp = await client.get("/ready")

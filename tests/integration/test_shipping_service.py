@@ -32,7 +32,9 @@ from oms_events.envelope import Envelope
 from oms_events.examples import eur, example
 from oms_events.topics import SHIPPING_EVENTS
 from oms_platform.settings import RetrySettings
+from oms_platform.testing import auth
 from oms_platform.testing.kafka import TestTopics, eventually
+from oms_platform.testing.keys import service_keys
 from oms_shipping.app import create_app
 from oms_shipping.directory import SqlDirectory
 from oms_shipping.domain.carriers import all_services
@@ -73,6 +75,7 @@ class Running:
 @pytest.fixture
 async def shipping(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     settings = ShippingSettings(
+        **service_keys(),
         database_dsn=SecretStr(clean_db),
         **topics.kafka.settings(),
         topic_prefix=topics.prefix,
@@ -83,7 +86,9 @@ async def shipping(clean_db: str, topics: TestTopics) -> AsyncIterator[Running]:
     await host.start()
     transport = httpx.ASGITransport(app=host.api)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://shipping") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://shipping", headers=auth.headers()
+        ) as client:
             yield Running(host.engine, client, topics)
     finally:
         await host.stop()

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from oms_events.topics import AUDIT_ANCHORS, topic_for
 from oms_platform import deadletters, metrics
 from oms_platform.anchors import AnchorPublisher, publisher_for, service_chain_key
+from oms_platform.auth import install_auth, unguarded_routes
 from oms_platform.consumer import Handler, Subscription
 from oms_platform.db import create_engine
 from oms_platform.eventstore.base import EventStore
@@ -71,6 +72,7 @@ class ServiceHost:
         self.store: EventStore = store if store is not None else self._postgres()
         self.api = api or FastAPI(title=f"OMS {settings.service}")
         install_problem_handlers(self.api)
+        install_auth(self.api, settings.auth_public_key, service=settings.service)
         self.metrics = metrics.ServiceMetrics()
         self.consumers: ConsumerRuntime | None = None
         self.relay: OutboxRelay | None = None
@@ -227,6 +229,9 @@ class ServiceHost:
     async def start(self) -> None:
         if self.pg is None or self.consumers is None or self.relay is None:
             raise RuntimeError("a host on an injected store serves its API only")
+        unguarded = unguarded_routes(self.api)
+        if unguarded:
+            raise RuntimeError(f"routes without a token check or PUBLIC mark: {unguarded}")
         await self.pg.create_schema()
         if self.anchors is not None:
             await self.anchors.setup()

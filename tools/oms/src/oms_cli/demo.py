@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from oms_cli import kafka
+from oms_cli import kafka, tokens
 from oms_cli.config import StackConfig
 from oms_cli.lifecycle import Lifecycle
 from oms_events.codec import encode_envelope
@@ -33,6 +33,7 @@ from oms_events.contracts import OrderSubmitted
 from oms_events.registry import envelope_for
 from oms_events.topics import PLATFORM_INGRESS
 from oms_platform.access import PLATFORM, kafka_user
+from oms_platform.auth import Scope
 from oms_platform.relay import create_producer, message_headers
 
 WAREHOUSES = [
@@ -175,6 +176,16 @@ async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> ht
     return resp
 
 
+SEED_SCOPES = (Scope.OPERATIONS, Scope.WAREHOUSE, Scope.CUSTOMER_SERVICE)
+"""The demo's stock keeper: warehouses, SKUs, receipts, thresholds, gift cards."""
+SHOP = "platform:demo-shop"
+"""The demo's shop: places orders, follows them, asks for returns, gives feedback."""
+
+
+def shop_headers(config: StackConfig) -> dict[str, str]:
+    return tokens.headers(config, (Scope.PLATFORM,), subject=SHOP)
+
+
 async def gift_card_tokens(
     config: StackConfig, client: httpx.AsyncClient, codes: Sequence[str] = GIFT_CARDS
 ) -> list[str]:
@@ -192,7 +203,8 @@ async def seed(config: StackConfig, console: Console) -> None:
     """Warehouses, SKUs, stock, thresholds and gift cards (safe to run again)."""
     inv = config.service_url("inventory")
     pay = config.service_url("payments")
-    async with httpx.AsyncClient(timeout=30) as client:
+    staff = tokens.headers(config, SEED_SCOPES, subject="staff:demo-seeder")
+    async with httpx.AsyncClient(timeout=30, headers=staff) as client:
         for warehouse in WAREHOUSES:
             await _post(client, f"{inv}/v1/warehouses", warehouse)
         for sku, name, grams, (length, width, height), _, stock in CATALOGUE:
@@ -319,7 +331,7 @@ async def run_demo(
     placed: list[DemoOrder] = []
     outcomes: Counter[str] = Counter()
     try:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=shop_headers(config)) as client:
             cards = await gift_card_tokens(config, client)
             for n in range(orders):
                 order = make_order(rng, n, run, cards)
@@ -359,7 +371,7 @@ async def follow_lives(
     ]
     if not confirmed:
         return
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=shop_headers(config)) as client:
         life = Lifecycle(config, client, console)
         lives = await life.follow(confirmed, wait_s)
         if returns:
