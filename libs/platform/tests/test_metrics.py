@@ -133,6 +133,13 @@ def test_metrics_is_served_outside_the_api_schema() -> None:
     assert client.get("/metrics").status_code == 200
 
 
+def test_the_process_figures_are_there_too() -> None:
+    found = scrape(TestClient(host_with_routes().api))
+    assert value(found, "process_resident_memory_bytes") > 0
+    assert value(found, "process_cpu_seconds_total") > 0
+    assert any(name == "python_info" for name, _ in found)
+
+
 def test_a_made_up_method_is_one_label_value() -> None:
     client = TestClient(host_with_routes().api)
     client.request("BREW", "/v1/orders/ord-1")
