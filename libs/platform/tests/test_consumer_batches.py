@@ -18,6 +18,7 @@ from oms_platform.eventstore import InMemoryEventStore, UnitOfWork
 from oms_platform.refusal import Refusal
 from oms_platform.settings import RetrySettings
 from oms_platform.testing.builders import envelope
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 TOPIC = "oms.order.events"
 
@@ -26,7 +27,7 @@ class CountingStore(InMemoryEventStore):
     """The fake store, counting the units of work begun and committed."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(TEST_CHAIN_KEY)
         self.begun = 0
         self.committed = 0
 

@@ -22,6 +22,7 @@ from oms_inventory.domain.commands import (
 from oms_inventory.handlers import Cause, Inventory
 from oms_platform.commands import run_command
 from oms_platform.eventstore import InMemoryEventStore, UnitOfWork
+from oms_platform.testing.keys import TEST_CHAIN_KEY
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -45,7 +46,7 @@ TEE = SkuRegistered(
 class World:
     """An inventory on a fresh in-memory store, with helpers to set the scene."""
 
-    store: InMemoryEventStore = field(default_factory=InMemoryEventStore)
+    store: InMemoryEventStore = field(default_factory=lambda: InMemoryEventStore(TEST_CHAIN_KEY))
     inventory: Inventory = field(default_factory=lambda: Inventory(clock=lambda: NOW))
 
     async def run(self, work: Callable[[UnitOfWork], Awaitable[list[Event]]]) -> list[Event]:
