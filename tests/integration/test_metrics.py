@@ -29,6 +29,7 @@ from oms_events.topics import INVENTORY_EVENTS, ORDER_EVENTS, PLATFORM_INGRESS
 from oms_order.app import create_app
 from oms_order.settings import OrderSettings
 from oms_platform.eventstore import UnitOfWork
+from oms_platform.kafka_client import KafkaConnection
 from oms_platform.projection import DocumentProjection
 from oms_platform.relay import create_producer, message_headers
 from oms_platform.service import ServiceHost
@@ -76,14 +77,16 @@ def placed(order_id: str) -> Envelope:
 
 
 @pytest.fixture
-async def inventory(clean_db: str, kafka_bootstrap: str) -> AsyncIterator[tuple[ServiceHost, str]]:
+async def inventory(
+    clean_db: str, kafka_admin: KafkaConnection
+) -> AsyncIterator[tuple[ServiceHost, str]]:
     """An inventory-like host whose consumer reserves (appends one event) per OrderPlaced,
     and waits while ``host.gate`` is clear."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = ServiceSettings(
         service="inventory",
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=kafka_bootstrap,
+        **kafka_admin.settings(),
         topic_prefix=prefix,
         topic_partitions=2,
         **service_keys(),
@@ -196,12 +199,12 @@ async def test_handled_dead_lettered_relayed_and_lag_match_what_happened(
 
 
 async def test_orders_by_status_come_from_the_order_service_table(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     settings = OrderSettings(
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=kafka_bootstrap,
+        **kafka_admin.settings(),
         topic_prefix=prefix,
         check_skus=False,
         **service_keys(),
@@ -301,12 +304,12 @@ async def test_a_parked_event_shows_on_metrics_and_the_relay_goes_on(
 
 
 async def test_relay_and_projection_backlogs_before_and_after_start(
-    clean_db: str, kafka_bootstrap: str
+    clean_db: str, kafka_admin: KafkaConnection
 ) -> None:
     settings = ServiceSettings(
         service="inventory",
         database_dsn=SecretStr(clean_db),
-        kafka_bootstrap=kafka_bootstrap,
+        **kafka_admin.settings(),
         topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
         **service_keys(),
     )
