@@ -16,6 +16,7 @@ from oms_order.app import create_app
 from oms_order.bodies import OrderSubmission
 from oms_order.projections.derived import DerivedReadModels
 from oms_order.settings import OrderSettings
+from oms_platform.auth import Scope
 from oms_platform.eventstore.memory import InMemoryEventStore
 from oms_platform.service import ServiceHost
 from oms_platform.testing import auth
@@ -74,6 +75,24 @@ async def test_an_order_is_placed_found_and_cancelled(client: httpx.AsyncClient)
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["cancellation"]["actor"] == "staff:alice"
     assert cancelled.json()["cancellation"]["cancelled_by"] == "staff"
+
+
+async def test_a_platform_finds_its_own_submission_but_cannot_list_customers(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = auth.headers(Scope.PLATFORM, subject="platform:webshop-nl")
+    placed = await client.post("/v1/orders", json=fresh("WEB-OWN"), headers=shop)
+    assert placed.status_code == 201, placed.text
+    own = await client.get("/v1/orders", params={"platform_order_ref": "WEB-OWN"}, headers=shop)
+    assert own.status_code == 200
+    assert [o["order_id"] for o in own.json()] == [placed.json()["order_id"]]
+    everyone = await client.get("/v1/orders", params={"sales_channel": "webshop-nl"}, headers=shop)
+    problem = assert_problem(everyone, 403, "forbidden")
+    assert "platform_order_ref" in problem["detail"]
+    assert set(problem["required_scopes"]) == {"customer-service", "operations", "auditor"}
+    staff = auth.headers(Scope.CUSTOMER_SERVICE, subject="staff:cs")
+    listed = await client.get("/v1/orders", params={"sales_channel": "webshop-nl"}, headers=staff)
+    assert listed.status_code == 200 and len(listed.json()) == 1
 
 
 async def test_a_cancel_without_a_body_takes_the_defaults(client: httpx.AsyncClient) -> None:

@@ -23,7 +23,7 @@ from oms_order.domain.commands import CancelOrder, GiveFeedback
 from oms_order.domain.intake import EMPTY_ORDER, refused
 from oms_order.handlers import Intake, OrderHandlers, Outcome
 from oms_order.projections.read_models import ReadModels
-from oms_platform.auth import Principal, Scope, allow
+from oms_platform.auth import AuthError, Principal, Scope, allow
 from oms_platform.commands import run_command
 from oms_platform.eventstore.base import EventStore
 from oms_platform.http import PROBLEM_RESPONSES, IdempotencyKeyHeader, RequestIdHeader, cause_of
@@ -37,7 +37,7 @@ _CANCELLED_BY = {
 Submitter = Annotated[Principal, allow(Scope.PLATFORM)]
 Canceller = Annotated[Principal, allow(Scope.PLATFORM, Scope.CUSTOMER_SERVICE)]
 Reader = allow(Scope.PLATFORM, Scope.CUSTOMER_SERVICE, Scope.OPERATIONS, Scope.AUDITOR)
-Staff = allow(Scope.CUSTOMER_SERVICE, Scope.OPERATIONS, Scope.AUDITOR)
+STAFF_SCOPES = frozenset({Scope.CUSTOMER_SERVICE, Scope.OPERATIONS, Scope.AUDITOR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +99,24 @@ async def submit_order(
     )
 
 
-@router.get("/v1/orders", dependencies=[Staff])
-async def find_orders(filters: Annotated[OrderFilters, Query()], ctx: Ctx) -> JSONResponse:
-    """Order summaries, newest first; ``stalled=true`` lists the orders waiting too long."""
+@router.get("/v1/orders")
+async def find_orders(
+    filters: Annotated[OrderFilters, Query()],
+    ctx: Ctx,
+    caller: Annotated[Principal, Reader],
+) -> JSONResponse:
+    """Order summaries, newest first; ``stalled=true`` lists the orders waiting too long.
+
+    Staff may search every order; a platform finds its own submission by
+    ``platform_order_ref`` (e.g. one sent on the ingress topic), not the customer list.
+    """
+    if caller.scopes.isdisjoint(STAFF_SCOPES) and filters.platform_order_ref is None:
+        raise AuthError(
+            403,
+            "a platform looks its orders up by platform_order_ref; searching all orders "
+            "needs one of the scopes: customer-service, operations, auditor",
+            sorted(STAFF_SCOPES),
+        )
     return JSONResponse(await ctx.read_models.find_orders(filters.query()))
 
 
