@@ -39,7 +39,7 @@ from oms_events.topics import ALL_TOPICS, PLATFORM_INGRESS, TOPIC_BY_EVENT_TYPE,
 
 TITLE = "OMS events"
 VERSION = "1.0.0"
-LOCAL_BROKER = "127.0.0.1:59092"
+LOCAL_BROKER = "127.0.0.1:29092"
 
 DESCRIPTION = """\
 Every event of the Order Management System, on the Kafka topics it travels on.

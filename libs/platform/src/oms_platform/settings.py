@@ -11,7 +11,7 @@ from oms_platform.kafka_client import KafkaConnection
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMS_KAFKA_", extra="ignore")
 
-    bootstrap: str = "127.0.0.1:59092"
+    bootstrap: str = "127.0.0.1:29092"
 
 
 class RetrySettings(BaseSettings):
@@ -35,7 +35,7 @@ class ServiceSettings(BaseSettings):
 
     service: str
     database_dsn: SecretStr
-    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_bootstrap: str = "127.0.0.1:29092"
     http_host: str = "127.0.0.1"
     http_port: int = 0
     log_json: bool | None = None

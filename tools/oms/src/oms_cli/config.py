@@ -1,7 +1,7 @@
 """Configuration of the local, Docker-free OMS stack (PostgreSQL + Kafka).
 
 Every field can be overridden with an ``OMS_``-prefixed environment variable, e.g.
-``OMS_PG_PORT=55433`` or ``OMS_HOME=/var/tmp/oms``.
+``OMS_PG_PORT=25433`` or ``OMS_HOME=/var/tmp/oms``.
 
 Other packages import ``StackConfig`` and ``SERVICES`` from here; keep those names stable.
 
@@ -104,9 +104,9 @@ class StackConfig(BaseSettings):
     """State directory (PostgreSQL cluster, Kafka log dirs, pid files, logs)."""
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     """Machine-wide cache outside the git tree (Kafka jars resolved from Maven Central)."""
-    pg_port: int = 55432
-    kafka_port: int = 59092
-    kafka_controller_port: int = 59093
+    pg_port: int = 25432
+    kafka_port: int = 29092
+    kafka_controller_port: int = 29093
     kafka_version: str = "4.1.1"
     pg_admin_password: SecretStr = SecretStr("oms-admin")
     host: str = "127.0.0.1"

@@ -121,8 +121,8 @@ def ensure_down(config: StackConfig | None = None) -> dict[str, Any]:
 def status(config: StackConfig | None = None) -> dict[str, Any]:
     """The `oms status --json` document::
 
-    {"kafka": {"bootstrap": "127.0.0.1:59092", "healthy": true},
-     "postgres": {"dsn": "postgresql://postgres:...@127.0.0.1:55432/postgres",
+    {"kafka": {"bootstrap": "127.0.0.1:29092", "healthy": true},
+     "postgres": {"dsn": "postgresql://postgres:...@127.0.0.1:25432/postgres",
                   "healthy": true},
      "services": {"order": {"url", "healthy", "ready"}, ...},
      "simulators": {"warehouse": {"alive": true, "pid": 4242, "log": ...}, ...}}
