@@ -51,7 +51,7 @@ log = get_logger(__name__)
 
 Refresher = Callable[[], Awaitable[None]]
 
-REFRESH_TIMEOUT_S = 2.0
+REFRESH_TIMEOUT_S = 5.0
 """A scrape waits this long for each refresher (a database that hangs must not hang it)."""
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

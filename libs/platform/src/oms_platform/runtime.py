@@ -78,7 +78,8 @@ class ConsumerRuntime:
         )
         self.subscriptions: list[Subscription] = []
         self._consumers: dict[str, AIOKafkaConsumer] = {}
-        self._done: dict[tuple[str, int], int] = {}  # next offset to handle, per partition
+        # The next offset to handle, per consumer and partition (two consumers may read one).
+        self._done: dict[tuple[str, str, int], int] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._exclusive = asyncio.Lock()  # one batch at a time of exclusive subscriptions
@@ -140,7 +141,7 @@ class ConsumerRuntime:
         ]
         # The next offset to handle is this batch's first until the batch is done (the
         # lag then counts the batch as waiting, not as handled once it is fetched).
-        self._done[(tp.topic, tp.partition)] = records[0].offset
+        self._done[(sub.consumer, tp.topic, tp.partition)] = records[0].offset
         try:
             if sub.exclusive:
                 async with self._exclusive:
@@ -169,7 +170,7 @@ class ConsumerRuntime:
             log.warning(
                 "consumer.commit_failed", consumer=sub.consumer, topic=tp.topic, error=str(err)
             )
-        self._done[(tp.topic, tp.partition)] = next_offset
+        self._done[(sub.consumer, tp.topic, tp.partition)] = next_offset
 
     def assignments(self) -> dict[str, list[str]]:
         """The partitions each subscription holds now, as ``topic:partition``."""
@@ -204,18 +205,21 @@ class ConsumerRuntime:
         offsets, falling back on the last fetch's if the broker does not answer at once.
         A partition never fetched and not answered for is left out.
         """
-        lags: dict[tuple[str, str, int], int] = {}
-        for name, consumer in list(self._consumers.items()):
-            assigned = list(consumer.assignment())
-            ends: dict[Any, int] = {}
-            if ask_broker and assigned:
+        consumers = list(self._consumers.items())
+        ends: dict[Any, int] = {}
+        if ask_broker and consumers:
+            # One request for every partition held (any consumer may ask for any).
+            held = sorted({tp for _, c in consumers for tp in c.assignment()})
+            if held:
                 with contextlib.suppress(Exception):
-                    ends = await asyncio.wait_for(consumer.end_offsets(assigned), 1.0)
-            for tp in assigned:
+                    ends = await asyncio.wait_for(consumers[0][1].end_offsets(held), 3.0)
+        lags: dict[tuple[str, str, int], int] = {}
+        for name, consumer in consumers:
+            for tp in consumer.assignment():
                 high = ends.get(tp, consumer.highwater(tp))
                 # What was handled, not what was fetched: a consumer stuck on a batch has
                 # fetched the messages behind it too.
-                position = self._done.get((tp.topic, tp.partition))
+                position = self._done.get((name, tp.topic, tp.partition))
                 if position is None:
                     try:
                         position = await asyncio.wait_for(consumer.position(tp), 0.2)
