@@ -1,4 +1,5 @@
-"""No gift card code appears in any event, Kafka message or log line of a run.
+"""No gift card code appears in any event, Kafka message or log line of a run (nor any
+bearer token, key or Kafka password).
 
 A demo-like run on the real services (inventory, payments, order as processes on scratch
 databases and their own topics): cards are issued over HTTP, a shop exchanges codes for
@@ -28,6 +29,7 @@ import pytest
 from psycopg import sql
 
 from oms_cli.config import StackConfig
+from oms_cli.secrets import ensure_secrets
 from oms_events.topics import PLATFORM_INGRESS
 from oms_platform.auth import Scope
 from tests.e2e.records import read_to_end, topics
@@ -208,6 +210,13 @@ async def test_no_code_in_any_database_topic_or_log_and_the_tokens_are(
         for spelling in spellings(code):
             leaks = [where for where, text in places.items() if spelling in text.lower()]
             assert not leaks, f"{code!r} (as {spelling!r}) found in {leaks}"
+    # Nor any bearer token the run used, or a key or password the services were given.
+    secrets = ensure_secrets(system.stack)
+    keys = [secrets.chain_key, secrets.gift_card_key, secrets.anchor_private_key.splitlines()[1]]
+    keys += [p.read_text().strip() for p in secrets.folder.glob("kafka-*.password")]
+    for where, text in places.items():
+        assert "Bearer " not in text and "eyJhbGciOiJFZERTQS" not in text, f"a token in {where}"
+        assert not [k for k in keys if k and k in text], f"a key or password in {where}"
     # Each card is there, by token: its stream, its events and their messages.
     for code in (SPENT, SMALL):
         assert f"giftcard-{tokens[code]}" in stores["payments"]
