@@ -7,22 +7,15 @@ into that store by the real handlers and worker (``Payments``) before the reques
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from oms_payments.app import create_app
 from oms_payments.calls import Call, Operation
 from oms_payments.queries import Reads
-from oms_payments.settings import PaymentsSettings
-from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
 from services.payments.tests.support import (
-    TEST_GIFT_CARD_KEY,
     Payments,
     dispatched,
     payment,
@@ -33,22 +26,6 @@ from services.payments.tests.support import (
 EVERYTHING = (("TSHIRT", 2), ("MUG", 1))
 MIB = 1024 * 1024
 CARD = {"code": "GC-1", "balance": {"amount": "25.00", "currency": "EUR"}}
-
-
-@pytest.fixture
-async def http(service: Payments) -> AsyncIterator[httpx.AsyncClient]:
-    # The DSN points nowhere: a host on an injected store never connects.
-    settings = PaymentsSettings(
-        **service_keys(),
-        database_dsn=SecretStr("postgresql://nobody@127.0.0.1:9/none"),
-        gift_card_key=SecretStr(TEST_GIFT_CARD_KEY),
-    )
-    host = create_app(settings, store=service.store)
-    transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://payments", headers=auth.headers()
-    ) as client:
-        yield client
 
 
 async def captured_card(service: Payments) -> None:

@@ -7,36 +7,15 @@ code alike, issued or not.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from oms_payments.app import create_app
-from oms_payments.settings import PaymentsSettings
 from oms_platform.auth import Scope
 from oms_platform.testing import auth
-from oms_platform.testing.keys import service_keys
-from services.payments.tests.support import TEST_GIFT_CARD_KEY, Payments, token
+from services.payments.tests.support import token
 
 CODE = "GC-7Q4M-2291"
 BALANCE = {"amount": "25.00", "currency": "EUR"}
-
-
-@pytest.fixture
-async def http(service: Payments) -> AsyncIterator[httpx.AsyncClient]:
-    settings = PaymentsSettings(
-        database_dsn=SecretStr("postgresql://nobody@127.0.0.1:9/none"),
-        gift_card_key=SecretStr(TEST_GIFT_CARD_KEY),
-        **service_keys(),
-    )
-    host = create_app(settings, store=service.store)
-    transport = httpx.ASGITransport(app=host.api)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://payments", headers=auth.headers()
-    ) as client:
-        yield client
 
 
 def no_code_in(resp: httpx.Response, code: str = CODE) -> None:
