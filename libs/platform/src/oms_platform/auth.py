@@ -33,6 +33,14 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import (
+    load_pem_private_key,
+    load_pem_public_key,
+)
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
@@ -137,7 +145,10 @@ class TokenIssuer:
     """Signs tokens with the Ed25519 private key (PEM). Only ``oms token`` and tests hold it."""
 
     def __init__(self, private_key_pem: str) -> None:
-        self._key = private_key_pem
+        key = load_pem_private_key(private_key_pem.encode(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("the token signing key is not an Ed25519 private key (PEM)")
+        self._key = key
 
     def mint(
         self,
@@ -167,9 +178,12 @@ class TokenVerifier:
 
     def __init__(self, public_key_pem: str) -> None:
         try:
-            self._key = jwt.PyJWK.from_json(_jwk_of(public_key_pem))
-        except (ValueError, jwt.exceptions.PyJWKError) as err:
+            key = load_pem_public_key(public_key_pem.encode())
+        except (ValueError, TypeError) as err:
             raise ValueError(f"auth_public_key is not an Ed25519 public key (PEM): {err}") from err
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("auth_public_key is not an Ed25519 public key (PEM): another kind")
+        self._key = key
 
     def verify(self, token: str) -> Principal:
         if len(token) > MAX_TOKEN_CHARS:
@@ -204,17 +218,6 @@ class TokenVerifier:
         except ValueError as err:
             raise AuthError(401, f"the bearer token's claims are not valid: {err}") from None
         return Principal(subject, scopes, token)
-
-
-def _jwk_of(public_key_pem: str) -> str:
-    """The PEM public key as a JWK (PyJWK checks it is an OKP Ed25519 key)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    key = load_pem_public_key(public_key_pem.encode())
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("not an Ed25519 key")
-    return jwt.algorithms.OKPAlgorithm.to_jwk(key)
 
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from `oms token` or your IdP.")
