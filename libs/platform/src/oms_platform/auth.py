@@ -95,6 +95,8 @@ class Principal:
     scopes: frozenset[str]
     token: str
     """The bearer token itself, for calls made on the caller's behalf."""
+    expires_at: int
+    """The token's ``exp`` (seconds since the epoch)."""
 
     @property
     def actor(self) -> str:
@@ -217,7 +219,7 @@ class TokenVerifier:
             scopes = _check_claims(subject, scope.split())
         except ValueError as err:
             raise AuthError(401, f"the bearer token's claims are not valid: {err}") from None
-        return Principal(subject, scopes, token)
+        return Principal(subject, scopes, token, int(claims["exp"]))
 
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from `oms token` or your IdP.")

@@ -15,7 +15,6 @@ import time
 from typing import Annotated
 from urllib.parse import quote
 
-import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,9 +75,8 @@ async def login(request: Request, body: LoginBody) -> Response:
         raise AuthError(403, "sign in from this site's own page")
     verifier = request.app.state.token_verifier
     assert isinstance(verifier, TokenVerifier)
-    verifier.verify(body.token)
-    expires = jwt.decode(body.token, options={"verify_signature": False}).get("exp", 0)
-    max_age = max(1, min(MAX_SESSION_S, int(expires - time.time())))
+    staff = verifier.verify(body.token)
+    max_age = max(1, min(MAX_SESSION_S, int(staff.expires_at - time.time())))
     response = Response(status_code=204)
     response.set_cookie(
         SESSION_COOKIE,
