@@ -16,6 +16,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from oms_cli.config import SERVICES
+from oms_cli.hosts import host_of
 from oms_platform.auth import (
     ALL_SCOPES,
     Scope,
@@ -28,15 +30,6 @@ from oms_platform.service import ServiceHost
 from oms_platform.testing import auth
 from oms_platform.testing.keys import service_keys
 
-SETTINGS = {
-    "order": "OrderSettings",
-    "inventory": "InventorySettings",
-    "payments": "PaymentsSettings",
-    "fulfilment": "FulfilmentSettings",
-    "shipping": "ShippingSettings",
-    "returns": "ReturnsSettings",
-    "operations": "OperationsSettings",
-}
 NOWHERE = SecretStr("postgresql://nobody:nothing@127.0.0.1:1/nowhere")
 PUBLIC_ROUTES = {
     ("shipping", "POST /v1/carriers/{carrier}/events"),  # signed by the carrier (HMAC)
@@ -44,16 +37,8 @@ PUBLIC_ROUTES = {
     ("operations", "GET /login"),
     ("operations", "POST /login"),
     ("operations", "POST /logout"),
-    *((s, f"GET {p}") for s in SETTINGS for p in ("/health", "/ready", "/metrics")),
+    *((s, f"GET {p}") for s in SERVICES for p in ("/health", "/ready", "/metrics")),
 }
-
-
-def host_of(service: str) -> ServiceHost:
-    app = importlib.import_module(f"oms_{service}.app")
-    settings = getattr(importlib.import_module(f"oms_{service}.settings"), SETTINGS[service])
-    extra = {"gift_card_key": SecretStr("ab" * 32)} if service == "payments" else {}
-    host: ServiceHost = app.create_app(settings(database_dsn=NOWHERE, **service_keys(), **extra))
-    return host
 
 
 def routes_of(host: ServiceHost) -> list[tuple[str, str, Any]]:
@@ -68,7 +53,7 @@ def routes_of(host: ServiceHost) -> list[tuple[str, str, Any]]:
 
 CASES = [
     pytest.param(service, method, path, id=f"{service} {method} {path}")
-    for service in sorted(SETTINGS)
+    for service in sorted(SERVICES)
     for method, path, route in routes_of(host_of(service))
     if not is_public(route)
 ]
@@ -95,7 +80,7 @@ def is_page(resp: httpx.Response) -> bool:
 def test_the_public_routes_are_exactly_the_listed_ones() -> None:
     public = {
         (service, f"{method} {path}")
-        for service in SETTINGS
+        for service in SERVICES
         for method, path, route in routes_of(host_of(service))
         if is_public(route)
     }
@@ -138,7 +123,7 @@ async def test_no_token_is_401_and_a_token_without_the_scope_is_403(
     assert right.status_code not in (401, 403), right.text
 
 
-@pytest.mark.parametrize("service", sorted(SETTINGS))
+@pytest.mark.parametrize("service", sorted(SERVICES))
 async def test_a_token_signed_by_another_key_or_expired_is_401(service: str) -> None:
     host = host_of(service)
     method, path = next((m, p) for m, p, r in routes_of(host) if not is_public(r))

@@ -8,65 +8,20 @@ left over after a subscription went) fails here rather than on the broker.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
-from pydantic import SecretStr
 
+from oms_cli.config import SERVICES
+from oms_cli.hosts import host_of
 from oms_events.topics import Service, dlq, events_topic
 from oms_platform.access import ACCESS, AUDIT_ANCHORS, PLATFORM
-from oms_platform.service import ServiceHost
 from oms_platform.testing.kafka import ACL_PROBE_TYPE, ACL_PROBED_TOPICS
-
-SETTINGS = {
-    "order": "OrderSettings",
-    "inventory": "InventorySettings",
-    "payments": "PaymentsSettings",
-    "fulfilment": "FulfilmentSettings",
-    "shipping": "ShippingSettings",
-    "returns": "ReturnsSettings",
-    "operations": "OperationsSettings",
-}
-
-
-def _pem_pair() -> tuple[str, str]:
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
-    public = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    return private, public.decode()
-
-
-_PRIVATE, _PUBLIC = _pem_pair()
-NOWHERE: dict[str, Any] = {
-    "database_dsn": SecretStr("postgresql://nobody:nothing@127.0.0.1:1/nowhere"),
-    # Keys a service will not start without (nothing is signed or verified here).
-    "auth_public_key": _PUBLIC,
-    "chain_key": SecretStr("ab" * 32),
-    "anchor_signing_key": SecretStr(_PRIVATE),
-    "gift_card_key": SecretStr("cd" * 32),
-}
-
-
-def host_of(service: str) -> ServiceHost:
-    app = importlib.import_module(f"oms_{service}.app")
-    settings = getattr(importlib.import_module(f"oms_{service}.settings"), SETTINGS[service])
-    host: ServiceHost = app.create_app(settings(**NOWHERE))
-    return host
 
 
 def test_the_map_has_every_service_and_the_platform() -> None:
-    assert set(ACCESS) == {*SETTINGS, PLATFORM}
+    assert set(ACCESS) == {*SERVICES, PLATFORM}
 
 
-@pytest.mark.parametrize("service", sorted(SETTINGS))
+@pytest.mark.parametrize("service", sorted(SERVICES))
 def test_a_service_reads_exactly_the_topics_it_subscribes_to(service: str) -> None:
     host = host_of(service)
     assert host.consumers is not None
@@ -74,7 +29,7 @@ def test_a_service_reads_exactly_the_topics_it_subscribes_to(service: str) -> No
     assert subscribed == ACCESS[service].reads
 
 
-@pytest.mark.parametrize("service", sorted(SETTINGS))
+@pytest.mark.parametrize("service", sorted(SERVICES))
 def test_its_consumer_groups_fall_under_its_group_prefix(service: str) -> None:
     host = host_of(service)
     assert host.consumers is not None
@@ -84,7 +39,7 @@ def test_its_consumer_groups_fall_under_its_group_prefix(service: str) -> None:
     assert groups and all(g.startswith(prefix) for g in groups)
 
 
-@pytest.mark.parametrize("service", sorted(SETTINGS))
+@pytest.mark.parametrize("service", sorted(SERVICES))
 def test_it_may_write_the_dead_letter_topic_of_everything_it_reads(service: str) -> None:
     access = ACCESS[service]
     assert {dlq(t) for t in access.reads} <= access.writes
@@ -108,7 +63,7 @@ def test_no_service_may_write_another_services_events_topic() -> None:
 def test_the_acl_probe_is_a_type_no_consumer_of_the_probed_topics_handles() -> None:
     """``tests/integration/test_kafka_acl.py`` sends probes to live topics: they must be
     skipped from their header by every consumer there."""
-    for service in SETTINGS:
+    for service in SERVICES:
         host = host_of(service)
         assert host.consumers is not None
         # Known to the consumer, else it would be parsed (and dead-lettered as unknown).

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from oms_cli.asyncapi import host_of
 from oms_cli.config import SERVICES
+from oms_cli.hosts import host_of
 
 PLATFORM_FAMILIES = {
     "oms_consumer_events",
