@@ -1,0 +1,1 @@
+"""Platform connectors: shop platforms ' own order payloads in, OMS status back out."""
