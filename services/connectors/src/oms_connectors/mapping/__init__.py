@@ -1,0 +1,1 @@
+"""Each platform's own order payload -> ``OrderSubmitted``, exactly or not at all."""
