@@ -115,6 +115,11 @@ class StackConfig(BaseSettings):
     (two instances of a service share a topic's partitions, so this bounds scaling out)."""
     pg_bindir: Path | None = None
     """PostgreSQL server bin dir; default: pg_config --bindir, then /usr/lib/postgresql/*/bin."""
+    external: bool = False
+    """PostgreSQL and Kafka are run by someone else (``OMS_TEST_STACK=containers``: the
+    testcontainers stack of ``oms_cli.containers``): `oms up` provisions them (databases,
+    roles, SCRAM users, ACLs, topics) through their admin logins but never starts or stops
+    them, and `oms down` leaves them alone."""
 
     @field_validator("home", "cache_dir")
     @classmethod
