@@ -216,7 +216,8 @@ def map_order(shop: ShopConfig, body: Any) -> MappedOrder:
     if shipping is not None and ship_discount is not None:
         shipping = shipping - abs_money(ship_discount)
     paid = money(entity.get("grand_total"), currency, "grand_total", problems)
-    payment = entity.get("payment") if isinstance(entity.get("payment"), dict) else {}
+    raw_payment = entity.get("payment")
+    payment: dict[str, Any] = raw_payment if isinstance(raw_payment, dict) else {}
     code = _text(payment.get("method"))
     method = None
     if code is None:

@@ -224,7 +224,8 @@ def map_order(shop: ShopConfig, body: Any) -> MappedOrder:
     problems.refuse_if_any(f"Shopify order {name} cannot be taken")
 
     assert paid is not None and method is not None and email is not None
-    customer = body.get("customer") if isinstance(body.get("customer"), dict) else {}
+    raw_customer = body.get("customer")
+    customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
     recipient = _text(address.get("name")) or " ".join(
         p for p in (_text(address.get("first_name")), _text(address.get("last_name"))) if p
     )
