@@ -113,6 +113,10 @@ ACCESS: Mapping[str, KafkaAccess] = MappingProxyType(
             _service("returns", [ORDER_EVENTS, SHIPPING_EVENTS], own=RETURNS_EVENTS),
             # Read models only: no events of its own, so no topic and no chain heads.
             _service("operations", _ALL_EVENTS, own=None, stores_events=False),
+            # Shop platforms' own payloads in, OrderSubmitted out on the ingress topic (the
+            # one writer of it besides a platform that speaks OMS); the order service's
+            # events tell it what to report back.
+            _service("connectors", [ORDER_EVENTS], own=PLATFORM_INGRESS),
             KafkaAccess(PLATFORM, frozenset({PLATFORM_INGRESS})),
         )
     }

@@ -33,6 +33,7 @@ SERVICES: tuple[str, ...] = (
     "shipping",
     "returns",
     "operations",
+    "connectors",
 )
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
