@@ -17,8 +17,14 @@ run: deps
 
 ## Everything CI checks, from a clean clone: deps, lint, types, all test tiers against
 ## real PostgreSQL and Kafka. Starts the stack if it is not running and stops it after.
+## OMS_TEST_STACK=containers: PostgreSQL and Kafka in Docker containers instead (testcontainers,
+## oms_cli.containers), removed after; an error, never the local stack, if there is no engine.
 test: deps chromium lint typecheck
-	@if $(OMS) status --json >/dev/null 2>&1; then started=0; else started=1; $(OMS) up; fi; \
+	@if [ -n "$${OMS_TEST_STACK:-}" ] && [ "$$OMS_TEST_STACK" != local ]; then \
+		exec $(UV) run --no-sync python -m oms_cli.containers run -- \
+			$(UV) run --no-sync pytest -q --durations=10; \
+	fi; \
+	if $(OMS) status --json >/dev/null 2>&1; then started=0; else started=1; $(OMS) up; fi; \
 	rc=0; $(UV) run --no-sync pytest -q --durations=10 || rc=$$?; \
 	if [ "$$started" = 1 ]; then $(OMS) down; fi; \
 	exit $$rc

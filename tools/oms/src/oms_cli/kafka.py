@@ -167,9 +167,20 @@ def _jaas(module: str, user: str, password: str, *extra: str) -> str:
     )
 
 
-def server_properties(config: StackConfig, *, admin_plain: bool = False) -> str:
+def server_properties(
+    config: StackConfig,
+    *,
+    admin_plain: bool = False,
+    bind_host: str | None = None,
+    log_dirs: str | None = None,
+) -> str:
     """The broker's configuration; ``admin_plain`` also lets the admin log in with PLAIN on
-    the client listener (only while SCRAM users are added to a cluster formatted without)."""
+    the client listener (only while SCRAM users are added to a cluster formatted without).
+
+    ``bind_host`` and ``log_dirs`` are for the broker in a container (``oms_cli.containers``),
+    which must listen on every interface of the container for Docker's port forward to reach
+    it and keeps its logs inside; everything else, security included, is this one config.
+    """
     h = config.host
     admin = kafka_password(config, ADMIN_USER)
     plain_jaas = _jaas(
@@ -182,7 +193,7 @@ def server_properties(config: StackConfig, *, admin_plain: bool = False) -> str:
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.bootstrap.servers": f"{h}:{config.kafka_controller_port}",
-        "listeners": f"{CLIENT_LISTENER}://{h}:{config.kafka_port},"
+        "listeners": f"{CLIENT_LISTENER}://{bind_host or h}:{config.kafka_port},"
         f"CONTROLLER://{h}:{config.kafka_controller_port}",
         "advertised.listeners": f"{CLIENT_LISTENER}://{h}:{config.kafka_port}",
         "controller.listener.names": "CONTROLLER",
@@ -205,7 +216,7 @@ def server_properties(config: StackConfig, *, admin_plain: bool = False) -> str:
             if admin_plain
             else {}
         ),
-        "log.dirs": str(config.kafka_data),
+        "log.dirs": log_dirs or str(config.kafka_data),
         "num.partitions": "3",
         "default.replication.factor": "1",
         "offsets.topic.replication.factor": "1",
@@ -337,7 +348,11 @@ def _write_private(path: Path, text: str) -> None:
 
 def secured(config: StackConfig) -> bool:
     """Whether the stack's broker was started with SASL (every start since SCRAM came in;
-    a broker still running from before takes unauthenticated clients until restarted)."""
+    a broker still running from before takes unauthenticated clients until restarted).
+    An external broker (``StackConfig.external``) is always one with SASL: the containers
+    stack starts it with this module's ``server_properties``."""
+    if config.external:
+        return True
     try:
         return f"listeners={CLIENT_LISTENER}://" in config.kafka_properties.read_text()
     except OSError:
@@ -363,6 +378,7 @@ def admin_properties(config: StackConfig, *, plain: bool = False) -> Path:
             "org.apache.kafka.common.security.scram.ScramLoginModule",
         )
     path = config.kafka_dir / ("admin-plain.properties" if plain else "admin.properties")
+    path.parent.mkdir(parents=True, exist_ok=True)  # absent for an external broker
     _write_private(
         path,
         "security.protocol=SASL_PLAINTEXT\n"
@@ -402,6 +418,52 @@ def _add_scram_users(config: StackConfig, missing: list[str]) -> None:
         props.unlink(missing_ok=True)
     known = sorted({*_known_scram_users(config), *missing})
     _scram_users_file(config).write_text("\n".join(known) + "\n")
+
+
+_SCRAM_LISTED = re.compile(r"SCRAM credential configs for user-principal '([^']+)' are (.+)")
+
+
+def _parse_scram_users(listing: str) -> set[str]:
+    """The users with a SCRAM-SHA-512 credential in a ``ConfigCommand --describe
+    --entity-type users`` listing."""
+    return {m[1] for m in _SCRAM_LISTED.finditer(listing) if f"{SASL_MECHANISM}=" in m[2]}
+
+
+def scram_users(config: StackConfig) -> set[str]:
+    """The users the broker holds a SCRAM-SHA-512 credential for, asked over the client
+    listener as the admin (DescribeUserScramCredentials)."""
+    listing = _run_tool(
+        config, *_acl_base(config), "--describe", "--entity-type", "users", tool=CONFIG_TOOL
+    )
+    return _parse_scram_users(listing)
+
+
+def ensure_scram_users(config: StackConfig) -> list[str]:
+    """Give a broker we did not format (``StackConfig.external``: the containers stack, whose
+    storage knows only the admin) a SCRAM credential for every user of
+    ``oms_platform.access`` that lacks one, as the admin over the client listener
+    (AlterUserScramCredentials; aiokafka has no API for it). Returns the users added."""
+    base = _acl_base(config)
+    missing = sorted(set(users()) - scram_users(config))
+
+    def add(user: str) -> None:
+        _run_tool(
+            config,
+            *base,
+            "--alter",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            user,
+            "--add-config",
+            _scram(config, user, named=False),
+            tool=CONFIG_TOOL,
+        )
+
+    # Each a JVM start: two at a time, as for the ACLs.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(add, missing))
+    return missing
 
 
 _ACL_RESOURCE = re.compile(r"ResourcePattern\(resourceType=(\w+), name=(.+?), patternType=(\w+)\)")

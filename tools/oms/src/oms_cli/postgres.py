@@ -189,8 +189,26 @@ def _prepare_dirs(config: StackConfig) -> None:
         )
 
 
+SERVER_SETTINGS: dict[str, str] = {
+    # Seven services with pools of up to 20 each, twice over while the e2e tests run
+    # their own set beside the stack's.
+    "max_connections": "400",
+    "idle_in_transaction_session_timeout": "60s",
+    "fsync": "on",
+    "shared_buffers": "256MB",
+}
+"""The server settings of the OMS cluster beyond where it listens: the local cluster's
+``oms.conf`` and the containers stack's ``postgres -c`` flags (``oms_cli.containers``) are
+both made from this, so the two servers cannot drift apart."""
+
+
 def _conf_quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _conf_value(value: str) -> str:
+    """A setting as ``oms.conf`` spells it: numbers and booleans bare, the rest quoted."""
+    return value if value.isdigit() or value in {"on", "off"} else _conf_quote(value)
 
 
 def _write_settings(config: StackConfig) -> None:
@@ -200,12 +218,7 @@ def _write_settings(config: StackConfig) -> None:
         f"listen_addresses = {_conf_quote(config.host)}\n"
         f"port = {config.pg_port}\n"
         f"unix_socket_directories = {_conf_quote(str(config.pg_run))}\n"
-        # Seven services with pools of up to 20 each, twice over while the e2e tests run
-        # their own set beside the stack's.
-        "max_connections = 400\n"
-        "idle_in_transaction_session_timeout = '60s'\n"
-        "fsync = on\n"
-        "shared_buffers = '256MB'\n"
+        + "".join(f"{name} = {_conf_value(value)}\n" for name, value in SERVER_SETTINGS.items())
     )
     if is_root():
         uid, gid = _server_uid_gid()

@@ -14,6 +14,7 @@ from oms_platform.kafka_topics import audit_topics, catalogue, ensure_topics
 
 STARTED = "started"
 ALREADY_RUNNING = "already-running"
+EXTERNAL = "external"
 
 
 def _lock(config: StackConfig) -> AbstractContextManager[None]:
@@ -27,11 +28,16 @@ def ensure_up(
 
     ``simulators`` (the warehouse and carrier simulators) only with ``services``.
 
+    With ``config.external`` (the containers stack) PostgreSQL and Kafka are someone
+    else's: they must already answer, nothing local is started, and they are provisioned
+    all the same (databases, roles, SCRAM users, ACLs, topics) through their admin logins.
+
     Idempotent. Returns::
 
         {"postgres": {"action": "started"|"already-running", "dsn": ...,
                       "created_databases": [...]},
-         "kafka": {"action": ..., "bootstrap": ..., "downloaded_jars": bool},
+         "kafka": {"action": ..., "bootstrap": ..., "downloaded_jars": bool,
+                   "scram_users_added": [...]},
          "services": {...},
          "simulators": {"warehouse": {"action": ..., "log": ...}, "carrier": {...}}}
 
@@ -39,27 +45,37 @@ def ensure_up(
     """
     config = config or StackConfig()
     with _lock(config):
-        # Pre-flight: fail before starting anything if a port we need is taken by a stranger.
-        if postgres.running_pid(config) is None:
-            postgres.check_port_free(config)
-        if kafka.running_pid(config) is None:
-            kafka.check_ports_free(config)
-        pg_started = postgres.start(config)
-        if not postgres.healthy(config):
-            raise StackError(
-                f"PostgreSQL in {config.pg_data} is running but does not answer on "
-                f"{config.host}:{config.pg_port} with the admin password; "
-                f"see {config.pg_log} (or run `oms down` and `oms up` again)"
-            )
+        if config.external:
+            _require_external(config)
+            pg_started = kafka_started = False
+        else:
+            # Pre-flight: fail before starting anything if a port we need is taken by a
+            # stranger.
+            if postgres.running_pid(config) is None:
+                postgres.check_port_free(config)
+            if kafka.running_pid(config) is None:
+                kafka.check_ports_free(config)
+            pg_started = postgres.start(config)
+            if not postgres.healthy(config):
+                raise StackError(
+                    f"PostgreSQL in {config.pg_data} is running but does not answer on "
+                    f"{config.host}:{config.pg_port} with the admin password; "
+                    f"see {config.pg_log} (or run `oms down` and `oms up` again)"
+                )
         created = postgres.ensure_databases(config)
 
+        # The jars also run the admin tools (SCRAM users, ACLs) against an external broker.
         downloaded = kafka.ensure_libs(config)
-        kafka_started = kafka.start(config)
-        if not kafka_started and not kafka.wait_healthy(config):
-            raise StackError(
-                f"the OMS Kafka broker is running but not answering on {config.kafka_bootstrap};"
-                f" see {config.kafka_logs} (or run `oms down` and `oms up` again)"
-            )
+        if not config.external:
+            kafka_started = kafka.start(config)
+            if not kafka_started and not kafka.wait_healthy(config):
+                raise StackError(
+                    "the OMS Kafka broker is running but not answering on "
+                    f"{config.kafka_bootstrap}; see {config.kafka_logs} (or run `oms down` "
+                    "and `oms up` again)"
+                )
+        # The local broker got its users when its storage was formatted (kafka.start).
+        scram_added = kafka.ensure_scram_users(config) if config.external else []
         # Before any service starts: each logs in as its own user, allowed only its ACLs.
         # (A broker still running from before SASL came in has neither: restart it.)
         acls = kafka.ensure_acls(config) if kafka.secured(config) else "broker without SASL"
@@ -89,6 +105,7 @@ def ensure_up(
             "action": STARTED if kafka_started else ALREADY_RUNNING,
             "bootstrap": config.kafka_bootstrap,
             "downloaded_jars": downloaded,
+            "scram_users_added": scram_added,
             "topics": len(topics),
             "acls": acls,
             "partitions": config.kafka_partitions,
@@ -98,23 +115,44 @@ def ensure_up(
     }
 
 
+def _require_external(config: StackConfig) -> None:
+    """Fail unless the external PostgreSQL and Kafka (``config.external``) both answer:
+    `oms up` cannot start them, so it must not go on and half-provision."""
+    if not postgres.healthy(config):
+        raise StackError(
+            f"OMS_EXTERNAL is set but no PostgreSQL answers on {config.host}:{config.pg_port} "
+            "with the admin password; `oms up` does not start external servers (the "
+            "containers stack: `python -m oms_cli.containers run -- <command>`)"
+        )
+    if not kafka.healthy(config):
+        raise StackError(
+            f"OMS_EXTERNAL is set but no Kafka broker answers on {config.kafka_bootstrap}; "
+            "`oms up` does not start external servers (the containers stack: "
+            "`python -m oms_cli.containers run -- <command>`)"
+        )
+
+
 def ensure_down(config: StackConfig | None = None) -> dict[str, Any]:
     """Stop what `oms up` started (simulators, services, Kafka, PostgreSQL). Idempotent.
 
     Only our own processes are touched: the broker named by ``<home>/kafka/kafka.pid`` (whose
     command line must reference our server.properties) and the postmaster of ``<home>/pg/data``.
+    External servers (``config.external``) are not ours: reported as ``external``, untouched.
     """
     config = config or StackConfig()
     with _lock(config):
         stopped_simulators = simulator_processes.stop_simulators(config)
         stopped_services = service_processes.stop_services(config)
-        kafka_stopped = kafka.stop(config)
-        pg_stopped = postgres.stop(config)
+        if config.external:
+            kafka_state = pg_state = EXTERNAL
+        else:
+            kafka_state = "stopped" if kafka.stop(config) else "not-running"
+            pg_state = "stopped" if postgres.stop(config) else "not-running"
     return {
         "simulators": stopped_simulators,
         "services": stopped_services,
-        "kafka": "stopped" if kafka_stopped else "not-running",
-        "postgres": "stopped" if pg_stopped else "not-running",
+        "kafka": kafka_state,
+        "postgres": pg_state,
     }
 
 
