@@ -306,6 +306,9 @@ def service_secrets(service: str) -> list[dict[str, Any]]:
     ]
     if service == "payments":
         env.append(_secret_env(f"{prefix}GIFT_CARD_KEY", "oms-gift-card", "gift-card-key"))
+    if service == "connectors":
+        # The shop table (ShopConfig JSON list) with the shops' secrets inline.
+        env.append(_secret_env(f"{prefix}SHOPS", "oms-connectors-shops", "shops.json"))
     if service == "shipping":
         env += [
             _secret_env(f"{prefix}WEBHOOK_SECRET_{c.upper()}", "oms-carrier-webhooks", c)

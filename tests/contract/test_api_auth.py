@@ -37,6 +37,9 @@ PUBLIC_ROUTES = {
     ("operations", "GET /login"),
     ("operations", "POST /login"),
     ("operations", "POST /logout"),
+    # signed by the shop's platform (Shopify HMAC, Adobe Commerce RSA)
+    ("connectors", "POST /v1/webhooks/shopify/{shop}"),
+    ("connectors", "POST /v1/webhooks/adobe-commerce/{shop}"),
     *((s, f"GET {p}") for s in SERVICES for p in ("/health", "/ready", "/metrics")),
 }
 

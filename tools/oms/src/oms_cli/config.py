@@ -160,6 +160,13 @@ class StackConfig(BaseSettings):
     # -- Paths -----------------------------------------------------------------------
     services_base_port: int = 58080
     """Service ``SERVICES[i]`` listens on ``services_base_port + 1 + i`` (order: 58081)."""
+    platform_sandbox_port: int = 58090
+    """The Adobe Commerce and Shopify sandboxes (``python -m oms_connectors.sandbox``)."""
+
+    @property
+    def platform_sandbox_url(self) -> str:
+        return f"http://{self.host}:{self.platform_sandbox_port}"
+
     pg_home: Path | None = None
     """Where the PostgreSQL cluster lives; default ``<home>/pg`` (see ``pg_dir``)."""
 

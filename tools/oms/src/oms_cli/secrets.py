@@ -12,6 +12,10 @@ see deploy/k8s). What each one is for:
 * ``gift-card.key``: the key of the gift card codes' keyed hash (payments only).
 * ``kafka-<user>.password``: the broker's SCRAM password of each Kafka user (``admin``,
   ``oms-<service>``, ``oms-platform``; see ``oms_platform.access``).
+* ``shop-<shop>.token`` / ``shop-<shop>.webhook-secret`` / ``shop-<shop>.webhook.pem`` (and
+  ``.pub.pem``): the demo shops' API access tokens, Shopify app secrets and Adobe Commerce
+  webhook key pairs, shared by the connector and the platform sandboxes
+  (``oms_cli.platforms``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from oms_cli.config import StackConfig
@@ -81,6 +86,37 @@ def _ed25519_pair(folder: Path, stem: str) -> None:
     )
     (folder / f"{stem}.pub.pem").write_text(public)
     _write_private(folder / f"{stem}.pem", private)
+
+
+def rsa_pair(config: StackConfig, stem: str) -> tuple[Path, Path]:
+    """An RSA key pair (PEM: PKCS#8 private, SubjectPublicKeyInfo public), made once."""
+    folder = ensure_secrets(config).folder
+    private, public = folder / f"{stem}.pem", folder / f"{stem}.pub.pem"
+    if not private.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public.write_text(
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        _write_private(
+            private,
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode(),
+        )
+    return private, public
+
+
+def random_secret(config: StackConfig, name: str) -> Path:
+    """The file of a random secret ``name`` under the stack's secrets, made once."""
+    folder = ensure_secrets(config).folder
+    _random_key(folder, name)
+    return folder / name
 
 
 def _random_key(folder: Path, name: str) -> None:

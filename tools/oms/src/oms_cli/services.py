@@ -19,6 +19,7 @@ from pathlib import Path
 
 from oms_cli.config import SERVICES, StackConfig, find_repo_root
 from oms_cli.kafka import connection
+from oms_cli.platforms import shops_file
 from oms_cli.proc import (
     StackError,
     pid_alive,
@@ -72,6 +73,8 @@ def service_env(
     env.update(kafka_env(config, service, topic_prefix))
     env.update(calls_env(config, service))
     env.update(secret_env(config, service))
+    if service == "connectors":
+        env[f"{prefix}SHOPS_FILE"] = str(shops_file(config))
     env.update(extra or {})
     return env
 

@@ -1,5 +1,7 @@
 """The simulator processes `oms up` starts beside the services, `oms down` stops and `oms
-status` lists: ``python -m oms_cli.simulators warehouse|carrier``.
+status` lists: ``python -m oms_cli.simulators warehouse|carrier``, and the shop platforms'
+sandbox ``python -m oms_connectors.sandbox`` (Shopify and Adobe Commerce as the connectors
+service talks to them; see ``oms_cli.platforms``).
 
 A simulator has no HTTP of its own: it is alive or it is not. Its pid file
 (``<home>/services/<kind>-simulator.pid``) says `oms up` started it; a pid file whose
@@ -8,6 +10,7 @@ process is gone is a simulator that died (``oms status`` shows it, and is not he
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from oms_cli import tokens
 from oms_cli.config import StackConfig, find_repo_root
+from oms_cli.platforms import sandbox_shops
 from oms_cli.proc import (
     StackError,
     pid_alive,
@@ -26,8 +30,17 @@ from oms_cli.proc import (
 )
 from oms_platform.auth import Scope
 
-SIMULATORS: tuple[str, ...] = ("warehouse", "carrier")
-SERVICES_NEEDED = {"warehouse": ("fulfilment", "inventory"), "carrier": ("shipping",)}
+SIMULATORS: tuple[str, ...] = ("warehouse", "carrier", "platforms")
+SERVICES_NEEDED = {
+    "warehouse": ("fulfilment", "inventory"),
+    "carrier": ("shipping",),
+    "platforms": ("connectors",),
+}
+MODULES = {
+    "warehouse": "oms_cli.simulators",
+    "carrier": "oms_cli.simulators",
+    "platforms": "oms_connectors.sandbox",
+}
 STARTUP_CHECK_S = 1.0
 STOP_TIMEOUT_S = 10.0
 
@@ -65,17 +78,22 @@ def simulator_env(
             "OMS_SIM_LOG_JSON": "true",
         }
     )
-    if kind is not None:
+    if kind == "platforms":
+        env["OMS_SANDBOX_HOST"] = config.host
+        env["OMS_SANDBOX_PORT"] = str(config.platform_sandbox_port)
+        env["OMS_SANDBOX_SHOPS"] = json.dumps(sandbox_shops(config))
+    elif kind is not None:
         env["OMS_SIM_TOKEN"] = simulator_token(config, kind)
     env.update(extra or {})
     return env
 
 
 def spawn_simulator(kind: str, env: dict[str, str], log_path: Path) -> int:
-    """Start ``python -m oms_cli.simulators <kind>`` detached; returns its pid."""
+    """Start ``python -m <module> [<kind>]`` detached; returns its pid."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cwd = find_repo_root() or Path.cwd()
-    command = [sys.executable, "-m", "oms_cli.simulators", kind]
+    module = MODULES[kind]
+    command = [sys.executable, "-m", module, *([kind] if module == "oms_cli.simulators" else [])]
     return spawn_detached(command, cwd, log_path, env=env)
 
 
@@ -93,7 +111,10 @@ def running_pid(config: StackConfig, kind: str) -> int | None:
     if pid is None or not pid_alive(pid):
         return None
     cmdline = pid_cmdline(pid)
-    return pid if "oms_cli.simulators" in cmdline and kind in cmdline else None
+    module = MODULES[kind]
+    return (
+        pid if module in cmdline and (kind in cmdline or module != "oms_cli.simulators") else None
+    )
 
 
 def wanted(services: list[str]) -> list[str]:
