@@ -438,6 +438,13 @@ def scram_users(config: StackConfig) -> set[str]:
     return _parse_scram_users(listing)
 
 
+def lacks_scram_users(config: StackConfig) -> bool:
+    """Whether a principal of ``oms_platform.access`` is missing from the users the local
+    broker was given (``kafka.start`` records them)."""
+    known = _known_scram_users(config)
+    return any(u not in known for u in users())
+
+
 def ensure_scram_users(config: StackConfig) -> list[str]:
     """Give a broker we did not format (``StackConfig.external``: the containers stack, whose
     storage knows only the admin) a SCRAM credential for every user of
@@ -463,6 +470,9 @@ def ensure_scram_users(config: StackConfig) -> list[str]:
     # Each a JVM start: two at a time, as for the ACLs.
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(add, missing))
+    if not config.external and missing:
+        known = sorted({*_known_scram_users(config), *missing})
+        _scram_users_file(config).write_text("\n".join(known) + "\n")
     return missing
 
 

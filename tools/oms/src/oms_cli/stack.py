@@ -74,8 +74,13 @@ def ensure_up(
                     f"{config.kafka_bootstrap}; see {config.kafka_logs} (or run `oms down` "
                     "and `oms up` again)"
                 )
-        # The local broker got its users when its storage was formatted (kafka.start).
-        scram_added = kafka.ensure_scram_users(config) if config.external else []
+        # The local broker got its users when its storage was formatted or started
+        # (kafka.start); one already running when a principal was added lacks it.
+        scram_added = (
+            kafka.ensure_scram_users(config)
+            if config.external or kafka.lacks_scram_users(config)
+            else []
+        )
         # Before any service starts: each logs in as its own user, allowed only its ACLs.
         # (A broker still running from before SASL came in has neither: restart it.)
         acls = kafka.ensure_acls(config) if kafka.secured(config) else "broker without SASL"
