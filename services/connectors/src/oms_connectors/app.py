@@ -66,9 +66,9 @@ def create_app(
         every_s=settings.outbound_every_s,
         max_backoff_s=settings.max_backoff_s,
     )
-    host.add_loop(LOOP, loop.run)
+    loop.status = host.add_loop(LOOP, loop.run)
     poller = AdobePoller(host.store, tables, intake, list(shops.values()), http)
-    host.add_loop(POLL_LOOP, poller.run)
+    poller.status = host.add_loop(POLL_LOOP, poller.run)
     host.api.state.outbound = loop
     host.api.state.poller = poller
 

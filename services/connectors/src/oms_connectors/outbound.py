@@ -39,6 +39,7 @@ from oms_events.contracts import OrderCancelled, OrderPlaced, OrderRejected
 from oms_events.contracts.order import OrderDelivered, OrderReturnRecorded, OrderShipped
 from oms_events.envelope import Envelope
 from oms_platform.eventstore.base import UnitOfWork
+from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
 from oms_platform.refusal import FieldError
 
@@ -145,6 +146,7 @@ class OutboundLoop:
         self.max_backoff_s = max_backoff_s
         self.clock = clock
         self.sent = 0
+        self.status: LoopStatus | None = None
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try after ``attempts`` failed ones: 1, 2, 4... capped,
@@ -155,6 +157,8 @@ class OutboundLoop:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             sent = await self.once()
+            if self.status is not None:
+                self.status.ok()
             if not sent:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.every_s)

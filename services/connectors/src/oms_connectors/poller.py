@@ -27,6 +27,7 @@ from oms_connectors.shops import Intake, Platform, ShopConfig
 from oms_connectors.tables import Tables
 from oms_platform.commands import run_command
 from oms_platform.eventstore.base import EventStore, UnitOfWork
+from oms_platform.health import LoopStatus
 from oms_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -78,6 +79,8 @@ class AdobePoller:
         self.client = client
         self.clock = clock
         self.polled: dict[str, int] = {}
+        self.status: LoopStatus | None = None
+        """Set by the host: a round that polled every shop reports the loop healthy again."""
 
     async def run(self, stop: asyncio.Event) -> None:
         if not self.shops:
@@ -87,6 +90,8 @@ class AdobePoller:
         while not stop.is_set():
             for shop in self.shops:
                 await self.poll(shop)
+            if self.status is not None:
+                self.status.ok()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
 

@@ -228,6 +228,13 @@ def demo(
         float, typer.Option(help="Seconds to wait, at most, for the orders to be delivered.")
     ] = 120.0,
     returns: Annotated[int, typer.Option(min=0, max=3, help="Returns to start (0-3).")] = 3,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            help="shopify or adobe-commerce: place the orders at that platform's sandbox, in "
+            "its own format, through the connectors service (default: 6 orders)."
+        ),
+    ] = None,
 ) -> None:
     """Seed the services and place realistic orders; print what happens to each, then
     follow them through the warehouse and carrier simulators to delivery, return a few and
@@ -235,6 +242,23 @@ def demo(
     from oms_cli.demo import run_demo  # imports the event contracts: only when needed
 
     config = StackConfig()
+    if platform is not None:
+        from oms_cli.platform_demo import PLATFORMS, run_platform_demo
+
+        if platform not in PLATFORMS:
+            err_console.print(f"[bold red]error:[/] --platform is one of {', '.join(PLATFORMS)}")
+            raise typer.Exit(2)
+        doc = status(config)
+        if not all_healthy(doc) or "connectors" not in doc["services"]:
+            err_console.print(
+                "[bold red]error:[/] the stack is not up with its services; run `oms up`"
+            )
+            raise typer.Exit(1)
+        count = orders if orders != 60 else 6
+        asyncio.run(
+            run_platform_demo(config, console, platform, orders=count, wait_s=wait, seed_data=seed)
+        )
+        return
     doc = status(config)
     if not all_healthy(doc) or not doc["services"]:
         err_console.print("[bold red]error:[/] the stack is not up with its services; run `oms up`")
