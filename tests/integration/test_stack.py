@@ -65,7 +65,7 @@ def test_status_json_shape_and_health(status_doc: dict[str, Any], config: StackC
     assert {"order", "inventory", "payments"} <= set(status_doc["services"])
     # The simulators `oms up` started (none with --no-simulators) are alive.
     for kind, sim in status_doc["simulators"].items():
-        assert kind in {"warehouse", "carrier"} and sim["alive"] is True, sim
+        assert kind in {"warehouse", "carrier", "platforms"} and sim["alive"] is True, sim
     # The printed DSN must be directly usable by scripts.
     with psycopg.connect(status_doc["postgres"]["dsn"], connect_timeout=5) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
